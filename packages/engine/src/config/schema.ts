@@ -1,0 +1,60 @@
+import { z } from 'zod';
+
+// The only way configuration gets in: CLI flags and config files both end up parsed by this schema,
+// with the defaults of SPEC §3 and §5 beside each key.
+
+const MiB = 1024 * 1024;
+
+export const limitsSchema = z.strictObject({
+  timeoutMs: z.number().int().positive().max(600_000).default(100),
+  memoryMb: z.number().int().min(8).max(16_384).default(128),
+  maxBodyBytes: z.number().int().nonnegative().max(1024 * MiB).default(16 * MiB),
+  maxMessageBytes: z.number().int().positive().max(1024 * MiB).default(16 * MiB),
+  maxQueue: z.number().int().positive().default(1024),
+  maxConnections: z.number().int().positive().default(10_000),
+});
+
+const hostName = z.string().min(1).regex(/^[A-Za-z0-9.*-]+$/, 'must be a host name');
+
+export const serverSchema = z.strictObject({
+  name: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'must use only letters, digits, "_", "." and "-"'),
+  active: z.boolean().default(true),
+  host: z.string().min(1).default('0.0.0.0'),
+  port: z.number().int().min(0).max(65535).default(9980),
+  secure: z.boolean().default(false),
+  privateKey: z.string().min(1).optional(),
+  certificate: z.string().min(1).optional(),
+  password: z.string().optional(),
+  callbacks: z.string().min(1).optional(),
+  hosts: z.array(hostName).min(1).optional(),
+  instances: z.number().int().min(1).max(64).default(1),
+  limits: limitsSchema.default(limitsSchema.parse({})),
+}).superRefine((s, ctx) => {
+  if (s.secure && s.privateKey === undefined) ctx.addIssue({ code: 'custom', path: ['privateKey'], message: 'is required when secure is true' });
+  if (s.secure && s.certificate === undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'is required when secure is true' });
+});
+
+export const adminSchema = z.strictObject({
+  port: z.number().int().min(0).max(65535).default(9900),
+  host: z.string().min(1).default('127.0.0.1'),
+  token: z.string().min(16, 'must be at least 16 characters').optional(),
+});
+
+export const configSchema = z.strictObject({
+  servers: z.array(serverSchema).min(1, 'must list at least one server'),
+  workers: z.number().int().min(1).max(64).optional(),
+  admin: adminSchema.optional(),
+}).superRefine((c, ctx) => {
+  const seen = new Set<string>();
+  c.servers.forEach((s, i) => {
+    if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['servers', i, 'name'], message: `duplicates the server name "${s.name}"` });
+    seen.add(s.name);
+  });
+});
+
+export type LimitsConfig = z.infer<typeof limitsSchema>;
+export type ServerConfig = z.infer<typeof serverSchema>;
+export type AdminConfig = z.infer<typeof adminSchema>;
+export type EngineConfig = z.infer<typeof configSchema>;
+export type ServerInput = z.input<typeof serverSchema>;
+export type EngineConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,135 @@
+import os from 'node:os';
+import uWS from 'uWebSockets.js';
+import { SandboxPool } from '@webdat/sandbox';
+import type { InfoSnapshot } from '@webdat/protocol';
+import { createLogger, type Logger } from './log.js';
+import { EngineError } from './errors.js';
+import { parseConfig, parseServer } from './config/load.js';
+import type { EngineConfig, EngineConfigInput, ServerConfig, ServerInput } from './config/schema.js';
+import { WebdatServer } from './server.js';
+
+export interface EngineOptions {
+  logger?: Logger;
+  /** where readiness lines go; stdout by default */
+  announce?: (line: string) => void;
+  /** folder that relative paths of a config object are resolved against */
+  baseDir?: string;
+  /** names of servers to leave inactive (the supervisor's quarantine) */
+  disabled?: ReadonlySet<string>;
+}
+
+const SWEEP_MS = 10;
+
+/** Many servers in one process: one pool of worker threads, one uWS loop, one id space. */
+export class Engine {
+  readonly config: EngineConfig;
+  readonly logger: Logger;
+  readonly pool: SandboxPool;
+  private readonly servers = new Map<string, WebdatServer>();
+  private readonly byTenant = new Map<number, WebdatServer>();
+  private readonly announceLine: (line: string) => void;
+  private readonly baseDir: string;
+  private readonly disabled: ReadonlySet<string>;
+  private seq = 0;
+  private tenantSeq = 0;
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(config: EngineConfig, opts: EngineOptions = {}) {
+    if (typeof uWS.SSLApp !== 'function') {
+      throw new EngineError('WEBDAT_ERR_UWS_NATIVE', 'uWebSockets.js loaded its JavaScript fallback; the native binary for this Node.js/glibc is missing');
+    }
+    this.config = config;
+    this.logger = opts.logger ?? createLogger();
+    this.announceLine = opts.announce ?? ((line) => process.stdout.write(line + '\n'));
+    this.baseDir = opts.baseDir ?? process.cwd();
+    this.disabled = opts.disabled ?? new Set();
+    const workers = config.workers ?? Math.max(1, Math.min(config.servers.length, os.availableParallelism()));
+    this.pool = new SandboxPool({
+      workers,
+      hooks: {
+        onResult: (r) => this.byTenant.get(r.tenant)?.applyResult(r),
+        onWorkerLost: (lane, tenants, err) => {
+          this.logger.error({ lane, err: err.message }, 'worker thread lost; its events were answered 503 and its isolates are being rebuilt');
+          for (const t of tenants) this.byTenant.get(t)?.failAll('canceled');
+        },
+        snapshot: (t) => this.byTenant.get(t)?.info() ?? ({} as InfoSnapshot),
+      },
+    });
+    for (const s of config.servers) this.register(s);
+  }
+
+  private register(config: ServerConfig): WebdatServer {
+    if (this.servers.has(config.name)) throw new EngineError('WEBDAT_ERR_SERVER_EXISTS', `a server named "${config.name}" already exists`);
+    const tenant = ++this.tenantSeq;
+    const server = new WebdatServer(config, tenant, this.pool.place(), {
+      pool: this.pool,
+      logger: this.logger,
+      nextId: () => ++this.seq,
+      announce: this.announceLine,
+    });
+    this.servers.set(config.name, server);
+    this.byTenant.set(tenant, server);
+    return server;
+  }
+
+  server(name: string): WebdatServer {
+    const s = this.servers.get(name);
+    if (s === undefined) throw new EngineError('WEBDAT_ERR_SERVER_UNKNOWN', `no server named "${name}"`);
+    return s;
+  }
+
+  list(): WebdatServer[] {
+    return [...this.servers.values()];
+  }
+
+  /** Starts every active server; the first failure stops the engine and is thrown. */
+  async start(): Promise<void> {
+    this.sweeper ??= setInterval(() => {
+      const now = Date.now();
+      for (const s of this.servers.values()) s.sweep(now);
+    }, SWEEP_MS).unref();
+    for (const s of this.servers.values()) {
+      if (!s.config.active) continue;
+      if (this.disabled.has(s.name)) {
+        this.logger.warn({ server: s.name }, 'server left inactive: its callbacks repeatedly brought the engine down');
+        continue;
+      }
+      await s.start();
+    }
+  }
+
+  async addServer(input: ServerInput): Promise<WebdatServer> {
+    const s = this.register(parseServer(input, this.baseDir));
+    if (s.config.active) {
+      try {
+        await s.start();
+      } catch (err) {
+        this.servers.delete(s.name);
+        this.byTenant.delete(s.tenant);
+        throw err;
+      }
+    }
+    return s;
+  }
+
+  async removeServer(name: string): Promise<void> {
+    const s = this.server(name);
+    await s.stop();
+    await this.pool.unload(s.lane, s.tenant);
+    this.servers.delete(name);
+    this.byTenant.delete(s.tenant);
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+    await Promise.all([...this.servers.values()].map((s) => s.stop()));
+    await this.pool.close();
+  }
+}
+
+/** Builds an engine from a config object (validated here) or an already parsed one. */
+export function createEngine(config: EngineConfigInput | EngineConfig, opts: EngineOptions = {}): Engine {
+  const parsed = parseConfig(config, opts.baseDir ?? process.cwd());
+  return new Engine(parsed, opts);
+}

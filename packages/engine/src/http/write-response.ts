@@ -1,0 +1,65 @@
+import type { HttpResponse } from 'uWebSockets.js';
+import type { Outcome } from '@webdat/protocol';
+import type { PendingEvent } from '../server-state.js';
+import { OUTCOME_STATUS, RETRY_AFTER_SECONDS } from './outcome-status.js';
+
+// uWS rules kept in one place: writes after an await go inside cork(); a response that was aborted
+// must not be touched; bodies larger than a socket write are streamed with tryEnd/onWritable.
+
+
+const STREAM_THRESHOLD = 256 * 1024;
+
+function streamBody(p: PendingEvent, res: HttpResponse, body: Uint8Array | string): void {
+  const buf = typeof body === 'string' ? Buffer.from(body) : body;
+  const total = buf.length;
+  const start = res.getWriteOffset();
+  const [ok, done] = res.tryEnd(buf, total);
+  if (ok || done) return;
+  res.onWritable((offset) => {
+    if (p.aborted) return true;
+    const [ok2] = res.tryEnd(buf.subarray(offset - start), total);
+    return ok2;
+  });
+}
+
+/** Writes a complete response; returns the number of body bytes handed to the socket. */
+export function writeResponse(p: PendingEvent, status: number, reason: string, headers: string[], body: string | Uint8Array): number {
+  const res = p.res;
+  if (p.aborted || res === null) return 0;
+  res.cork(() => {
+    res.writeStatus(`${status} ${reason}`);
+    for (let i = 0; i < headers.length; i += 2) res.writeHeader(headers[i], headers[i + 1]);
+    if (body.length > STREAM_THRESHOLD) streamBody(p, res, body);
+    else res.end(body);
+  });
+  p.aborted = true;
+  return typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+}
+
+/** Error answers carry `x-webdat-error: <outcome>` so clients and tests can tell the cause apart. */
+export function writeOutcome(p: PendingEvent, outcome: Exclude<Outcome, 'ok'>): void {
+  const res = p.res;
+  if (p.aborted || res === null) return;
+  const o = OUTCOME_STATUS[outcome];
+  res.cork(() => {
+    res.writeStatus(o.status);
+    res.writeHeader('content-type', 'text/plain; charset=utf-8');
+    res.writeHeader('x-webdat-error', outcome);
+    if (outcome === 'overloaded') res.writeHeader('retry-after', RETRY_AFTER_SECONDS);
+    res.end(o.body);
+  });
+  p.aborted = true;
+}
+
+/** Answers that never reach a callback (413, 400…); the connection is closed when asked. */
+export function writeStatus(p: PendingEvent, status: string, errorKind: string, body: string, close: boolean): void {
+  const res = p.res;
+  if (p.aborted || res === null) return;
+  res.cork(() => {
+    res.writeStatus(status);
+    res.writeHeader('content-type', 'text/plain; charset=utf-8');
+    res.writeHeader('x-webdat-error', errorKind);
+    res.end(body, close);
+  });
+  p.aborted = true;
+}

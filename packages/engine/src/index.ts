@@ -1,0 +1,5 @@
+export { Engine, createEngine, type EngineOptions } from './engine.js';
+export { WebdatServer } from './server.js';
+export { EngineError, ENGINE_ERRORS, isEngineError, type EngineErrorCode } from './errors.js';
+export type { EngineConfig, EngineConfigInput, ServerConfig, ServerInput, LimitsConfig, AdminConfig } from './config/schema.js';
+export type { InfoSnapshot } from '@webdat/protocol';

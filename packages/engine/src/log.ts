@@ -1,0 +1,19 @@
+import pino, { type Logger } from 'pino';
+
+// Structured logs (pino) on stderr: JSON lines for machines, pretty lines on a terminal. Stdout is
+// kept for the readiness lines alone, so scripts can read it without filtering.
+
+const REDACT = ['password', 'token', 'authorization', '*.password', '*.token', '*.authorization', 'headers.authorization'];
+
+export function createLogger(level = process.env.WEBDAT_LOG_LEVEL ?? 'info'): Logger {
+  if (process.stderr.isTTY) {
+    return pino({
+      level,
+      redact: REDACT,
+      transport: { target: 'pino-pretty', options: { destination: 2, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' } },
+    });
+  }
+  return pino({ level, redact: REDACT, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
+}
+
+export type { Logger };

@@ -1,0 +1,61 @@
+import { EngineError, isEngineError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { loadConfigFile, parseConfig } from '../config/load.js';
+import type { EngineConfig } from '../config/schema.js';
+import { Engine } from '../engine.js';
+import type { ServeOptions } from '../cli.js';
+
+const SERVER_FLAGS: Array<keyof ServeOptions> = ['callbacks', 'port', 'host', 'name', 'secure', 'privateKey', 'certificate', 'password', 'timeoutMs', 'memoryMb'];
+
+/** CLI flags become the same config object a file would give, and pass through the same schema. */
+export function configFromOptions(opts: ServeOptions): EngineConfig {
+  const password = opts.password ?? process.env.WEBDAT_TLS_PASSWORD;
+  const admin = opts.adminPort === undefined ? undefined : { port: opts.adminPort, host: '127.0.0.1' };
+  if (opts.config !== undefined) {
+    const used = SERVER_FLAGS.filter((k) => opts[k] !== undefined);
+    if (used.length > 0) throw new EngineError('WEBDAT_ERR_USAGE', `--config cannot be combined with per-server flags (${used.join(', ')}); put them in the config file`);
+    const c = loadConfigFile(opts.config);
+    return { ...c, workers: opts.workers ?? c.workers, admin: admin ?? c.admin };
+  }
+  const server = {
+    name: opts.name ?? 'default',
+    host: opts.host ?? '0.0.0.0',
+    port: opts.port ?? 9980,
+    secure: opts.secure ?? false,
+    privateKey: opts.privateKey,
+    certificate: opts.certificate,
+    password,
+    callbacks: opts.callbacks,
+    limits: { timeoutMs: opts.timeoutMs ?? 100, memoryMb: opts.memoryMb ?? 128 },
+  };
+  return parseConfig({ servers: [server], workers: opts.workers, admin }, process.cwd(), 'command line');
+}
+
+/** The engine process: serves until SIGINT/SIGTERM, then stops gracefully and exits 0. */
+export async function runEngine(opts: ServeOptions): Promise<number | null> {
+  const logger = createLogger();
+  let engine: Engine;
+  try {
+    const disabled = new Set<string>(JSON.parse(process.env.WEBDAT_DISABLED ?? '[]') as string[]);
+    engine = new Engine(configFromOptions(opts), { logger, disabled });
+    await engine.start();
+  } catch (err) {
+    const code = isEngineError(err) ? err.exitCode : 1;
+    const tag = isEngineError(err) ? err.code : 'WEBDAT_ERR_INTERNAL';
+    process.stderr.write(`webdat: ${tag}: ${(err as Error).message}\n`);
+    process.exit(code);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(0);
+    stopping = true;
+    logger.info({ signal }, 'stopping: finishing in-flight events');
+    engine.stop().then(() => process.exit(0), (err) => {
+      logger.error({ err: (err as Error).message }, 'error while stopping');
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  return null;
+}

@@ -1,0 +1,51 @@
+import type { HttpResponse, WebSocket } from 'uWebSockets.js';
+import type { InfoSnapshot, Outcome } from '@webdat/protocol';
+
+/** An event handed to the sandbox and not yet finished. `res` is set for HTTP events only. */
+export interface PendingEvent {
+  res: HttpResponse | null;
+  aborted: boolean;
+  /** epoch ms after which an async callback is given up (0 while the worker still runs it synchronously) */
+  deadline: number;
+}
+
+export interface WsData {
+  client: string;
+  uri: string;
+  closed: boolean;
+}
+export type Ws = WebSocket<WsData>;
+
+/** Counters behind the info channels and the metrics; plain numbers so a snapshot is a cheap copy. */
+export class Counters {
+  requests = 0;
+  errors: Record<Exclude<Outcome, 'ok'>, number> = { exception: 0, timeout: 0, memory: 0, overloaded: 0, canceled: 0, internal: 0 };
+  bodyTooLarge = 0;
+  messageTooLarge = 0;
+  connectionsRefused = 0;
+  memoryRestarts = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  heapUsed = 0;
+  cpuTimeMs = 0;
+
+  snapshot(running: boolean, connections: number): InfoSnapshot {
+    const e = this.errors;
+    return {
+      server_running: running ? 1 : 0,
+      websocket_connections: connections,
+      requests: this.requests,
+      errors_exception: e.exception,
+      errors_timeout: e.timeout,
+      errors_memory: e.memory,
+      errors_overloaded: e.overloaded,
+      errors_internal: e.internal + e.canceled,
+      timeouts: e.timeout,
+      memory_restarts: this.memoryRestarts,
+      bytes_in: this.bytesIn,
+      bytes_out: this.bytesOut,
+      isolate_heap_bytes: this.heapUsed,
+      cpu_time_ms: Math.round(this.cpuTimeMs * 1000) / 1000,
+    };
+  }
+}

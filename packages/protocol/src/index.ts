@@ -1,0 +1,5 @@
+export * from './kinds.js';
+export type * from './messages.js';
+export * from './errors.js';
+export { checkEvent, checkCommand, checkTask, checkBatchResult, checkLoadResult } from './guards.js';
+export { encode, decodeTask, decodeBatchResult, decodeLoadResult } from './codec.js';

@@ -1,0 +1,42 @@
+/** Wire version: bumped whenever a message shape changes, so mismatched halves fail loudly. */
+export const PROTOCOL_VERSION = 1;
+
+/** Events travel engine → worker. Small integers keep the msgpack records compact. */
+export const EventKind = {
+  http: 1,
+  wsOpen: 2,
+  wsText: 3,
+  wsBinary: 4,
+  wsPing: 5,
+  wsPong: 6,
+  wsClose: 7,
+  serverStart: 8,
+  serverStop: 9,
+} as const;
+export type EventKind = (typeof EventKind)[keyof typeof EventKind];
+
+/** Commands travel worker → engine, in the order the callbacks produced them. */
+export const CommandKind = {
+  /** the answer to an HTTP event */
+  respond: 1,
+  /** a non-HTTP event is finished */
+  done: 2,
+  wsSend: 3,
+  wsClose: 4,
+  broadcast: 5,
+  log: 6,
+} as const;
+export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
+
+export const WsOp = { text: 1, binary: 2, ping: 3, pong: 4 } as const;
+export type WsOp = (typeof WsOp)[keyof typeof WsOp];
+
+/** Every event ends in exactly one of these; the engine maps them to statuses in one place. */
+export const OUTCOMES = ['ok', 'exception', 'timeout', 'memory', 'overloaded', 'canceled', 'internal'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+export const LOG_LEVELS = ['log', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const TaskKind = { load: 1, unload: 2, batch: 3 } as const;
+export type TaskKind = (typeof TaskKind)[keyof typeof TaskKind];

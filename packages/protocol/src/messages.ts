@@ -1,0 +1,118 @@
+import type { CommandKind, EventKind, LogLevel, Outcome, TaskKind, WsOp } from './kinds.js';
+
+export type Body = string | Uint8Array;
+
+export interface HttpEvent {
+  k: typeof EventKind.http;
+  id: number;
+  method: string;
+  uri: string;
+  /** raw query string, without '?' */
+  query: string;
+  /** flat [name, value, name, value, ...], names lower-case as received */
+  headers: string[];
+  /** null when the request had no body */
+  body: Uint8Array | null;
+  clientAddress: string;
+  serverAddress: string;
+}
+
+export interface WsOpenEvent { k: typeof EventKind.wsOpen; id: number; client: string; uri: string }
+export interface WsTextEvent { k: typeof EventKind.wsText; id: number; client: string; data: string }
+export interface WsBytesEvent {
+  k: typeof EventKind.wsBinary | typeof EventKind.wsPing | typeof EventKind.wsPong;
+  id: number;
+  client: string;
+  data: Uint8Array;
+}
+export interface WsCloseEvent { k: typeof EventKind.wsClose; id: number; client: string }
+export interface LifecycleEvent { k: typeof EventKind.serverStart | typeof EventKind.serverStop; id: number }
+
+export type Event = HttpEvent | WsOpenEvent | WsTextEvent | WsBytesEvent | WsCloseEvent | LifecycleEvent;
+
+export interface RespondCommand {
+  c: typeof CommandKind.respond;
+  id: number;
+  o: Outcome;
+  status: number;
+  reason: string;
+  headers: string[];
+  body: Body;
+}
+export interface DoneCommand { c: typeof CommandKind.done; id: number; o: Outcome }
+export interface WsSendCommand { c: typeof CommandKind.wsSend; client: string; op: WsOp; data: Body }
+export interface WsCloseCommand { c: typeof CommandKind.wsClose; client: string; code: number; reason: string }
+export interface BroadcastCommand { c: typeof CommandKind.broadcast; op: typeof WsOp.text | typeof WsOp.binary; data: Body }
+export interface LogCommand { c: typeof CommandKind.log; level: LogLevel; msg: string }
+
+export type Command = RespondCommand | DoneCommand | WsSendCommand | WsCloseCommand | BroadcastCommand | LogCommand;
+
+export interface Limits {
+  timeoutMs: number;
+  memoryMb: number;
+}
+
+/** What a worker needs to (re)build one server's isolate. */
+export interface TenantSpec {
+  tenant: number;
+  /** bumped on every reload; a worker drops events meant for another generation */
+  generation: number;
+  name: string;
+  port: number;
+  secure: boolean;
+  /** absolute path of the callbacks module */
+  entry: string;
+  /** source that replaces the file's content (admin upload); imports still resolve from disk */
+  source?: string;
+  limits: Limits;
+}
+
+/** The info channels a callback sees as `webServer.info`; the engine sends a fresh copy with each batch. */
+export interface InfoSnapshot {
+  server_running: number;
+  websocket_connections: number;
+  requests: number;
+  errors_exception: number;
+  errors_timeout: number;
+  errors_memory: number;
+  errors_overloaded: number;
+  errors_internal: number;
+  timeouts: number;
+  memory_restarts: number;
+  bytes_in: number;
+  bytes_out: number;
+  isolate_heap_bytes: number;
+  cpu_time_ms: number;
+}
+
+export interface TenantBatch {
+  tenant: number;
+  generation: number;
+  info: InfoSnapshot;
+  events: Event[];
+  /** ids whose deadline passed on the engine side: the isolate forgets them */
+  cancel: number[];
+}
+
+export interface LoadTask { v: number; t: typeof TaskKind.load; spec: TenantSpec }
+export interface UnloadTask { v: number; t: typeof TaskKind.unload; tenant: number }
+export interface BatchTask { v: number; t: typeof TaskKind.batch; batches: TenantBatch[] }
+export type Task = LoadTask | UnloadTask | BatchTask;
+
+export interface TenantStats {
+  heapUsed: number;
+  cpuTimeMs: number;
+  memoryRestarts: number;
+}
+
+export interface TenantResult {
+  tenant: number;
+  generation: number;
+  commands: Command[];
+  /** async events still running after the batch: [id, ms already spent] pairs */
+  pending: number[];
+  stats: TenantStats;
+}
+
+export interface LoadResult { v: number; ok: boolean; error?: { code: string; message: string }; commands: Command[] }
+export interface BatchResult { v: number; results: TenantResult[] }

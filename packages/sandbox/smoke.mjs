@@ -1,0 +1,14 @@
+import { SandboxPool } from './dist/index.js';
+const results = [];
+const pool = new SandboxPool({ workers: 1, hooks: { onResult: (r) => results.push(r), onWorkerLost: (...a) => console.log('lost', a), snapshot: () => ({ server_running: 1 }) } });
+const spec = { tenant: 1, generation: 1, name: 'a', port: 1, secure: false, entry: '/tmp/cb/a.js', limits: { timeoutMs: 100, memoryMb: 32 } };
+console.log(JSON.stringify(await pool.load(0, spec)));
+const ev = (id, uri, query='') => ({ k: 1, id, method: 'GET', uri, query, headers: ['host', 'x'], body: null, clientAddress: '1.2.3.4', serverAddress: '5' });
+const uris = ['/', '/async', '/throw', '/loop', '/', '/hang', '/crlf', '/mem', '/'];
+uris.forEach((u, i) => pool.push(0, 1, 1, ev(i + 1, u, 'name=bob')));
+const t0 = Date.now();
+while (results.length < 1) await new Promise(r => setTimeout(r, 10));
+console.log('ms', Date.now() - t0);
+for (const r of results) for (const c of r.commands) console.log(JSON.stringify(c).slice(0, 200));
+console.log('pending', results[0].pending, results[0].stats);
+await pool.close();

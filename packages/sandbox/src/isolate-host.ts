@@ -1,0 +1,240 @@
+import ivm from 'isolated-vm';
+import {
+  CommandKind, EventKind, OUTCOMES, WsOp,
+  type Command, type Event, type Outcome, type TenantBatch, type TenantResult, type TenantSpec,
+} from '@webdat/protocol';
+import { PRELUDE_SOURCE } from './prelude/source.js';
+import { hostCallbacks } from './host-functions.js';
+import { ModuleSources, linkModuleGraph } from './module-loader.js';
+import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
+import { armHostDeadline, classifyFailure, disarmHostDeadline, sliceMs } from './limits.js';
+import { checkResponse, toIsolateEvent } from './http-message.js';
+
+const KINDS = { event: EventKind, command: CommandKind, ws: WsOp };
+const COPY = { arguments: { copy: true }, result: { copy: true } } as const;
+const outcomeSet = new Set<string>(OUTCOMES);
+
+interface Live {
+  isolate: ivm.Isolate;
+  context: ivm.Context;
+  dispatch: ivm.Reference;
+  collect: ivm.Reference;
+  recover: ivm.Reference;
+}
+
+/**
+ * One server's isolate inside a worker: creation from the callbacks file, the batch loop with its
+ * time slicing, and recycling after a memory-limit breach. Every call ends in commands, never in a
+ * thrown host error.
+ */
+export class TenantHost {
+  readonly spec: TenantSpec;
+  private readonly sources: ModuleSources;
+  private live: Live | null = null;
+  private memoryRestarts = 0;
+  /** async events the isolate still runs, so a lost isolate can answer them */
+  private readonly pending = new Set<number>();
+  /** open WebSocket connections, to re-seed a rebuilt isolate */
+  private readonly clients = new Set<string>();
+  private cpuBase = 0;
+
+  /** Loads the module graph; throws CallbacksLoadError with a message naming the file. */
+  constructor(spec: TenantSpec, out: Command[], clients: Iterable<string> = []) {
+    this.spec = spec;
+    for (const c of clients) this.clients.add(c);
+    this.sources = new ModuleSources(spec.entry, spec.source);
+    this.live = this.build(out);
+  }
+
+  private build(out: Command[]): Live {
+    const { timeoutMs, memoryMb } = this.spec.limits;
+    const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
+    try {
+      const context = isolate.createContextSync();
+      const factory = context.evalSync(PRELUDE_SOURCE, { reference: true, filename: 'webdat:prelude' }) as ivm.Reference;
+      const meta = { name: this.spec.name, port: this.spec.port, secure: this.spec.secure };
+      const api = factory.applySync(undefined, [...hostCallbacks(), new ivm.ExternalCopy(KINDS).copyInto(), new ivm.ExternalCopy(meta).copyInto()],
+        { result: { reference: true } }) as ivm.Reference;
+      const fn = (name: string) => api.getSync(name, { reference: true }) as ivm.Reference;
+      const live: Live = { isolate, context, dispatch: fn('dispatch'), collect: fn('collect'), recover: fn('recover') };
+      const entry = linkModuleGraph(isolate, context, this.sources);
+      armHostDeadline(timeoutMs);
+      try {
+        entry.evaluateSync({ timeout: timeoutMs });
+      } catch (err) {
+        const o = classifyFailure(err, isolate);
+        const why = o === 'timeout' ? `top-level code ran past the ${timeoutMs} ms limit`
+          : o === 'memory' ? `top-level code exceeded the ${memoryMb} MB memory limit` : (err as Error).stack ?? String(err);
+        throw new CallbacksLoadError(SandboxErrorCode.load, `callbacks failed to evaluate: ${why}`);
+      } finally {
+        disarmHostDeadline();
+      }
+      fn('install').applySync(undefined, [entry.namespace.derefInto(), [...this.clients]], { arguments: { copy: true }, timeout: timeoutMs });
+      this.take(live, out);
+      return live;
+    } catch (err) {
+      if (!isolate.isDisposed) isolate.dispose();
+      throw err;
+    }
+  }
+
+  /** Reads the commands the isolate produced (module-level console.log during load, for example). */
+  private take(live: Live, out: Command[]): void {
+    const [cmds] = live.collect.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [Command[], number[]];
+    for (const c of cmds) out.push(c);
+  }
+
+  /** Open connections, handed to the next generation on a reload so they stay usable. */
+  openClients(): string[] {
+    return [...this.clients];
+  }
+
+  /** Async events that die with this isolate when it is replaced. */
+  abandon(out: Command[]): void {
+    for (const id of this.pending) out.push({ c: CommandKind.done, id, o: 'canceled' });
+    this.pending.clear();
+  }
+
+  dispose(): void {
+    if (this.live !== null && !this.live.isolate.isDisposed) this.live.isolate.dispose();
+    this.live = null;
+  }
+
+  run(batch: TenantBatch): TenantResult {
+    const out: Command[] = [];
+    const events = batch.events;
+    this.track(events);
+    let live = this.live;
+    if (live === null) live = this.rebuild(out);
+    if (live === null) {
+      for (const e of events) out.push({ c: CommandKind.done, id: e.id, o: 'memory' });
+      return this.result(batch, out, []);
+    }
+    for (const id of batch.cancel) this.pending.delete(id);
+    const inIsolate = events.map(toIsolateEvent);
+    const { timeoutMs } = this.spec.limits;
+    const slice = sliceMs(timeoutMs);
+    let start = 0;
+    let cancel = batch.cancel;
+    let pendingPairs: number[] = [];
+    while (true) {
+      const done = start >= events.length;
+      armHostDeadline(timeoutMs + slice);
+      try {
+        if (!done) {
+          const [cmds, next] = live.dispatch.applySync(undefined, [inIsolate, batch.info, cancel, start, slice],
+            { ...COPY, timeout: timeoutMs + slice }) as [Command[], number];
+          cancel = [];
+          for (const c of cmds) out.push(c);
+          start = next;
+          if (start < events.length) continue;
+        }
+        const [cmds, pairs] = live.collect.applySync(undefined, [], { ...COPY, timeout: timeoutMs }) as [Command[], number[]];
+        for (const c of cmds) out.push(c);
+        pendingPairs = pairs;
+        if (live.isolate.isDisposed) throw new Error('isolate disposed');
+        break;
+      } catch (err) {
+        const outcome = classifyFailure(err, live.isolate);
+        if (outcome === 'timeout') {
+          const cut = this.recoverFromTimeout(live, out, events);
+          if (cut === null) { live = this.lose(out, events, 'internal'); break; }
+          start = cut;
+          continue;
+        }
+        live = this.lose(out, events, outcome);
+        break;
+      } finally {
+        disarmHostDeadline();
+      }
+    }
+    for (let i = 0; i < pendingPairs.length; i += 2) this.pending.add(pendingPairs[i]);
+    this.settle(out);
+    return this.result(batch, out, pendingPairs);
+  }
+
+  /** The call was cut by the time limit: answer the event that was running (or the async ones) with timeout. */
+  private recoverFromTimeout(live: Live, out: Command[], events: Event[]): number | null {
+    try {
+      const [cmds, cursor, given] = live.recover.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [Command[], number, number[]];
+      for (const c of cmds) out.push(c);
+      if (cursor >= 0) {
+        out.push({ c: CommandKind.done, id: events[cursor].id, o: 'timeout' });
+        return cursor + 1;
+      }
+      for (const id of given) out.push({ c: CommandKind.done, id, o: 'timeout' });
+      return events.length;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The isolate is gone (memory) or unusable: every unanswered event of it ends with `outcome`. */
+  private lose(out: Command[], events: Event[], outcome: Outcome): Live | null {
+    const answered = new Set<number>();
+    for (const c of out) if (c.c === CommandKind.respond || c.c === CommandKind.done) answered.add(c.id);
+    for (const e of events) if (!answered.has(e.id)) out.push({ c: CommandKind.done, id: e.id, o: outcome });
+    for (const id of this.pending) if (!answered.has(id)) out.push({ c: CommandKind.done, id, o: outcome });
+    this.pending.clear();
+    if (this.live !== null) this.cpuBase += Number(this.cpuTime());
+    this.dispose();
+    if (outcome === 'memory') {
+      this.memoryRestarts++;
+      out.push({ c: CommandKind.log, level: 'error', msg: `isolate exceeded the ${this.spec.limits.memoryMb} MB memory limit; recreated from the callbacks file (module state was reset)` });
+    } else {
+      out.push({ c: CommandKind.log, level: 'error', msg: 'isolate became unusable; recreated from the callbacks file' });
+    }
+    return this.rebuild(out);
+  }
+
+  private rebuild(out: Command[]): Live | null {
+    try {
+      this.live = this.build(out);
+    } catch (err) {
+      this.live = null;
+      out.push({ c: CommandKind.log, level: 'error', msg: `cannot recreate the isolate: ${(err as Error).message}` });
+    }
+    return this.live;
+  }
+
+  /** Validates responses, and drops answers for events the engine already gave up on. */
+  private settle(out: Command[]): void {
+    for (let i = 0; i < out.length; i++) {
+      const c = out[i];
+      if (c.c === CommandKind.respond || c.c === CommandKind.done) this.pending.delete(c.id);
+      if (c.c === CommandKind.respond) {
+        const problem = checkResponse(c);
+        if (problem !== null) {
+          out[i] = { c: CommandKind.log, level: 'error', msg: `onHTTPRequest returned an invalid response: ${problem}` };
+          out.splice(i + 1, 0, { c: CommandKind.done, id: c.id, o: 'exception' });
+          i++;
+        }
+      } else if (c.c === CommandKind.done && !outcomeSet.has(c.o)) {
+        out[i] = { c: CommandKind.done, id: c.id, o: 'internal' };
+      }
+    }
+  }
+
+  private track(events: Event[]): void {
+    for (const e of events) {
+      if (e.k === EventKind.wsOpen) this.clients.add(e.client);
+      else if (e.k === EventKind.wsClose) this.clients.delete(e.client);
+    }
+  }
+
+  private cpuTime(): bigint {
+    try { return this.live !== null && !this.live.isolate.isDisposed ? this.live.isolate.cpuTime : 0n; } catch { return 0n; }
+  }
+
+  private result(batch: TenantBatch, out: Command[], pending: number[]): TenantResult {
+    let heapUsed = 0;
+    try { if (this.live !== null) heapUsed = this.live.isolate.getHeapStatisticsSync().used_heap_size; } catch { /* disposed meanwhile */ }
+    return {
+      tenant: batch.tenant,
+      generation: this.spec.generation,
+      commands: out,
+      pending,
+      stats: { heapUsed, cpuTimeMs: (this.cpuBase + Number(this.cpuTime())) / 1e6, memoryRestarts: this.memoryRestarts },
+    };
+  }
+}

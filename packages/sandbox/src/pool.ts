@@ -1,0 +1,208 @@
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import {
+  PROTOCOL_VERSION, TaskKind, decodeBatchResult, decodeLoadResult, encode,
+  type Event, type InfoSnapshot, type LoadResult, type Task, type TenantBatch, type TenantResult, type TenantSpec,
+} from '@webdat/protocol';
+
+const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
+
+export interface PoolHooks {
+  /** one per tenant per batch, in the order the worker produced them */
+  onResult(result: TenantResult): void;
+  /** a worker thread died: its in-flight events are lost and its tenants are being reloaded */
+  onWorkerLost(lane: number, tenants: number[], error: Error): void;
+  /** the info channels to hand to a tenant's callbacks with its next batch */
+  snapshot(tenant: number): InfoSnapshot;
+}
+
+interface Control {
+  task: Task;
+  resolve: (r: LoadResult) => void;
+}
+
+/**
+ * One worker thread and everything queued for it. Affinity comes from construction (a lane is a
+ * piscina pool of exactly one thread), so a tenant's isolate never moves, and a lost thread is
+ * replaced by piscina in the same lane. At most one task is in flight per lane: events that arrive
+ * meanwhile wait and travel together in the next task, which is how batches grow under load.
+ */
+class Lane {
+  readonly index: number;
+  private readonly piscina: Piscina;
+  private readonly hooks: PoolHooks;
+  private readonly control: Control[] = [];
+  private batches = new Map<number, TenantBatch>();
+  readonly specs = new Map<number, TenantSpec>();
+  private busy = false;
+  private scheduled = false;
+  private closed = false;
+
+  constructor(index: number, hooks: PoolHooks, env: Record<string, string | undefined>) {
+    this.index = index;
+    this.hooks = hooks;
+    this.piscina = new Piscina({
+      filename: WORKER,
+      minThreads: 1,
+      maxThreads: 1,
+      idleTimeout: Infinity,
+      concurrentTasksPerWorker: 1,
+      maxQueue: Infinity,
+      env,
+    });
+    this.piscina.on('error', () => { /* reported through the rejected task */ });
+  }
+
+  get tenantCount(): number {
+    return this.specs.size;
+  }
+
+  push(tenant: number, generation: number, event: Event): void {
+    let b = this.batches.get(tenant);
+    if (b === undefined) {
+      b = { tenant, generation, info: EMPTY_INFO, events: [], cancel: [] };
+      this.batches.set(tenant, b);
+    }
+    b.events.push(event);
+    this.schedule();
+  }
+
+  cancel(tenant: number, generation: number, id: number): void {
+    let b = this.batches.get(tenant);
+    if (b === undefined) {
+      b = { tenant, generation, info: EMPTY_INFO, events: [], cancel: [] };
+      this.batches.set(tenant, b);
+    }
+    b.cancel.push(id);
+  }
+
+  runControl(task: Task): Promise<LoadResult> {
+    if (task.t === TaskKind.load) this.specs.set(task.spec.tenant, task.spec);
+    else if (task.t === TaskKind.unload) this.specs.delete(task.tenant);
+    return new Promise((resolve) => {
+      this.control.push({ task, resolve });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.busy || this.closed) return;
+    this.scheduled = true;
+    // setImmediate runs after the poll phase, so everything uWS delivered in this loop turn is in.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.busy || this.closed) return;
+    const ctl = this.control.shift();
+    if (ctl !== undefined) {
+      this.busy = true;
+      this.send(ctl.task).then(
+        (bytes) => ctl.resolve(decodeLoadResult(bytes)),
+        (err: Error) => {
+          ctl.resolve({ v: PROTOCOL_VERSION, ok: false, error: { code: 'WEBDAT_ERR_WORKER_LOST', message: err.message }, commands: [] });
+          this.lost(err, []);
+        },
+      ).finally(() => this.next());
+      return;
+    }
+    if (this.batches.size === 0) return;
+    const batches = [...this.batches.values()].filter((b) => b.events.length > 0 || b.cancel.length > 0);
+    this.batches = new Map();
+    if (batches.length === 0) return;
+    for (const b of batches) b.info = this.hooks.snapshot(b.tenant);
+    this.busy = true;
+    this.send({ v: PROTOCOL_VERSION, t: TaskKind.batch, batches }).then(
+      (bytes) => {
+        let decoded;
+        try {
+          decoded = decodeBatchResult(bytes);
+        } catch (err) {
+          this.lost(err as Error, batches.map((b) => b.tenant));
+          return;
+        }
+        for (const r of decoded.results) this.hooks.onResult(r);
+      },
+      (err: Error) => this.lost(err, batches.map((b) => b.tenant)),
+    ).finally(() => this.next());
+  }
+
+  private next(): void {
+    this.busy = false;
+    if (this.control.length > 0 || this.batches.size > 0) this.flush();
+  }
+
+  private send(task: Task): Promise<Uint8Array> {
+    const bytes = encode(task);
+    return this.piscina.run(bytes, { transferList: [bytes.buffer as ArrayBuffer] }) as Promise<Uint8Array>;
+  }
+
+  /** The thread is gone: report it, and rebuild every tenant of this lane on its replacement first. */
+  private lost(error: Error, inFlight: number[]): void {
+    if (this.closed) return;
+    const reload = [...this.specs.values()].map((spec): Control => ({ task: { v: PROTOCOL_VERSION, t: TaskKind.load, spec }, resolve: () => {} }));
+    this.control.unshift(...reload);
+    this.hooks.onWorkerLost(this.index, [...new Set([...inFlight, ...this.specs.keys()])], error);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.piscina.destroy();
+  }
+}
+
+const EMPTY_INFO = {} as InfoSnapshot;
+
+export interface PoolOptions {
+  workers: number;
+  hooks: PoolHooks;
+  /** environment for the worker threads (the fault-injection switch lives here) */
+  env?: Record<string, string | undefined>;
+}
+
+/** The engine's handle on the worker threads: placement, loading, and batched event delivery. */
+export class SandboxPool {
+  private readonly lanes: Lane[];
+
+  constructor(opts: PoolOptions) {
+    const env = opts.env ?? process.env;
+    this.lanes = Array.from({ length: Math.max(1, opts.workers) }, (_, i) => new Lane(i, opts.hooks, env));
+  }
+
+  get size(): number {
+    return this.lanes.length;
+  }
+
+  /** The lane with the fewest tenants, skipping `avoid` (instances of one server go to different lanes). */
+  place(avoid: ReadonlySet<number> = new Set()): number {
+    let best = -1;
+    for (const lane of this.lanes) {
+      if (avoid.has(lane.index) && avoid.size < this.lanes.length) continue;
+      if (best < 0 || lane.tenantCount < this.lanes[best].tenantCount) best = lane.index;
+    }
+    return best;
+  }
+
+  load(lane: number, spec: TenantSpec): Promise<LoadResult> {
+    return this.lanes[lane].runControl({ v: PROTOCOL_VERSION, t: TaskKind.load, spec });
+  }
+
+  async unload(lane: number, tenant: number): Promise<void> {
+    await this.lanes[lane].runControl({ v: PROTOCOL_VERSION, t: TaskKind.unload, tenant });
+  }
+
+  push(lane: number, tenant: number, generation: number, event: Event): void {
+    this.lanes[lane].push(tenant, generation, event);
+  }
+
+  cancel(lane: number, tenant: number, generation: number, id: number): void {
+    this.lanes[lane].cancel(tenant, generation, id);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.lanes.map((l) => l.close()));
+  }
+}

@@ -1,0 +1,291 @@
+// Runs inside the isolate. Turns a batch of events into callback calls and collects everything the
+// callbacks produce (responses, WebSocket commands, log lines) into one ordered array of commands.
+// The host reads that array once per call; nothing here ever holds a host object.
+
+interface Kinds {
+  event: Record<string, number>;
+  command: Record<string, number>;
+  ws: Record<string, number>;
+}
+interface Meta { name: string; port: number; secure: boolean }
+
+export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
+  // Captured before user code runs, so a callback that rewrites Date.now cannot skew the slicing.
+  const now = Date.now;
+  const E = kinds.event, C = kinds.command, W = kinds.ws;
+  const MAX_LOG_CHARS = 16384;
+  const MAX_LOGS_PER_CALL = 1000;
+  const CALLBACKS = ['onHTTPRequest', 'onWebSocketOpen', 'onWebSocketClose', 'onWebSocketReceiveText',
+    'onWebSocketReceiveBinary', 'onWebSocketReceivePing', 'onWebSocketReceivePong', 'onServerStart', 'onServerStop'];
+
+  const cb: Record<string, Function> = Object.create(null);
+  const clients = new Set<string>();
+  /** async events still running: id → start time */
+  const pending = new Map<number, number>();
+  let out: any[] = [];
+  let info: Record<string, number> = {};
+  let cursor = -1;
+  let logs = 0;
+  let droppedLogs = 0;
+
+  function inspect(v: unknown, depth: number): string {
+    if (typeof v === 'string') return depth === 0 ? v : JSON.stringify(v);
+    if (v instanceof Error) return String(v.stack || v);
+    if (typeof v === 'function') return `[Function ${v.name || 'anonymous'}]`;
+    if (typeof v !== 'object' || v === null) return String(v);
+    if (v instanceof Uint8Array) return `Uint8Array(${v.length})`;
+    try { return JSON.stringify(v) ?? String(v); } catch { return Object.prototype.toString.call(v); }
+  }
+
+  function log(level: string, args: unknown[]): void {
+    if (logs >= MAX_LOGS_PER_CALL) { droppedLogs++; return; }
+    logs++;
+    let msg = '';
+    for (let i = 0; i < args.length; i++) msg += (i ? ' ' : '') + inspect(args[i], 0);
+    if (msg.length > MAX_LOG_CHARS) msg = msg.slice(0, MAX_LOG_CHARS) + '…';
+    out.push({ c: C.log, level, msg });
+  }
+
+  const console = Object.freeze({
+    log: (...a: unknown[]) => log('log', a),
+    info: (...a: unknown[]) => log('info', a),
+    warn: (...a: unknown[]) => log('warn', a),
+    error: (...a: unknown[]) => log('error', a),
+    debug: (...a: unknown[]) => log('log', a),
+  });
+
+  function bytes(v: unknown, what: string): Uint8Array {
+    if (v instanceof ArrayBuffer) return new Uint8Array(v.slice(0));
+    if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+    if (typeof v === 'string') return new g.TextEncoder().encode(v);
+    throw new TypeError(`${what} must be a Uint8Array, an ArrayBuffer or a string`);
+  }
+  function optionalBytes(v: unknown, what: string): Uint8Array {
+    return v === undefined || v === null ? new Uint8Array(0) : bytes(v, what);
+  }
+
+  function send(client: unknown, op: number, data: unknown): boolean {
+    if (typeof client !== 'string' || !clients.has(client)) return false;
+    out.push({ c: C.wsSend, client, op, data });
+    return true;
+  }
+
+  function safeEqual(a: Uint8Array, b: Uint8Array): boolean {
+    // Every byte of the longer input is visited whatever matches, so timing does not leak a prefix.
+    const n = Math.max(a.length, b.length);
+    let diff = a.length ^ b.length;
+    for (let i = 0; i < n; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
+    return diff === 0;
+  }
+
+  function authenticateBasic(request: any, username: unknown, password: unknown): boolean {
+    try {
+      const h = request && request.headers && request.headers.authorization;
+      if (typeof h !== 'string') return false;
+      const m = /^\s*basic\s+([A-Za-z0-9+/]+={0,2})\s*$/i.exec(h);
+      if (m === null) return false;
+      const got = Uint8Array.from(g.atob(m[1]), (ch: string) => ch.charCodeAt(0));
+      const want = new g.TextEncoder().encode(`${String(username)}:${String(password)}`);
+      return safeEqual(got, want);
+    } catch {
+      return false;
+    }
+  }
+
+  const webServer = Object.freeze(Object.defineProperties({}, {
+    name: { value: meta.name, enumerable: true },
+    port: { value: meta.port, enumerable: true },
+    secure: { value: meta.secure, enumerable: true },
+    info: { get: () => ({ ...info }), enumerable: true },
+    webSocketConnections: { get: () => Array.from(clients), enumerable: true },
+    webSocketSendText: { value: (client: unknown, text: unknown) => send(client, W.text, String(text)) },
+    webSocketSendBinary: { value: (client: unknown, data: unknown) => send(client, W.binary, bytes(data, 'data')) },
+    webSocketSendPing: { value: (client: unknown, data?: unknown) => send(client, W.ping, optionalBytes(data, 'data')) },
+    webSocketSendPong: { value: (client: unknown, data?: unknown) => send(client, W.pong, optionalBytes(data, 'data')) },
+    webSocketClose: {
+      value: (client: unknown, code?: unknown, reason?: unknown) => {
+        if (typeof client !== 'string' || !clients.has(client)) return false;
+        const c = code === undefined ? 1000 : Number(code);
+        if (!(c === 1000 || (c >= 3000 && c <= 4999)) || !Number.isInteger(c)) {
+          throw new RangeError('close code must be 1000 or an integer from 3000 to 4999');
+        }
+        out.push({ c: C.wsClose, client, code: c, reason: reason === undefined ? '' : String(reason).slice(0, 123) });
+        return true;
+      },
+    },
+    webSocketBroadcastText: { value: (text: unknown) => { out.push({ c: C.broadcast, op: W.text, data: String(text) }); return true; } },
+    webSocketBroadcastBinary: { value: (data: unknown) => { out.push({ c: C.broadcast, op: W.binary, data: bytes(data, 'data') }); return true; } },
+    authenticateBasic: { value: authenticateBasic },
+  }));
+
+  function canonical(name: string): string {
+    return name.replace(/(^|-)([a-z])/g, (_m, sep: string, ch: string) => sep + ch.toUpperCase());
+  }
+
+  function parsePars(query: string): Record<string, string> {
+    const pars: Record<string, string> = {};
+    if (query === '') return pars;
+    for (const part of query.split('&')) {
+      if (part === '') continue;
+      const eq = part.indexOf('=');
+      const k = decode(eq < 0 ? part : part.slice(0, eq));
+      // First value wins for repeated keys (URLSearchParams.get semantics); __proto__ cannot be set.
+      if (k === '__proto__' || Object.prototype.hasOwnProperty.call(pars, k)) continue;
+      pars[k] = eq < 0 ? '' : decode(part.slice(eq + 1));
+    }
+    return pars;
+  }
+  function decode(s: string): string {
+    const t = s.replace(/\+/g, ' ');
+    try { return decodeURIComponent(t); } catch { return t; }
+  }
+
+  function makeRequest(e: any): any {
+    const headers: Record<string, string> = {};
+    const h: string[] = e.headers;
+    for (let j = 0; j < h.length; j += 2) {
+      const n = h[j];
+      if (n === '__proto__') continue;
+      headers[n] = headers[n] === undefined ? h[j + 1] : headers[n] + ', ' + h[j + 1];
+    }
+    const req: any = {
+      method: e.method, uri: e.uri, pars: parsePars(e.query),
+      clientAddress: e.clientAddress, serverAddress: e.serverAddress, headers, data: e.data,
+    };
+    for (const n in headers) req[canonical(n)] = headers[n];
+    return req;
+  }
+
+  function pushHeader(list: string[], name: string, value: unknown): void {
+    if (value === undefined || value === null) return;
+    if (Array.isArray(value)) { for (const v of value) list.push(name, String(v)); return; }
+    list.push(name, String(value));
+  }
+
+  function body(data: unknown): string | Uint8Array {
+    if (data === undefined || data === null) return '';
+    if (typeof data === 'string') return data;
+    if (typeof data === 'number' || typeof data === 'boolean' || typeof data === 'bigint') return String(data);
+    return bytes(data, 'response.data');
+  }
+
+  function respond(id: number, r: any): void {
+    if (r === null || typeof r !== 'object') throw new TypeError('onHTTPRequest must return the response object (or nothing)');
+    const headers: string[] = [];
+    for (const key of Object.keys(r)) {
+      if (key !== 'statusCode' && key !== 'statusReason' && key !== 'data' && key !== 'headers') pushHeader(headers, key, r[key]);
+    }
+    const hs = r.headers;
+    if (hs !== null && typeof hs === 'object') for (const key of Object.keys(hs)) pushHeader(headers, key, hs[key]);
+    const status = r.statusCode === undefined ? 200 : Number(r.statusCode);
+    const reason = r.statusReason === undefined ? '' : String(r.statusReason);
+    out.push({ c: C.respond, id, o: 'ok', status, reason, headers, body: body(r.data) });
+  }
+
+  function fail(id: number, http: boolean, err: unknown, where: string): void {
+    let text: string;
+    try { text = err instanceof Error ? String(err.stack || err) : `Uncaught ${inspect(err, 1)}`; } catch { text = 'Uncaught exception'; }
+    out.push({ c: C.log, level: 'error', msg: `${where} threw: ${text.slice(0, MAX_LOG_CHARS)}` });
+    out.push({ c: C.done, id, o: 'exception' });
+  }
+
+  function finish(id: number, http: boolean, value: unknown, res: unknown, where: string): void {
+    if (!http) { out.push({ c: C.done, id, o: 'ok' }); return; }
+    try { respond(id, value === undefined ? res : value); } catch (err) { fail(id, true, err, where); }
+  }
+
+  function call(id: number, http: boolean, name: string, args: unknown[], res?: unknown): void {
+    const fn = cb[name];
+    if (fn === undefined) {
+      if (http) out.push({ c: C.respond, id, o: 'ok', status: 404, reason: 'Not Found', headers: ['content-type', 'text/plain; charset=utf-8'], body: 'Not Found\n' });
+      else out.push({ c: C.done, id, o: 'ok' });
+      return;
+    }
+    let ret: unknown;
+    try { ret = fn.apply(undefined, args); } catch (err) { fail(id, http, err, name); return; }
+    if (ret !== null && (typeof ret === 'object' || typeof ret === 'function') && typeof (ret as any).then === 'function') {
+      pending.set(id, now());
+      Promise.resolve(ret).then(
+        (v) => { if (pending.delete(id)) finish(id, http, v, res, name); },
+        (err) => { if (pending.delete(id)) fail(id, http, err, name); },
+      );
+      return;
+    }
+    finish(id, http, ret, res, name);
+  }
+
+  function run(e: any): void {
+    switch (e.k) {
+      case E.http: {
+        const res = { statusCode: 200, statusReason: 'OK', data: '' };
+        call(e.id, true, 'onHTTPRequest', [webServer, makeRequest(e), res], res);
+        return;
+      }
+      case E.wsOpen: clients.add(e.client); call(e.id, false, 'onWebSocketOpen', [webServer, e.client, e.uri]); return;
+      case E.wsText: call(e.id, false, 'onWebSocketReceiveText', [webServer, e.client, e.data]); return;
+      case E.wsBinary: call(e.id, false, 'onWebSocketReceiveBinary', [webServer, e.client, e.data]); return;
+      case E.wsPing: call(e.id, false, 'onWebSocketReceivePing', [webServer, e.client, e.data]); return;
+      case E.wsPong: call(e.id, false, 'onWebSocketReceivePong', [webServer, e.client, e.data]); return;
+      case E.wsClose: clients.delete(e.client); call(e.id, false, 'onWebSocketClose', [webServer, e.client]); return;
+      case E.serverStart: call(e.id, false, 'onServerStart', [webServer]); return;
+      case E.serverStop: call(e.id, false, 'onServerStop', [webServer]); return;
+      default: out.push({ c: C.done, id: e.id, o: 'internal' });
+    }
+  }
+
+  function pendingPairs(): number[] {
+    const t = now();
+    const p: number[] = [];
+    pending.forEach((start, id) => { p.push(id, t - start); });
+    return p;
+  }
+
+  function take(): any[] {
+    if (droppedLogs > 0) { out.push({ c: C.log, level: 'warn', msg: `${droppedLogs} log lines dropped (more than ${MAX_LOGS_PER_CALL} in one call)` }); droppedLogs = 0; }
+    const o = out;
+    out = [];
+    logs = 0;
+    return o;
+  }
+
+  Object.defineProperty(g, 'console', { value: console, writable: true, configurable: true });
+
+  return {
+    /** Takes the module's exports; `known` re-seeds the open connections after an isolate was rebuilt. */
+    install(ns: any, known: string[]): string[] {
+      for (const c of known) clients.add(c);
+      const found: string[] = [];
+      for (const n of CALLBACKS) if (typeof ns[n] === 'function') { cb[n] = ns[n]; found.push(n); }
+      return found;
+    },
+    /**
+     * Runs events[start..] until all ran or `sliceMs` passed; returns [commands, next index].
+     * Stopping after a slice gives every event at least the full time limit of the call that runs it.
+     */
+    dispatch(events: any[], snapshot: Record<string, number>, cancel: number[], start: number, sliceMs: number): [any[], number] {
+      info = snapshot;
+      for (let i = 0; i < cancel.length; i++) pending.delete(cancel[i]);
+      const t0 = now();
+      let i = start;
+      for (; i < events.length; i++) {
+        if (i > start && now() - t0 > sliceMs) break;
+        cursor = i;
+        run(events[i]);
+      }
+      cursor = -1;
+      return [take(), i];
+    },
+    /** After a call: what its microtasks produced, and which async events are still running. */
+    collect(): [any[], number[]] {
+      return [take(), pendingPairs()];
+    },
+    /** After a call was cut by the time limit: commands so far, the event that was running, pending ids given up. */
+    recover(): [any[], number, number[]] {
+      const c = cursor;
+      cursor = -1;
+      const given: number[] = [];
+      if (c === -1) { pending.forEach((_s, id) => given.push(id)); pending.clear(); }
+      return [take(), c, given];
+    },
+  };
+}

@@ -1,0 +1,18 @@
+import { installEncoding } from './encoding.js';
+import { installUrl } from './url.js';
+import { installGlobals } from './globals.js';
+import { createDispatcher } from './dispatcher.js';
+
+/**
+ * The prelude: one script evaluated in every new context before user code. It is written as typed
+ * functions (so the compiler checks it) and shipped into the isolate as their source text; each of
+ * them must therefore be self-contained. Host functions arrive as arguments, are captured in the
+ * closure and never reach the global object.
+ */
+export const PRELUDE_SOURCE = `(function (urlHost, randomBytes, clone, kinds, meta) {
+'use strict';
+(${installEncoding.toString()})(globalThis);
+(${installUrl.toString()})(globalThis, urlHost);
+(${installGlobals.toString()})(globalThis, randomBytes, clone);
+return (${createDispatcher.toString()})(globalThis, kinds, meta);
+})`;

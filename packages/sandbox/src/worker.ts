@@ -1,0 +1,71 @@
+import { move } from 'piscina';
+import {
+  CommandKind, PROTOCOL_VERSION, TaskKind, decodeTask, encode,
+  type BatchResult, type Command, type LoadResult, type TenantBatch, type TenantResult,
+} from '@webdat/protocol';
+import { TenantHost } from './isolate-host.js';
+import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
+import { reportIdle, reportRunning } from './activity.js';
+
+// piscina entry: one task in, one encoded result out. Nothing here may throw back to piscina (that
+// would read as a lost worker), so every failure becomes a result.
+
+const tenants = new Map<number, TenantHost>();
+
+// Tests provoke a worker exit through this switch; it is off unless the engine was started with it.
+const faultsEnabled = process.env.WEBDAT_TEST_FAULTS === '1';
+
+function load(task: Extract<ReturnType<typeof decodeTask>, { t: typeof TaskKind.load }>): LoadResult {
+  const commands: Command[] = [];
+  try {
+    reportRunning(task.spec.name);
+    const previous = tenants.get(task.spec.tenant);
+    const host = new TenantHost(task.spec, commands, previous?.openClients());
+    if (previous !== undefined) {
+      previous.abandon(commands);
+      previous.dispose();
+    }
+    tenants.set(task.spec.tenant, host);
+    reportIdle();
+    return { v: PROTOCOL_VERSION, ok: true, commands };
+  } catch (err) {
+    reportIdle();
+    const e = err instanceof CallbacksLoadError ? err : new CallbacksLoadError(SandboxErrorCode.load, (err as Error).message);
+    return { v: PROTOCOL_VERSION, ok: false, error: { code: e.code, message: e.message }, commands };
+  }
+}
+
+function notLoaded(b: TenantBatch): TenantResult {
+  const commands: Command[] = b.events.map((e) => ({ c: CommandKind.done, id: e.id, o: 'internal' as const }));
+  return { tenant: b.tenant, generation: b.generation, commands, pending: [], stats: { heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0 } };
+}
+
+function runBatches(batches: TenantBatch[]): BatchResult {
+  const results: TenantResult[] = [];
+  for (const b of batches) {
+    const host = tenants.get(b.tenant);
+    if (faultsEnabled && b.events.some((e) => e.k === 1 && e.headers.includes('x-webdat-test-fault'))) process.exit(70);
+    if (host === undefined) { results.push(notLoaded(b)); continue; }
+    reportRunning(host.spec.name);
+    results.push(host.run(b));
+    reportIdle();
+  }
+  return { v: PROTOCOL_VERSION, results };
+}
+
+export default function handle(bytes: Uint8Array): unknown {
+  let result: LoadResult | BatchResult;
+  try {
+    const task = decodeTask(bytes);
+    if (task.t === TaskKind.load) result = load(task);
+    else if (task.t === TaskKind.unload) {
+      tenants.get(task.tenant)?.dispose();
+      tenants.delete(task.tenant);
+      result = { v: PROTOCOL_VERSION, ok: true, commands: [] };
+    } else result = runBatches(task.batches);
+  } catch (err) {
+    result = { v: PROTOCOL_VERSION, ok: false, error: { code: 'WEBDAT_ERR_PROTOCOL_DECODE', message: (err as Error).message }, commands: [] };
+  }
+  const out = encode(result);
+  return move(out);
+}
