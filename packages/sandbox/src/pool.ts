@@ -22,10 +22,17 @@ interface Control {
 }
 
 /**
+ * Tasks a lane keeps in flight. With one, the worker idles while the main thread handles a result
+ * and gathers the next batch (profiled: both threads were over 50% idle at 64 connections). With two,
+ * one batch is processed while the other travels; the single thread still runs them in order.
+ */
+const MAX_IN_FLIGHT = 2;
+
+/**
  * One worker thread and everything queued for it. Affinity comes from construction (a lane is a
  * piscina pool of exactly one thread), so a tenant's isolate never moves, and a lost thread is
- * replaced by piscina in the same lane. At most one task is in flight per lane: events that arrive
- * meanwhile wait and travel together in the next task, which is how batches grow under load.
+ * replaced by piscina in the same lane. Events that arrive while the lane has MAX_IN_FLIGHT tasks out
+ * wait and travel together in the next task, which is how batches grow under load.
  */
 class Lane {
   readonly index: number;
@@ -34,7 +41,7 @@ class Lane {
   private readonly control: Control[] = [];
   private batches = new Map<number, TenantBatch>();
   readonly specs = new Map<number, TenantSpec>();
-  private busy = false;
+  private inFlight = 0;
   private scheduled = false;
   private closed = false;
 
@@ -46,7 +53,7 @@ class Lane {
       minThreads: 1,
       maxThreads: 1,
       idleTimeout: Infinity,
-      concurrentTasksPerWorker: 1,
+      concurrentTasksPerWorker: MAX_IN_FLIGHT,
       maxQueue: Infinity,
       env,
     });
@@ -86,7 +93,7 @@ class Lane {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.busy || this.closed) return;
+    if (this.scheduled || this.inFlight >= MAX_IN_FLIGHT || this.closed) return;
     this.scheduled = true;
     // setImmediate runs after the poll phase, so everything uWS delivered in this loop turn is in.
     setImmediate(() => {
@@ -96,10 +103,10 @@ class Lane {
   }
 
   private flush(): void {
-    if (this.busy || this.closed) return;
+    if (this.inFlight >= MAX_IN_FLIGHT || this.closed) return;
     const ctl = this.control.shift();
     if (ctl !== undefined) {
-      this.busy = true;
+      this.inFlight++;
       this.send(ctl.task).then(
         (bytes) => ctl.resolve(decodeLoadResult(bytes)),
         (err: Error) => {
@@ -114,7 +121,7 @@ class Lane {
     this.batches = new Map();
     if (batches.length === 0) return;
     for (const b of batches) b.info = this.hooks.snapshot(b.tenant);
-    this.busy = true;
+    this.inFlight++;
     this.send({ v: PROTOCOL_VERSION, t: TaskKind.batch, batches }).then(
       (bytes) => {
         let decoded;
@@ -131,7 +138,7 @@ class Lane {
   }
 
   private next(): void {
-    this.busy = false;
+    this.inFlight--;
     if (this.control.length > 0 || this.batches.size > 0) this.flush();
   }
 
