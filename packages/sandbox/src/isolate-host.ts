@@ -13,6 +13,7 @@ import { checkResponse, toIsolateEvent } from './http-message.js';
 const KINDS = { event: EventKind, command: CommandKind, ws: WsOp };
 const COPY = { arguments: { copy: true }, result: { copy: true } } as const;
 const outcomeSet = new Set<string>(OUTCOMES);
+const HEAP_READ_INTERVAL_MS = 100;
 
 interface Live {
   isolate: ivm.Isolate;
@@ -37,6 +38,8 @@ export class TenantHost {
   /** open WebSocket connections, to re-seed a rebuilt isolate */
   private readonly clients = new Set<string>();
   private cpuBase = 0;
+  private heapUsed = 0;
+  private heapReadAt = 0;
 
   /** Loads the module graph; throws CallbacksLoadError with a message naming the file. */
   constructor(spec: TenantSpec, out: Command[], clients: Iterable<string> = []) {
@@ -121,17 +124,21 @@ export class TenantHost {
       const done = start >= events.length;
       armHostDeadline(timeoutMs + slice);
       try {
+        let open = this.pending.size;
         if (!done) {
-          const [cmds, next] = live.dispatch.applySync(undefined, [inIsolate, batch.info, cancel, start, slice],
-            { ...COPY, timeout: timeoutMs + slice }) as [Command[], number];
+          const [cmds, next, openInIsolate] = live.dispatch.applySync(undefined, [inIsolate, batch.info, cancel, start, slice],
+            { ...COPY, timeout: timeoutMs + slice }) as [Command[], number, number];
           cancel = [];
           for (const c of cmds) out.push(c);
           start = next;
+          open += openInIsolate;
           if (start < events.length) continue;
         }
-        const [cmds, pairs] = live.collect.applySync(undefined, [], { ...COPY, timeout: timeoutMs }) as [Command[], number[]];
-        for (const c of cmds) out.push(c);
-        pendingPairs = pairs;
+        if (open > 0) {
+          const [cmds, pairs] = live.collect.applySync(undefined, [], { ...COPY, timeout: timeoutMs }) as [Command[], number[]];
+          for (const c of cmds) out.push(c);
+          pendingPairs = pairs;
+        }
         if (live.isolate.isDisposed) throw new Error('isolate disposed');
         break;
       } catch (err) {
@@ -227,8 +234,13 @@ export class TenantHost {
   }
 
   private result(batch: TenantBatch, out: Command[], pending: number[]): TenantResult {
-    let heapUsed = 0;
-    try { if (this.live !== null) heapUsed = this.live.isolate.getHeapStatisticsSync().used_heap_size; } catch { /* disposed meanwhile */ }
+    // Heap statistics cost a trip into V8 per call; the info channel does not need them per batch.
+    const now = Date.now();
+    if (now - this.heapReadAt >= HEAP_READ_INTERVAL_MS) {
+      this.heapReadAt = now;
+      try { this.heapUsed = this.live === null ? 0 : this.live.isolate.getHeapStatisticsSync().used_heap_size; } catch { this.heapUsed = 0; }
+    }
+    const heapUsed = this.heapUsed;
     return {
       tenant: batch.tenant,
       generation: this.spec.generation,

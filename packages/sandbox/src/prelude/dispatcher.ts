@@ -118,8 +118,14 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
     authenticateBasic: { value: authenticateBasic },
   }));
 
+  const canonicalCache = new Map<string, string>();
   function canonical(name: string): string {
-    return name.replace(/(^|-)([a-z])/g, (_m, sep: string, ch: string) => sep + ch.toUpperCase());
+    let c = canonicalCache.get(name);
+    if (c === undefined) {
+      c = name.replace(/(^|-)([a-z])/g, (_m, sep: string, ch: string) => sep + ch.toUpperCase());
+      if (canonicalCache.size < 512) canonicalCache.set(name, c);
+    }
+    return c;
   }
 
   function parsePars(query: string): Record<string, string> {
@@ -259,10 +265,11 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
       return found;
     },
     /**
-     * Runs events[start..] until all ran or `sliceMs` passed; returns [commands, next index].
+     * Runs events[start..] until all ran or `sliceMs` passed; returns [commands, next index, open async
+     * events]. With none open, the host can skip the `collect` call that reads microtask results.
      * Stopping after a slice gives every event at least the full time limit of the call that runs it.
      */
-    dispatch(events: any[], snapshot: Record<string, number>, cancel: number[], start: number, sliceMs: number): [any[], number] {
+    dispatch(events: any[], snapshot: Record<string, number>, cancel: number[], start: number, sliceMs: number): [any[], number, number] {
       info = snapshot;
       for (let i = 0; i < cancel.length; i++) pending.delete(cancel[i]);
       const t0 = now();
@@ -273,7 +280,7 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
         run(events[i]);
       }
       cursor = -1;
-      return [take(), i];
+      return [take(), i, pending.size];
     },
     /** After a call: what its microtasks produced, and which async events are still running. */
     collect(): [any[], number[]] {
