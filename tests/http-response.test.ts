@@ -1,0 +1,164 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { serveSource } from './helpers/webdat.ts';
+
+// What a callback can answer (SPEC §4) and what is refused, seen by real clients.
+const server = await serveSource(`
+let hits = 0;
+export async function onHTTPRequest(webServer, request, response) {
+  hits++;
+  switch (request.uri) {
+    case '/top-level':
+      response['content-type'] = 'text/plain; charset=utf-8';
+      response['X-Top'] = 'top';
+      response['set-cookie'] = ['a=1', 'b=2'];
+      response.data = 'top-level headers';
+      return response;
+    case '/headers-object':
+      response.headers = { 'x-from-object': 'obj', 'content-type': 'application/json' };
+      response.data = '{"ok":true}';
+      return;
+    case '/status':
+      response.statusCode = 418;
+      response.statusReason = 'Short And Stout';
+      response.data = 'teapot';
+      return response;
+    case '/status-default-reason':
+      response.statusCode = 404;
+      return response;
+    case '/async': {
+      await null;
+      const v = await Promise.resolve('async answer');
+      response.data = v;
+      return response;
+    }
+    case '/new-object':
+      return { statusCode: 201, statusReason: 'Created', data: 'fresh', 'x-new': 'yes' };
+    case '/bytes':
+      response.data = new Uint8Array([0, 1, 2, 253, 254, 255]);
+      return response;
+    case '/arraybuffer':
+      response.data = new Uint8Array([9, 8, 7]).buffer;
+      return response;
+    case '/big':
+      response.data = 'x'.repeat(3 * 1024 * 1024);
+      return response;
+    case '/throw':
+      throw new Error('secret-stack-marker');
+    case '/crlf':
+      response['x-evil'] = 'a\\r\\nInjected: yes';
+      response.data = 'should not be sent';
+      return response;
+    case '/bad-name':
+      response['bad name'] = 'x';
+      return response;
+    case '/bad-status':
+      response.statusCode = 99999;
+      return response;
+    case '/bad-data':
+      response.data = { not: 'allowed' };
+      return response;
+    case '/hits':
+      response.data = String(hits);
+      return response;
+  }
+  response.data = 'default';
+}
+`);
+const missing = await serveSource(`export function onServerStart() {}`);
+after(async () => { await server.stop(); await missing.stop(); });
+
+function raw(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    let out = '';
+    s.on('data', (d) => { out += d; });
+    s.on('close', () => resolve(out));
+    s.on('error', reject);
+  });
+}
+
+test('headers set as top-level keys, including repeated ones', async () => {
+  const r = await fetch(server.url + '/top-level');
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('content-type'), 'text/plain; charset=utf-8');
+  assert.equal(r.headers.get('x-top'), 'top');
+  assert.deepEqual(r.headers.getSetCookie(), ['a=1', 'b=2']);
+  assert.equal(await r.text(), 'top-level headers');
+});
+
+test('headers set in response.headers, and returning nothing sends the mutated response', async () => {
+  const r = await fetch(server.url + '/headers-object');
+  assert.equal(r.headers.get('x-from-object'), 'obj');
+  assert.deepEqual(await r.json(), { ok: true });
+});
+
+test('statusCode and statusReason reach the status line', async () => {
+  const text = await raw(server.port, '/status');
+  assert.match(text, /^HTTP\/1\.1 418 Short And Stout\r\n/);
+  assert.match(text, /teapot$/);
+});
+
+test('a status without its own reason gets the standard phrase', async () => {
+  assert.match(await raw(server.port, '/status-default-reason'), /^HTTP\/1\.1 404 Not Found\r\n/);
+});
+
+test('async callbacks answer when their promise settles', async () => {
+  const r = await fetch(server.url + '/async');
+  assert.equal(await r.text(), 'async answer');
+});
+
+test('a callback may return a new response object', async () => {
+  const r = await fetch(server.url + '/new-object');
+  assert.equal(r.status, 201);
+  assert.equal(r.headers.get('x-new'), 'yes');
+  assert.equal(await r.text(), 'fresh');
+});
+
+test('binary bodies from Uint8Array and ArrayBuffer are byte-exact', async () => {
+  assert.deepEqual([...new Uint8Array(await (await fetch(server.url + '/bytes')).arrayBuffer())], [0, 1, 2, 253, 254, 255]);
+  assert.deepEqual([...new Uint8Array(await (await fetch(server.url + '/arraybuffer')).arrayBuffer())], [9, 8, 7]);
+});
+
+test('a 3 MiB body is streamed whole', async () => {
+  const text = await (await fetch(server.url + '/big')).text();
+  assert.equal(text.length, 3 * 1024 * 1024);
+  assert.ok(/^x+$/.test(text));
+});
+
+test('a module without onHTTPRequest answers 404', async () => {
+  const r = await fetch(missing.url + '/anything');
+  assert.equal(r.status, 404);
+});
+
+test('a throw is a 500 with no stack in the body, and the stack goes to the log', async () => {
+  const r = await fetch(server.url + '/throw');
+  assert.equal(r.status, 500);
+  assert.equal(r.headers.get('x-webdat-error'), 'exception');
+  const body = await r.text();
+  assert.doesNotMatch(body, /secret-stack-marker|at onHTTPRequest|callbacks\.js/);
+  await server.waitFor(/secret-stack-marker[\s\S]*callbacks\.js:\d+/);
+});
+
+test('a CR/LF in a header value is a 500 and nothing is injected on the wire', async () => {
+  const text = await raw(server.port, '/crlf');
+  assert.match(text, /^HTTP\/1\.1 500 /);
+  assert.match(text, /x-webdat-error: exception/i);
+  assert.doesNotMatch(text, /Injected/i);
+  assert.doesNotMatch(text, /should not be sent/);
+});
+
+test('an invalid header name, an invalid status or an unsupported data type is a 500', async () => {
+  for (const path of ['/bad-name', '/bad-status', '/bad-data']) {
+    const r = await fetch(server.url + path);
+    assert.equal(r.status, 500, path);
+    assert.equal(r.headers.get('x-webdat-error'), 'exception', path);
+  }
+});
+
+test('module state persists across requests', async () => {
+  const a = Number(await (await fetch(server.url + '/hits')).text());
+  const b = Number(await (await fetch(server.url + '/hits')).text());
+  assert.equal(b, a + 1);
+});
