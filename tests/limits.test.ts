@@ -1,0 +1,120 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startWebdat, tempDir, serveSource } from './helpers/webdat.ts';
+
+// Every limit of SPEC §5, provoked through a real server.
+const server = await serveSource(`
+let counter = 0;
+let calls = 0;
+export function onHTTPRequest(webServer, request, response) {
+  calls++;
+  switch (request.uri) {
+    case '/count': counter++; response.data = String(counter); return;
+    case '/loop': for (;;) {}
+    case '/microtask-loop': return (async () => { for (;;) await null; })();
+    case '/never': return new Promise(() => {});
+    case '/bomb': { const keep = []; for (;;) keep.push(new Array(1e5).fill(counter)); }
+    case '/calls': response.data = String(calls); return;
+    case '/busy-60': { const end = Date.now() + 60; while (Date.now() < end) {} response.data = 'done'; return; }
+  }
+  response.data = 'ok';
+}
+`, ['--memory-mb', '32']);
+after(() => server.stop());
+
+async function get(p: string, init?: RequestInit) {
+  const r = await fetch(server.url + p, init);
+  return { status: r.status, error: r.headers.get('x-webdat-error'), retryAfter: r.headers.get('retry-after'), text: await r.text() };
+}
+
+test('an infinite loop is cut: 503 timeout, and the same isolate keeps its state', async () => {
+  const before = Number((await get('/count')).text);
+  const r = await get('/loop');
+  assert.equal(r.status, 503);
+  assert.equal(r.error, 'timeout');
+  assert.equal(Number((await get('/count')).text), before + 1, 'module state was lost');
+});
+
+test('a microtask loop is cut too', async () => {
+  const r = await get('/microtask-loop');
+  assert.equal(r.status, 503);
+  assert.equal(r.error, 'timeout');
+  assert.equal((await get('/')).status, 200);
+});
+
+test('a promise that never settles is answered 503 timeout', async () => {
+  const r = await get('/never');
+  assert.equal(r.status, 503);
+  assert.equal(r.error, 'timeout');
+  assert.equal((await get('/')).text, 'ok');
+});
+
+test('a memory bomb is answered 503 memory, the isolate is recreated and state is reset', async () => {
+  await get('/count');
+  const r = await get('/bomb');
+  assert.equal(r.status, 503);
+  assert.equal(r.error, 'memory');
+  assert.equal((await get('/')).text, 'ok');
+  assert.equal((await get('/count')).text, '1', 'module state should restart from the file');
+  await server.waitFor(/memory limit/);
+});
+
+test('requests queued behind a cut call are all answered', async () => {
+  const results = await Promise.all([get('/loop'), get('/'), get('/'), get('/never'), get('/')]);
+  assert.deepEqual(results.map((r) => r.status), [503, 200, 200, 503, 200]);
+});
+
+test('--timeout-ms sets the limit', async () => {
+  const strict = await serveSource(`export function onHTTPRequest(w, req, res) { const end = Date.now() + 60; while (Date.now() < end) {} res.data = 'done'; }`, ['--timeout-ms', '20']);
+  try {
+    const r = await fetch(strict.url + '/');
+    assert.equal(r.status, 503);
+    assert.equal(r.headers.get('x-webdat-error'), 'timeout');
+  } finally {
+    await strict.stop();
+  }
+  assert.equal((await get('/busy-60')).text, 'done', 'the default 100 ms allows 60 ms of work');
+});
+
+function configServer(limits: Record<string, number>, source: string) {
+  const dir = tempDir({ 'cb.js': source });
+  const file = path.join(dir, 'webdat.json');
+  fs.writeFileSync(file, JSON.stringify({ servers: [{ name: 'limited', host: '127.0.0.1', port: 0, callbacks: 'cb.js', limits }] }));
+  return startWebdat(['--config', file]);
+}
+
+test('a body over limits.maxBodyBytes is answered 413 before any callback runs', async () => {
+  const s = await configServer({ maxBodyBytes: 1024 }, `let calls = 0; export function onHTTPRequest(w, req, res) { calls++; res.data = String(calls); }`);
+  try {
+    const big = await fetch(s.url + '/', { method: 'POST', body: 'x'.repeat(1025) });
+    assert.equal(big.status, 413);
+    assert.equal(big.headers.get('x-webdat-error'), 'body-too-large');
+    const chunked = await fetch(s.url + '/', {
+      method: 'POST', duplex: 'half',
+      body: new ReadableStream({ start(c) { for (let i = 0; i < 4; i++) c.enqueue(new TextEncoder().encode('y'.repeat(512))); c.close(); } }),
+    } as RequestInit).catch(() => null);
+    if (chunked !== null) assert.equal(chunked.status, 413);
+    const ok = await fetch(s.url + '/', { method: 'POST', body: 'x'.repeat(1024) });
+    assert.equal(ok.status, 200);
+    assert.equal(await ok.text(), '1', 'the callback ran for an oversized body');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('more than limits.maxQueue pending events are answered 503 overloaded with Retry-After', async () => {
+  const s = await configServer({ maxQueue: 2, timeoutMs: 1000 }, `export function onHTTPRequest(w, req, res) { const end = Date.now() + 40; while (Date.now() < end) {} res.data = 'slow'; }`);
+  try {
+    const all = await Promise.all(Array.from({ length: 12 }, () => fetch(s.url + '/').then(async (r) => ({ status: r.status, error: r.headers.get('x-webdat-error'), retry: r.headers.get('retry-after'), body: await r.text() }))));
+    const over = all.filter((r) => r.status === 503);
+    const ok = all.filter((r) => r.status === 200);
+    assert.ok(over.length > 0, 'no request was refused');
+    assert.ok(ok.length >= 2, 'queued requests were not served');
+    for (const r of over) { assert.equal(r.error, 'overloaded'); assert.equal(r.retry, '1'); }
+    for (const r of ok) assert.equal(r.body, 'slow');
+  } finally {
+    await s.stop();
+  }
+});
