@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { runWebdatExpectingExit, startWebdat, tempDir } from './helpers/webdat.ts';
+
+// A broken callbacks file is refused at start with a message a user can act on, and the process
+// exits non-zero instead of serving something half-loaded.
+
+async function serveFails(files: Record<string, string>, entry = 'callbacks.js') {
+  const dir = tempDir(files);
+  const r = await runWebdatExpectingExit(['serve', '--callbacks', path.join(dir, entry), '--port', '0', '--host', '127.0.0.1']);
+  return { ...r, dir };
+}
+
+test('a syntax error names the file, line and column', async () => {
+  const r = await serveFails({ 'callbacks.js': 'export function onHTTPRequest(a, b, c) {\n  return {;\n}\n' });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /WEBDAT_ERR_CALLBACKS_LOAD/);
+  assert.match(r.stderr, /SyntaxError/);
+  assert.match(r.stderr, new RegExp(`${path.join(r.dir, 'callbacks.js').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2:\\d+`));
+});
+
+test('a missing callbacks file is named', async () => {
+  const r = await runWebdatExpectingExit(['serve', '--callbacks', '/nonexistent/webdat/cb.js', '--port', '0']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /\/nonexistent\/webdat\/cb\.js/);
+});
+
+test('node: built-ins, bare packages and paths above the folder are refused, naming the import', async () => {
+  const cases: Array<[string, RegExp]> = [
+    [`import fs from 'node:fs'; export function onHTTPRequest() {}`, /import 'node:fs'.*refused/],
+    [`import x from 'lodash'; export function onHTTPRequest() {}`, /import 'lodash'.*refused/],
+    [`import { a } from '../outside.js'; export function onHTTPRequest() {}`, /import '\.\.\/outside\.js'.*(refused|no such file)/],
+  ];
+  for (const [source, message] of cases) {
+    const r = await serveFails({ 'sub/callbacks.js': source, 'outside.js': 'export const a = 1;' }, 'sub/callbacks.js');
+    assert.notEqual(r.code, 0, source);
+    assert.match(r.stderr, message, source);
+  }
+});
+
+test('a symlink that leaves the folder is refused', async () => {
+  const outside = tempDir({ 'evil.js': 'export const a = 1;' });
+  const dir = tempDir({ 'callbacks.js': `import { a } from './link.js'; export function onHTTPRequest() {}` });
+  const fs = await import('node:fs');
+  fs.symlinkSync(path.join(outside, 'evil.js'), path.join(dir, 'link.js'));
+  const r = await runWebdatExpectingExit(['serve', '--callbacks', path.join(dir, 'callbacks.js'), '--port', '0']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /import '\.\/link\.js'.*refused.*leaves the callbacks folder/);
+});
+
+test('relative imports inside the folder work, including nested ones', async () => {
+  const dir = tempDir({
+    'callbacks.js': `import { greet } from './lib/greet.js'; export function onHTTPRequest(w, req, res) { res.data = greet(req.pars.n); }`,
+    'lib/greet.js': `import { suffix } from '../util.js'; export const greet = (n) => 'hello ' + n + suffix;`,
+    'util.js': `export const suffix = '!';`,
+  });
+  const s = await startWebdat(['--callbacks', path.join(dir, 'callbacks.js'), '--port', '0', '--host', '127.0.0.1']);
+  try {
+    assert.equal(await (await fetch(`${s.url}/?n=ada`)).text(), 'hello ada!');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('top-level code that throws or loops is reported, not served', async () => {
+  const threw = await serveFails({ 'callbacks.js': `throw new Error('top-level-boom');` });
+  assert.notEqual(threw.code, 0);
+  assert.match(threw.stderr, /top-level-boom/);
+  const looped = await serveFails({ 'callbacks.js': `for (;;) {}` });
+  assert.notEqual(looped.code, 0);
+  assert.match(looped.stderr, /time limit|ms limit/);
+});

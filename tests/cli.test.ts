@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runWebdatExpectingExit, startWebdat } from './helpers/webdat.ts';
+
+// The CLI of SPEC §2 as a user runs it.
+
+test('--help lists the serve flags and exits 0', async () => {
+  const r = await runWebdatExpectingExit(['serve', '--help']);
+  assert.equal(r.code, 0);
+  for (const flag of ['--callbacks', '--port', '--host', '--name', '--secure', '--private-key', '--certificate', '--password', '--timeout-ms', '--memory-mb', '--watch', '--config']) {
+    assert.ok(r.stdout.includes(flag), `--help does not mention ${flag}`);
+  }
+});
+
+test('invalid flag values are refused with a message and a non-zero exit', async () => {
+  const r = await runWebdatExpectingExit(['serve', '--port', 'eighty']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /--port/);
+  const r2 = await runWebdatExpectingExit(['serve', '--timeout-ms', '-5']);
+  assert.notEqual(r2.code, 0);
+});
+
+test('with no --callbacks the bundled defaults serve a page and the readiness line has the real port', async () => {
+  const s = await startWebdat(['--port', '0', '--host', '127.0.0.1', '--name', 'cli-test']);
+  try {
+    assert.match(s.stdout(), /server "cli-test" listening on http:\/\/127\.0\.0\.1:\d+/);
+    assert.ok(s.port > 0);
+    const r = await fetch(s.url + '/');
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(await r.text(), /<html[\s\S]*cli-test/);
+  } finally {
+    assert.equal(await s.stop('SIGTERM'), 0);
+  }
+});
+
+test('SIGINT stops gracefully with exit 0 and runs onServerStop', async () => {
+  const { serveSource } = await import('./helpers/webdat.ts');
+  const s = await serveSource(`export function onServerStop(w) { console.log('stop-hook-ran for ' + w.name); }`);
+  assert.equal(await s.stop('SIGINT'), 0);
+  assert.match(s.stderr(), /stop-hook-ran for default/);
+});
+
+test('an in-flight request finishes during a graceful stop', async () => {
+  const { serveSource } = await import('./helpers/webdat.ts');
+  const s = await serveSource(`export function onHTTPRequest(w, req, res) { const end = Date.now() + 80; while (Date.now() < end) {} res.data = 'finished'; }`);
+  const pending = fetch(s.url + '/').then((r) => r.text());
+  await new Promise((r) => setTimeout(r, 20));
+  const exit = s.stop('SIGTERM');
+  assert.equal(await pending, 'finished');
+  assert.equal(await exit, 0);
+});
