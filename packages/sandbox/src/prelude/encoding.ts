@@ -21,30 +21,41 @@ export function installEncoding(g: any): void {
     return out.slice(0, p);
   }
 
+  // The WHATWG UTF-8 decoder, step for step: an invalid byte ends the sequence with one U+FFFD and is
+  // then read again, so replacement counts match browsers and Node.
   function utf8Decode(b: Uint8Array, fatal: boolean): string {
     let out = '';
     let chunk: number[] = [];
-    const bad = () => { if (fatal) throw new TypeError('The encoded data was not valid for encoding utf-8'); return 0xfffd; };
-    for (let i = 0; i < b.length;) {
-      const a = b[i];
-      let cp: number;
-      let need = 0;
-      if (a < 0x80) { cp = a; } else if (a >= 0xc2 && a <= 0xdf) { cp = a & 31; need = 1; }
-      else if (a >= 0xe0 && a <= 0xef) { cp = a & 15; need = 2; } else if (a >= 0xf0 && a <= 0xf4) { cp = a & 7; need = 3; }
-      else { chunk.push(bad()); i++; continue; }
-      let j = 1;
-      for (; j <= need; j++) {
-        const x = b[i + j];
-        if (x === undefined || (x & 0xc0) !== 0x80) break;
-        cp = (cp << 6) | (x & 63);
-      }
-      if (j <= need || (need === 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (need === 3 && (cp < 0x10000 || cp > 0x10ffff))) {
-        chunk.push(bad()); i += Math.max(1, j); continue;
-      }
-      i += need + 1;
-      if (cp >= 0x10000) { cp -= 0x10000; chunk.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 1023)); } else chunk.push(cp);
+    let needed = 0, seen = 0, cp = 0, lower = 0x80, upper = 0xbf;
+    const emit = (c: number) => {
+      if (c >= 0x10000) { c -= 0x10000; chunk.push(0xd800 + (c >> 10), 0xdc00 + (c & 1023)); } else chunk.push(c);
       if (chunk.length > 8192) { out += String.fromCharCode.apply(null, chunk); chunk = []; }
+    };
+    const error = () => {
+      if (fatal) throw new TypeError('The encoded data was not valid for encoding utf-8');
+      emit(0xfffd);
+    };
+    for (let i = 0; i < b.length; i++) {
+      const x = b[i];
+      if (needed === 0) {
+        if (x <= 0x7f) emit(x);
+        else if (x >= 0xc2 && x <= 0xdf) { needed = 1; cp = x & 0x1f; }
+        else if (x >= 0xe0 && x <= 0xef) { if (x === 0xe0) lower = 0xa0; if (x === 0xed) upper = 0x9f; needed = 2; cp = x & 0xf; }
+        else if (x >= 0xf0 && x <= 0xf4) { if (x === 0xf0) lower = 0x90; if (x === 0xf4) upper = 0x8f; needed = 3; cp = x & 0x7; }
+        else error();
+        continue;
+      }
+      if (x < lower || x > upper) {
+        needed = seen = cp = 0; lower = 0x80; upper = 0xbf;
+        error();
+        i--;
+        continue;
+      }
+      lower = 0x80; upper = 0xbf;
+      cp = (cp << 6) | (x & 0x3f);
+      if (++seen === needed) { emit(cp); needed = seen = cp = 0; }
     }
+    if (needed !== 0) error();
     return out + String.fromCharCode.apply(null, chunk);
   }
 
