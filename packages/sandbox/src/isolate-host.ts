@@ -120,6 +120,8 @@ export class TenantHost {
     let start = 0;
     let cancel = batch.cancel;
     let pendingPairs: number[] = [];
+    // After a cut call, microtasks of async events started in it run later; always read them out.
+    let recovered = false;
     while (true) {
       const done = start >= events.length;
       armHostDeadline(timeoutMs + slice);
@@ -134,7 +136,7 @@ export class TenantHost {
           open += openInIsolate;
           if (start < events.length) continue;
         }
-        if (open > 0) {
+        if (open > 0 || recovered) {
           const [cmds, pairs] = live.collect.applySync(undefined, [], { ...COPY, timeout: timeoutMs }) as [Command[], number[]];
           for (const c of cmds) out.push(c);
           pendingPairs = pairs;
@@ -146,6 +148,7 @@ export class TenantHost {
         if (outcome === 'timeout') {
           const cut = this.recoverFromTimeout(live, out, events);
           if (cut === null) { live = this.lose(out, events, 'internal'); break; }
+          recovered = true;
           start = cut;
           continue;
         }

@@ -34,28 +34,32 @@ export function configFromOptions(opts: ServeOptions): EngineConfig {
 /** The engine process: serves until SIGINT/SIGTERM, then stops gracefully and exits 0. */
 export async function runEngine(opts: ServeOptions): Promise<number | null> {
   const logger = createLogger();
-  let engine: Engine;
-  try {
-    const disabled = new Set<string>(JSON.parse(process.env.WEBDAT_DISABLED ?? '[]') as string[]);
-    engine = new Engine(configFromOptions(opts), { logger, disabled });
-    await engine.start();
-  } catch (err) {
-    const code = isEngineError(err) ? err.exitCode : 1;
-    const tag = isEngineError(err) ? err.code : 'WEBDAT_ERR_INTERNAL';
-    process.stderr.write(`webdat: ${tag}: ${(err as Error).message}\n`);
-    process.exit(code);
-  }
+  let engine: Engine | null = null;
+  let starting: Promise<void> = Promise.resolve();
   let stopping = false;
+  // Handlers go in before anything starts: a signal that arrives right after the readiness line
+  // must still run onServerStop, not kill the process with the default action.
   const stop = (signal: string) => {
     if (stopping) process.exit(0);
     stopping = true;
     logger.info({ signal }, 'stopping: finishing in-flight events');
-    engine.stop().then(() => process.exit(0), (err) => {
+    starting.then(() => engine?.stop()).then(() => process.exit(0), (err) => {
       logger.error({ err: (err as Error).message }, 'error while stopping');
       process.exit(0);
     });
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  try {
+    const disabled = new Set<string>(JSON.parse(process.env.WEBDAT_DISABLED ?? '[]') as string[]);
+    engine = new Engine(configFromOptions(opts), { logger, disabled });
+    starting = engine.start();
+    await starting;
+  } catch (err) {
+    const code = isEngineError(err) ? err.exitCode : 1;
+    const tag = isEngineError(err) ? err.code : 'WEBDAT_ERR_INTERNAL';
+    process.stderr.write(`webdat: ${tag}: ${(err as Error).message}\n`);
+    process.exit(code);
+  }
   return null;
 }
