@@ -21,8 +21,8 @@ export class Counters {
   requests = 0;
   errors: Record<Exclude<Outcome, 'ok'>, number> = { exception: 0, timeout: 0, memory: 0, overloaded: 0, canceled: 0, internal: 0 };
   bodyTooLarge = 0;
-  messageTooLarge = 0;
   connectionsRefused = 0;
+  slowReadersClosed = 0;
   memoryRestarts = 0;
   bytesIn = 0;
   bytesOut = 0;

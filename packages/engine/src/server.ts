@@ -22,8 +22,6 @@ export interface ServerHost {
   announce(line: string): void;
 }
 
-const WS_OP_BINARY = new Set<number>([WsOp.binary]);
-
 /**
  * One Web Server DAT: its listening socket, its isolate's place in the pool, the events it has in
  * flight, and its lifecycle. Everything it writes to sockets goes through http/ and ws/ helpers.
@@ -216,8 +214,14 @@ export class WebdatServer {
           if (ws === undefined || ws.getUserData().closed) break;
           const data = c.data;
           this.counters.bytesOut += typeof data === 'string' ? data.length : data.length;
-          if (c.op === WsOp.ping) ws.ping(data);
-          else if (c.op !== WsOp.pong) ws.send(data, WS_OP_BINARY.has(c.op));
+          const sent = c.op === WsOp.ping ? ws.ping(data) : ws.send(data, c.op === WsOp.binary);
+          // 2 = dropped at maxBackpressure. uWS v20.30 does not close such a reader itself, and a
+          // connection that silently loses messages is worse than a closed one (README: slow readers).
+          if (sent === 2) {
+            this.counters.slowReadersClosed++;
+            ws.getUserData().closed = true;
+            ws.close();
+          }
           break;
         }
         case CommandKind.wsClose: {

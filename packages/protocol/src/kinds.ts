@@ -28,7 +28,7 @@ export const CommandKind = {
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
-export const WsOp = { text: 1, binary: 2, ping: 3, pong: 4 } as const;
+export const WsOp = { text: 1, binary: 2, ping: 3 } as const;
 export type WsOp = (typeof WsOp)[keyof typeof WsOp];
 
 /** Every event ends in exactly one of these; the engine maps them to statuses in one place. */

@@ -101,7 +101,8 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
     webSocketSendText: { value: (client: unknown, text: unknown) => send(client, W.text, String(text)) },
     webSocketSendBinary: { value: (client: unknown, data: unknown) => send(client, W.binary, bytes(data, 'data')) },
     webSocketSendPing: { value: (client: unknown, data?: unknown) => send(client, W.ping, optionalBytes(data, 'data')) },
-    webSocketSendPong: { value: (client: unknown, data?: unknown) => send(client, W.pong, optionalBytes(data, 'data')) },
+    // uWS v20.30 can send pings but no unsolicited pong (it answers pings by itself): nothing is sent.
+    webSocketSendPong: { value: (_client: unknown, _data?: unknown) => false },
     webSocketClose: {
       value: (client: unknown, code?: unknown, reason?: unknown) => {
         if (typeof client !== 'string' || !clients.has(client)) return false;
