@@ -46,6 +46,8 @@ export class WebdatServer {
   port = 0;
   address = '';
   private source: string | undefined;
+  /** the isolate outlives stop/start (module state persists, as in TouchDesigner); reloads replace it */
+  private loaded = false;
 
   constructor(config: ServerConfig, tenant: number, lane: number, host: ServerHost) {
     this.config = config;
@@ -82,6 +84,7 @@ export class WebdatServer {
       this.source = previous;
       throw new EngineError('WEBDAT_ERR_CALLBACKS_LOAD', `server "${this.name}": ${r.error?.message ?? 'callbacks failed to load'}`);
     }
+    this.loaded = true;
   }
 
   async start(): Promise<void> {
@@ -89,7 +92,7 @@ export class WebdatServer {
     if (this.config.secure) {
       checkTls({ privateKey: this.config.privateKey!, certificate: this.config.certificate!, password: this.config.password });
     }
-    await this.load(this.source);
+    if (!this.loaded) await this.load(this.source);
     const app = this.createApp();
     // onServerStart is queued before the socket listens, so it runs before any other event.
     this.submit(null, { k: EventKind.serverStart, id: 0 });

@@ -56,6 +56,9 @@ class Lane {
       concurrentTasksPerWorker: MAX_IN_FLIGHT,
       maxQueue: Infinity,
       env,
+      // Workers must not inherit loaders from the parent (a test runner's tsx would rewrite the
+      // prelude's function text); --no-node-snapshot is per-process and still applies.
+      execArgv: [],
     });
     this.piscina.on('error', () => { /* reported through the rejected task */ });
   }
