@@ -1,7 +1,7 @@
 import type { HttpResponse, WebSocket } from 'uWebSockets.js';
 import type { InfoSnapshot, Outcome } from '@webdat/protocol';
 
-/** An event handed to the sandbox and not yet finished. `res` is set for HTTP events only. */
+/** An event handed to the sandbox and not yet finished. `res` is set for HTTP events only, until answered. */
 export interface PendingEvent {
   res: HttpResponse | null;
   aborted: boolean;

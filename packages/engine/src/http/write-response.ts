@@ -5,7 +5,9 @@ import { OUTCOME_STATUS, RETRY_AFTER_SECONDS } from './outcome-status.js';
 
 // uWS rules kept in one place: writes after an await go inside cork(); a response that was aborted
 // must not be touched; bodies larger than a socket write are streamed with tryEnd/onWritable.
-
+// An answered event drops its `res` (so nothing writes twice) but keeps `aborted` for the client's
+// own departure: a streamed body still needs onWritable after the answer started, until the client
+// leaves.
 
 const STREAM_THRESHOLD = 256 * 1024;
 
@@ -32,7 +34,7 @@ export function writeResponse(p: PendingEvent, status: number, reason: string, h
     if (body.length > STREAM_THRESHOLD) streamBody(p, res, body);
     else res.end(body);
   });
-  p.aborted = true;
+  p.res = null;
   return typeof body === 'string' ? Buffer.byteLength(body) : body.length;
 }
 
@@ -48,7 +50,7 @@ export function writeOutcome(p: PendingEvent, outcome: Exclude<Outcome, 'ok'>): 
     if (outcome === 'overloaded') res.writeHeader('retry-after', RETRY_AFTER_SECONDS);
     res.end(o.body);
   });
-  p.aborted = true;
+  p.res = null;
 }
 
 /** Answers that never reach a callback (413, 400…); the connection is closed when asked. */
@@ -61,5 +63,5 @@ export function writeStatus(p: PendingEvent, status: string, errorKind: string, 
     res.writeHeader('x-webdat-error', errorKind);
     res.end(body, close);
   });
-  p.aborted = true;
+  p.res = null;
 }
