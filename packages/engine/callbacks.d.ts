@@ -1,0 +1,100 @@
+// Types for callbacks authors. A callbacks file is plain JavaScript run in a sandbox; these types are
+// for editors: `/** @type {import('@webdat/engine/callbacks').OnHTTPRequest} */`.
+
+/** An opaque, readable id of one WebSocket connection, unique while the server runs ("127.0.0.1#12"). */
+export type ClientId = string;
+
+/** `webServer.info`: the info channels of the Web Server DAT plus counters. */
+export interface InfoChannels {
+  server_running: 0 | 1;
+  websocket_connections: number;
+  requests: number;
+  errors_exception: number;
+  errors_timeout: number;
+  errors_memory: number;
+  errors_overloaded: number;
+  errors_internal: number;
+  timeouts: number;
+  memory_restarts: number;
+  bytes_in: number;
+  bytes_out: number;
+  isolate_heap_bytes: number;
+  cpu_time_ms: number;
+}
+
+export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView;
+
+/** The `webServerDAT` handed to every callback. */
+export interface WebServer {
+  readonly name: string;
+  readonly port: number;
+  readonly secure: boolean;
+  /** a fresh snapshot each time it is read */
+  readonly info: InfoChannels;
+  /** ids of the open WebSocket connections */
+  readonly webSocketConnections: ClientId[];
+  /** All sends return false (and do nothing) when the client is gone. */
+  webSocketSendText(client: ClientId, text: string): boolean;
+  webSocketSendBinary(client: ClientId, data: Bytes | string): boolean;
+  webSocketSendPing(client: ClientId, data?: Bytes | string): boolean;
+  /** Always false: the I/O layer (uWebSockets.js v20.30) cannot send an unsolicited pong. */
+  webSocketSendPong(client: ClientId, data?: Bytes | string): false;
+  /** `code`: 1000 (default) or 3000–4999; `reason` is cut to 123 characters. */
+  webSocketClose(client: ClientId, code?: number, reason?: string): boolean;
+  webSocketBroadcastText(text: string): boolean;
+  webSocketBroadcastBinary(data: Bytes | string): boolean;
+  /** Checks an `Authorization: Basic` header in constant time; malformed headers are false. */
+  authenticateBasic(request: Request, username: string, password: string): boolean;
+}
+
+export interface Request {
+  /** 'GET', 'POST', … */
+  method: string;
+  /** the path, without the query string */
+  uri: string;
+  /** decoded query parameters; for a repeated key the first value wins */
+  pars: Record<string, string>;
+  clientAddress: string;
+  serverAddress: string;
+  /** lower-case header names; repeated headers joined with ', ' */
+  headers: Record<string, string>;
+  /** a string for textual content types, bytes otherwise; '' without a body */
+  data: string | Uint8Array;
+  /** every header again in canonical case, as TouchDesigner has it: request['Content-Type'] */
+  [canonicalHeader: string]: unknown;
+}
+
+export interface Response {
+  statusCode: number;
+  /** empty (or 'OK' with another status) means the standard phrase */
+  statusReason: string;
+  data: string | Uint8Array | ArrayBuffer | number | boolean | null | undefined;
+  headers?: Record<string, string | number | Array<string | number>>;
+  /** any other key is a header: response['content-type'] = 'application/json' */
+  [header: string]: unknown;
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+export type OnHTTPRequest = (webServer: WebServer, request: Request, response: Response) => MaybePromise<Response | void>;
+export type OnWebSocketOpen = (webServer: WebServer, client: ClientId, uri: string) => MaybePromise<void>;
+export type OnWebSocketClose = (webServer: WebServer, client: ClientId) => MaybePromise<void>;
+export type OnWebSocketReceiveText = (webServer: WebServer, client: ClientId, data: string) => MaybePromise<void>;
+export type OnWebSocketReceiveBinary = (webServer: WebServer, client: ClientId, data: Uint8Array) => MaybePromise<void>;
+export type OnWebSocketReceivePing = (webServer: WebServer, client: ClientId, data: Uint8Array) => MaybePromise<void>;
+export type OnWebSocketReceivePong = (webServer: WebServer, client: ClientId, data: Uint8Array) => MaybePromise<void>;
+export type OnServerStart = (webServer: WebServer) => MaybePromise<void>;
+export type OnServerStop = (webServer: WebServer) => MaybePromise<void>;
+
+/** The shape of a whole callbacks module; every export is optional. */
+export interface Callbacks {
+  onHTTPRequest?: OnHTTPRequest;
+  onWebSocketOpen?: OnWebSocketOpen;
+  onWebSocketClose?: OnWebSocketClose;
+  onWebSocketReceiveText?: OnWebSocketReceiveText;
+  onWebSocketReceiveBinary?: OnWebSocketReceiveBinary;
+  onWebSocketReceivePing?: OnWebSocketReceivePing;
+  onWebSocketReceivePong?: OnWebSocketReceivePong;
+  onServerStart?: OnServerStart;
+  onServerStop?: OnServerStop;
+}

@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { ROOT, startWebdat } from './helpers/webdat.ts';
+
+// Each example in examples/ served by the real CLI and used as its users would.
+const serve = (example: string) => startWebdat(['--callbacks', path.join(ROOT, 'examples', example), '--port', '0', '--host', '127.0.0.1']);
+
+test('rest-api: JSON CRUD behind basic authentication', async () => {
+  const s = await serve('rest-api/callbacks.js');
+  try {
+    const auth = { authorization: 'Basic ' + Buffer.from('editor:correct horse battery staple').toString('base64') };
+    const denied = await fetch(`${s.url}/api/items`);
+    assert.equal(denied.status, 401);
+    assert.match(denied.headers.get('www-authenticate') ?? '', /^Basic/);
+    const wrong = await fetch(`${s.url}/api/items`, { headers: { authorization: 'Basic ' + Buffer.from('editor:nope').toString('base64') } });
+    assert.equal(wrong.status, 401);
+    const created = await fetch(`${s.url}/api/items`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'write tests' }) });
+    assert.equal(created.status, 201);
+    const item = await created.json();
+    assert.deepEqual(item, { id: 1, name: 'write tests', done: false });
+    assert.equal(created.headers.get('location'), '/api/items/1');
+    const bad = await fetch(`${s.url}/api/items`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"nope":1}' });
+    assert.equal(bad.status, 400);
+    const put = await fetch(`${s.url}/api/items/1`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'write tests', done: true }) });
+    assert.deepEqual(await put.json(), { id: 1, name: 'write tests', done: true });
+    assert.deepEqual(await (await fetch(`${s.url}/api/items`, { headers: auth })).json(), [{ id: 1, name: 'write tests', done: true }]);
+    assert.equal((await fetch(`${s.url}/api/items/1`, { method: 'DELETE', headers: auth })).status, 204);
+    assert.equal((await fetch(`${s.url}/api/items/1`, { headers: auth })).status, 404);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('images: binary upload and byte-exact download with its content type', async () => {
+  const s = await serve('images/callbacks.js');
+  try {
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), crypto.randomBytes(300_000)]);
+    const up = await fetch(`${s.url}/images/cat.png`, { method: 'PUT', headers: { 'content-type': 'image/png' }, body: png });
+    assert.equal(up.status, 201);
+    const down = await fetch(`${s.url}/images/cat.png`);
+    assert.equal(down.status, 200);
+    assert.equal(down.headers.get('content-type'), 'image/png');
+    assert.ok(Buffer.from(await down.arrayBuffer()).equals(png), 'downloaded bytes differ');
+    assert.deepEqual(await (await fetch(`${s.url}/images`)).json(), [{ name: 'cat.png', type: 'image/png', size: png.length }]);
+    const text = await fetch(`${s.url}/images/note.txt`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'hi' });
+    assert.equal(text.status, 415);
+    assert.equal((await fetch(`${s.url}/images/missing.png`)).status, 404);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('chat: two Chromium tabs exchange messages through broadcast', { skip: !process.env.CI && !fs.existsSync('/usr/bin/chromium') && 'Debian chromium is not installed (scripts/ci-prereqs.sh installs it)' }, async () => {
+  const s = await serve('chat/callbacks.js');
+  const profile = fs.mkdtempSync(path.join(ROOT, 'node_modules', '.webdat-chromium-'));
+  let browser: BrowserContext | null = null;
+  try {
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    });
+    const pageA = await browser.newPage();
+    const pageB = await browser.newPage();
+    await pageA.goto(s.url + '/');
+    await pageB.goto(s.url + '/');
+    await pageA.locator('#status', { hasText: 'connected' }).waitFor();
+    await pageB.locator('#status', { hasText: 'connected' }).waitFor();
+    await pageA.fill('#nick', 'ada');
+    await pageA.fill('#text', 'hello from A');
+    await pageA.click('button');
+    await pageB.locator('#messages li', { hasText: 'ada: hello from A' }).waitFor();
+    await pageB.fill('#nick', 'bob');
+    await pageB.fill('#text', 'hi A, this is B');
+    await pageB.press('#text', 'Enter');
+    await pageA.locator('#messages li', { hasText: 'bob: hi A, this is B' }).waitFor();
+    const seenByA = await pageA.locator('#messages li').allTextContents();
+    assert.ok(seenByA.includes('ada: hello from A') && seenByA.includes('bob: hi A, this is B'));
+  } finally {
+    await browser?.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+    await s.stop();
+  }
+});
+
+test('the examples type-check against @webdat/engine/callbacks, and a wrong use fails', () => {
+  const tsc = path.join(ROOT, 'node_modules/.bin/tsc');
+  execFileSync(tsc, ['-p', path.join(ROOT, 'examples')], { stdio: 'pipe' });
+  const dir = fs.mkdtempSync(path.join(ROOT, 'node_modules', '.webdat-types-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ extends: path.join(ROOT, 'examples/tsconfig.json'), include: ['*.js'] }));
+    fs.writeFileSync(path.join(dir, 'bad.js'), `/** @type {import('@webdat/engine/callbacks').OnHTTPRequest} */\nexport function onHTTPRequest(w, req, res) { w.webSocketSendText(42); res.statusCode = 'nope'; }\n`);
+    const r = spawnSync(tsc, ['-p', dir], { encoding: 'utf8' });
+    assert.notEqual(r.status, 0, 'a wrong use type-checked');
+    assert.match(r.stdout, /bad\.js/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
