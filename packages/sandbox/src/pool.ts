@@ -87,10 +87,16 @@ class Lane {
   }
 
   runControl(task: Task): Promise<LoadResult> {
-    if (task.t === TaskKind.load) this.specs.set(task.spec.tenant, task.spec);
-    else if (task.t === TaskKind.unload) this.specs.delete(task.tenant);
+    if (task.t === TaskKind.unload) this.specs.delete(task.tenant);
     return new Promise((resolve) => {
-      this.control.push({ task, resolve });
+      this.control.push({
+        task,
+        // Only code that loaded is what a replacement worker rebuilds; a rejected reload left the old one serving.
+        resolve: (r) => {
+          if (task.t === TaskKind.load && r.ok) this.specs.set(task.spec.tenant, task.spec);
+          resolve(r);
+        },
+      });
       this.schedule();
     });
   }

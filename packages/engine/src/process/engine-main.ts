@@ -3,6 +3,7 @@ import { createLogger } from '../log.js';
 import { loadConfigFile, parseConfig } from '../config/load.js';
 import type { EngineConfig } from '../config/schema.js';
 import { Engine } from '../engine.js';
+import { watchCallbacks } from '../reload/watch-callbacks.js';
 import type { ServeOptions } from '../cli.js';
 
 const SERVER_FLAGS: Array<keyof ServeOptions> = ['callbacks', 'port', 'host', 'name', 'secure', 'privateKey', 'certificate', 'password', 'timeoutMs', 'memoryMb'];
@@ -55,6 +56,7 @@ export async function runEngine(opts: ServeOptions): Promise<number | null> {
     engine = new Engine(configFromOptions(opts), { logger, disabled });
     starting = engine.start();
     await starting;
+    if (opts.watch === true) watchCallbacks(engine);
   } catch (err) {
     const code = isEngineError(err) ? err.exitCode : 1;
     const tag = isEngineError(err) ? err.code : 'WEBDAT_ERR_INTERNAL';

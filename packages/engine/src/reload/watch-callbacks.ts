@@ -1,0 +1,44 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Engine } from '../engine.js';
+import type { WebdatServer } from '../server.js';
+
+// --watch (SPEC §6). The folder is watched, not the file: an editor that saves by writing a temporary
+// file and renaming it over the original replaces the inode a file watch would be attached to.
+// Changes to any module in the folder count, since the callbacks may import their neighbours.
+
+const SETTLE_MS = 75;
+const MODULE = /\.(m?js)$/;
+
+function watchServer(server: WebdatServer, engine: Engine): fs.FSWatcher {
+  const entry = server.config.callbacks!;
+  const log = engine.logger.child({ server: server.name });
+  let timer: NodeJS.Timeout | null = null;
+  let reloading = Promise.resolve();
+  const reload = () => {
+    timer = null;
+    reloading = reloading.then(async () => {
+      if (!fs.existsSync(entry)) return; // mid-rename: the next event brings the new file
+      try {
+        await server.load();
+        log.info({ file: entry }, 'callbacks reloaded');
+      } catch (err) {
+        log.error({ file: entry, err: (err as Error).message }, 'callbacks changed but failed to load; the previous code keeps serving');
+      }
+    });
+  };
+  const watcher = fs.watch(path.dirname(entry), (_event, file) => {
+    if (file !== null && !MODULE.test(file)) return;
+    if (timer) clearTimeout(timer);
+    // Editors write in several steps (truncate, write, rename); one reload once they are done.
+    timer = setTimeout(reload, SETTLE_MS);
+  });
+  watcher.on('error', (err) => log.error({ err: err.message }, 'cannot watch the callbacks folder any more'));
+  return watcher;
+}
+
+/** Watches every server's callbacks; returns a function that stops watching. */
+export function watchCallbacks(engine: Engine): () => void {
+  const watchers = engine.list().map((s) => watchServer(s, engine));
+  return () => { for (const w of watchers) w.close(); };
+}
