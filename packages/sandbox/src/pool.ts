@@ -63,9 +63,8 @@ class Lane {
     this.piscina.on('error', () => { /* reported through the rejected task */ });
   }
 
-  get tenantCount(): number {
-    return this.specs.size;
-  }
+  /** tenants placed here, counted from placement on (loading is asynchronous; placement is not) */
+  placed = 0;
 
   push(tenant: number, generation: number, event: Event): void {
     let b = this.batches.get(tenant);
@@ -197,8 +196,9 @@ export class SandboxPool {
     let best = -1;
     for (const lane of this.lanes) {
       if (avoid.has(lane.index) && avoid.size < this.lanes.length) continue;
-      if (best < 0 || lane.tenantCount < this.lanes[best].tenantCount) best = lane.index;
+      if (best < 0 || lane.placed < this.lanes[best].placed) best = lane.index;
     }
+    this.lanes[best].placed++;
     return best;
   }
 
@@ -207,6 +207,7 @@ export class SandboxPool {
   }
 
   async unload(lane: number, tenant: number): Promise<void> {
+    this.lanes[lane].placed--;
     await this.lanes[lane].runControl({ v: PROTOCOL_VERSION, t: TaskKind.unload, tenant });
   }
 

@@ -1,0 +1,104 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startWebdat, tempDir } from './helpers/webdat.ts';
+
+// SPEC §5 and issue 4: a worker thread that exits, and an engine process that V8 kills.
+
+const counter = (name: string) => `let n = 0;\nexport function onHTTPRequest(w, req, res) { res.data = '${name} ' + (++n); return res; }\n`;
+
+function config(dir: string, servers: object[], extra: object = {}): string {
+  const file = path.join(dir, 'webdat.json');
+  fs.writeFileSync(file, JSON.stringify({ servers, ...extra }));
+  return file;
+}
+
+test('a worker thread that exits: its events get 503, it is replaced with its isolates, the other worker never notices', async () => {
+  const dir = tempDir({
+    'a.js': `let n = 0;
+export async function onHTTPRequest(w, req, res) {
+  if (req.uri === '/hang') { console.log('hanging'); await new Promise(() => {}); }
+  res.data = 'a ' + (++n);
+  return res;
+}
+`,
+    'b.js': counter('b'),
+  });
+  const file = config(dir, [
+    { name: 'a', port: 0, host: '127.0.0.1', callbacks: 'a.js', limits: { timeoutMs: 60000 } },
+    { name: 'b', port: 0, host: '127.0.0.1', callbacks: 'b.js' },
+  ], { workers: 2 });
+  const s = await startWebdat(['--config', file], { expectServers: 2, env: { WEBDAT_TEST_FAULTS: '1' } });
+  try {
+    const a = s.urls.get('a')!;
+    const b = s.urls.get('b')!;
+    assert.equal(await (await fetch(a)).text(), 'a 1');
+    assert.equal(await (await fetch(b)).text(), 'b 1');
+    const hanging = fetch(`${a}/hang`);
+    await s.waitFor(/hanging/);
+    const fault = await fetch(a, { headers: { 'x-webdat-test-fault': 'exit' } });
+    assert.equal(fault.status, 503);
+    assert.equal(fault.headers.get('x-webdat-error'), 'canceled');
+    const lost = await hanging;
+    assert.equal(lost.status, 503, 'an event in flight on the lost thread is answered');
+    assert.equal(lost.headers.get('x-webdat-error'), 'canceled');
+    const bodies = [];
+    for (let i = 2; i <= 20; i++) bodies.push(await (await fetch(b)).text());
+    assert.deepEqual(bodies, Array.from({ length: 19 }, (_, i) => `b ${i + 2}`), 'server b kept its isolate and its state');
+    const again = await fetch(a);
+    assert.equal(again.status, 200);
+    assert.match(await again.text(), /^a \d+$/, 'server a serves again from a rebuilt isolate');
+    assert.match(s.stderr(), /worker thread lost/);
+    assert.equal(s.proc.exitCode, null, 'the engine process survived');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('the fault switch is off unless tests enable it', async () => {
+  const dir = tempDir({ 'a.js': counter('a') });
+  const s = await startWebdat(['--callbacks', path.join(dir, 'a.js'), '--port', '0', '--host', '127.0.0.1'], { env: { WEBDAT_TEST_FAULTS: '' } });
+  try {
+    const r = await fetch(s.url, { headers: { 'x-webdat-test-fault': 'exit' } });
+    assert.equal(await r.text(), 'a 1');
+    assert.equal(await (await fetch(s.url)).text(), 'a 2');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('an engine killed by one huge allocation is brought back; after three deaths that server stays inactive', async () => {
+  const dir = tempDir({
+    'bomb.js': `export function onHTTPRequest(w, req, res) { if (req.uri === '/boom') new Array(6e7).fill(0); res.data = 'bomb ok'; return res; }\n`,
+    'calm.js': counter('calm'),
+  });
+  const file = config(dir, [
+    { name: 'bomb', port: 0, host: '127.0.0.1', callbacks: 'bomb.js' },
+    { name: 'calm', port: 0, host: '127.0.0.1', callbacks: 'calm.js' },
+  ]);
+  const s = await startWebdat(['--config', file], { expectServers: 2 });
+  const ready = (name: string) => new RegExp(`server "${name}" listening on (http://\\S+)`, 'g');
+  const latest = (name: string) => [...s.stdout().matchAll(ready(name))].map((m) => m[1]);
+  try {
+    for (let death = 1; death <= 3; death++) {
+      const bomb = latest('bomb').at(-1)!;
+      await fetch(`${bomb}/boom`).then(() => assert.fail('the engine answered a request that should have killed it'), () => {});
+      await s.waitFor(new RegExp(`(engine died[^\\n]*"bomb"[^\\n]*\\n[\\s\\S]*){${death}}`));
+      // Ports are chosen afresh by the new engine (port 0); wait for its readiness lines.
+      while (latest('calm').length < death + 1) await new Promise((r) => setTimeout(r, 20));
+      const calm = latest('calm').at(-1)!;
+      assert.equal(await (await fetch(calm)).text(), 'calm 1', 'calm serves again, in a new engine');
+      if (death < 3) {
+        while (latest('bomb').length < death + 1) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(await (await fetch(latest('bomb').at(-1)!)).text(), 'bomb ok');
+      }
+    }
+    await s.waitFor(/server "bomb" brought the engine down 3 times/);
+    await s.waitFor(/"server":"bomb".*server left inactive/);
+    assert.equal(latest('bomb').length, 3, 'the fourth engine did not start bomb');
+    assert.equal(await (await fetch(latest('calm').at(-1)!)).text(), 'calm 2');
+  } finally {
+    await s.stop();
+  }
+});

@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startWebdat, tempDir } from './helpers/webdat.ts';
+
+// Issue 4: a server kept in timeouts, memory-limit restarts and overload cannot starve another server.
+test('server B answers every request correctly while server A loops, exhausts memory and floods', async () => {
+  const dir = tempDir({
+    'a.js': `
+export function onHTTPRequest(w, req, res) {
+  if (req.uri === '/spin') for (;;) {}
+  if (req.uri === '/eat') { const hoard = []; for (;;) hoard.push(new Array(1e6).fill(1)); }
+  res.data = 'a';
+  return res;
+}
+`,
+    'b.js': `let n = 0;\nexport function onHTTPRequest(w, req, res) { res.data = 'b ' + (++n) + ' ' + req.pars.i; return res; }\n`,
+  });
+  const file = path.join(dir, 'webdat.json');
+  fs.writeFileSync(file, JSON.stringify({
+    servers: [
+      { name: 'a', port: 0, host: '127.0.0.1', callbacks: 'a.js', limits: { timeoutMs: 100, memoryMb: 32, maxQueue: 8 } },
+      { name: 'b', port: 0, host: '127.0.0.1', callbacks: 'b.js' },
+    ],
+  }));
+  const s = await startWebdat(['--config', file], { expectServers: 2 });
+  const a = s.urls.get('a')!;
+  const b = s.urls.get('b')!;
+  const seen = new Map<string, number>();
+  let attacking = true;
+  const attacker = async (pathname: string) => {
+    while (attacking) {
+      const r = await fetch(a + pathname);
+      const kind = r.headers.get('x-webdat-error') ?? String(r.status);
+      seen.set(kind, (seen.get(kind) ?? 0) + 1);
+      await r.arrayBuffer();
+    }
+  };
+  const attack = Promise.all([
+    attacker('/spin'), attacker('/spin'), attacker('/eat'),
+    ...Array.from({ length: 12 }, () => attacker('/spin')), // more in flight than A's maxQueue
+  ]);
+  try {
+    for (let i = 1; i <= 200; i++) {
+      const r = await fetch(`${b}/?i=${i}`);
+      assert.equal(r.status, 200);
+      assert.equal(await r.text(), `b ${i} ${i}`);
+    }
+    // Keep B checking until A has been through every kind of trouble at least once.
+    for (let i = 201; !(seen.get('timeout') && seen.get('memory') && seen.get('overloaded')); i++) {
+      assert.ok(i < 5000, `A was not driven into every limit: ${JSON.stringify([...seen])}`);
+      assert.equal(await (await fetch(`${b}/?i=${i}`)).text(), `b ${i} ${i}`);
+    }
+  } finally {
+    attacking = false;
+    await attack;
+    await s.stop();
+  }
+  assert.ok((seen.get('timeout') ?? 0) > 0 && (seen.get('memory') ?? 0) > 0 && (seen.get('overloaded') ?? 0) > 0, JSON.stringify([...seen]));
+});
