@@ -7,6 +7,7 @@ import { EngineError } from './errors.js';
 import { parseConfig, parseServer } from './config/load.js';
 import type { EngineConfig, EngineConfigInput, ServerConfig, ServerInput } from './config/schema.js';
 import { WebdatServer } from './server.js';
+import { AdminListener } from './admin/listener.js';
 
 export interface EngineOptions {
   logger?: Logger;
@@ -33,6 +34,7 @@ export class Engine {
   private seq = 0;
   private tenantSeq = 0;
   private sweeper: NodeJS.Timeout | null = null;
+  private admin: AdminListener | null = null;
 
   constructor(config: EngineConfig, opts: EngineOptions = {}) {
     if (typeof uWS.SSLApp !== 'function') {
@@ -96,6 +98,11 @@ export class Engine {
       }
       await s.start();
     }
+    if (this.config.admin !== undefined && this.admin === null) {
+      const admin = new AdminListener(this, this.config.admin, { announce: this.announceLine });
+      await admin.start();
+      this.admin = admin;
+    }
   }
 
   async addServer(input: ServerInput): Promise<WebdatServer> {
@@ -121,6 +128,8 @@ export class Engine {
   }
 
   async stop(): Promise<void> {
+    this.admin?.close();
+    this.admin = null;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
     await Promise.all([...this.servers.values()].map((s) => s.stop()));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isLoopbackHost } from '../admin/loopback.js';
 
 // The only way configuration gets in: CLI flags and config files both end up parsed by this schema,
 // with the defaults of SPEC §3 and §5 beside each key.
@@ -38,6 +39,8 @@ export const adminSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(9900),
   host: z.string().min(1).default('127.0.0.1'),
   token: z.string().min(16, 'must be at least 16 characters').optional(),
+}).superRefine((a, ctx) => {
+  if (a.token === undefined && !isLoopbackHost(a.host)) ctx.addIssue({ code: 'custom', path: ['token'], message: `is required when admin.host ("${a.host}") is not a loopback address` });
 });
 
 export const configSchema = z.strictObject({

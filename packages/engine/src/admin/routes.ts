@@ -1,0 +1,224 @@
+import type { HttpResponse } from 'uWebSockets.js';
+import type { Logger } from '../log.js';
+import type { WebdatServer } from '../server.js';
+import { isEngineError } from '../errors.js';
+import { readBody } from '../http/read-body.js';
+import type { AdminAuth, Credentials } from './auth.js';
+import type { AdminMetrics } from './metrics.js';
+import { DASHBOARD_HEADERS, DASHBOARD_HTML } from './dashboard.js';
+import { Reply } from './reply.js';
+
+// The admin API's routes (SPEC §7), read top to bottom: who is asking (auth.ts), which route, which
+// method, then the handler. Everything read from uWS's request arrives in `AdminRequest`, copied
+// synchronously by the listener; a PUT body is read here before anything asynchronous happens.
+
+/** What the admin API needs from the engine. */
+export interface AdminHost {
+  readonly logger: Logger;
+  list(): WebdatServer[];
+  /** throws WEBDAT_ERR_SERVER_UNKNOWN */
+  server(name: string): WebdatServer;
+}
+
+export interface AdminRequest {
+  method: string;
+  path: string;
+  remote: string;
+  credentials: Credentials;
+  contentLength: string;
+  chunked: boolean;
+}
+
+export interface AdminContext {
+  host: AdminHost;
+  auth: AdminAuth;
+  metrics: AdminMetrics;
+  log: Logger;
+  /** per-server chain, so start, stop, restart and reloads of one server never interleave */
+  ops: Map<string, Promise<unknown>>;
+}
+
+/** The largest callbacks source PUT accepts (a module, not a bundle of assets). */
+export const MAX_SOURCE_BYTES = 1024 * 1024;
+
+const ACTIONS = ['start', 'stop', 'restart'] as const;
+type Action = (typeof ACTIONS)[number];
+
+type Route =
+  | { kind: 'dashboard' | 'metrics' | 'list'; allow: 'GET' }
+  | { kind: 'server'; allow: 'GET'; name: string }
+  | { kind: 'action'; allow: 'POST'; name: string; action: Action }
+  | { kind: 'callbacks'; allow: 'PUT'; name: string };
+
+const SERVER_PATH = /^\/servers\/([^/]+)(?:\/([a-z]+))?$/;
+
+function resolve(path: string): Route | null {
+  if (path === '/') return { kind: 'dashboard', allow: 'GET' };
+  if (path === '/metrics') return { kind: 'metrics', allow: 'GET' };
+  if (path === '/servers') return { kind: 'list', allow: 'GET' };
+  const m = SERVER_PATH.exec(path);
+  if (m === null) return null;
+  let name: string;
+  try {
+    name = decodeURIComponent(m[1]);
+  } catch {
+    return null;
+  }
+  const sub = m[2];
+  if (sub === undefined) return { kind: 'server', allow: 'GET', name };
+  if (sub === 'callbacks') return { kind: 'callbacks', allow: 'PUT', name };
+  if ((ACTIONS as readonly string[]).includes(sub)) return { kind: 'action', allow: 'POST', name, action: sub as Action };
+  return null;
+}
+
+/** The JSON shape of one server in GET /servers and every answer about a server. */
+export function describe(s: WebdatServer): Record<string, unknown> {
+  return {
+    name: s.name,
+    running: s.running,
+    host: s.config.host,
+    port: s.port || s.config.port,
+    secure: s.config.secure,
+    ...s.info(),
+  };
+}
+
+export function dispatch(ctx: AdminContext, reply: Reply, req: AdminRequest): void {
+  const verdict = ctx.auth.check(req.credentials);
+  if (verdict === 'foreign') {
+    reply.error(403, 'forbidden', 'the admin API has no token, so it answers only requests addressed to a loopback host from no other origin');
+    return;
+  }
+  const route = resolve(req.path);
+  // HEAD is a GET without the body (Reply leaves it out).
+  const method = req.method === 'HEAD' ? 'GET' : req.method;
+  // The page carries no data; it asks for the token itself.
+  if (route?.kind === 'dashboard' && method === 'GET') {
+    reply.send(200, DASHBOARD_HEADERS, DASHBOARD_HTML);
+    return;
+  }
+  if (verdict !== 'ok') {
+    // The token is never logged, and neither is what was sent in its place.
+    ctx.log.warn({ remote: req.remote, method: req.method, path: req.path }, verdict === 'missing' ? 'admin request without a bearer token refused' : 'admin request with a wrong token refused');
+    const challenge = verdict === 'missing' ? 'Bearer realm="webdat admin"' : 'Bearer realm="webdat admin", error="invalid_token"';
+    reply.error(401, 'unauthorized', verdict === 'missing' ? 'a bearer token is required' : 'the bearer token is not valid', { 'www-authenticate': challenge });
+    return;
+  }
+  if (route === null) {
+    reply.error(404, 'not-found', `no admin route ${req.path}`);
+    return;
+  }
+  if (method !== route.allow) {
+    const allow = route.allow === 'GET' ? 'GET, HEAD' : route.allow;
+    reply.error(405, 'method-not-allowed', `${req.path} accepts ${allow} only`, { allow });
+    return;
+  }
+  switch (route.kind) {
+    case 'dashboard':
+      return; // answered above
+    case 'list':
+      reply.json(200, { servers: ctx.host.list().map(describe) });
+      return;
+    case 'metrics':
+      ctx.metrics.scrape().then(
+        (text) => reply.send(200, { 'content-type': ctx.metrics.contentType }, text),
+        (err: unknown) => internal(ctx, reply, err),
+      );
+      return;
+  }
+  const server = find(ctx, reply, route.name);
+  if (server === null) return;
+  switch (route.kind) {
+    case 'server':
+      reply.json(200, describe(server));
+      return;
+    case 'action':
+      runAction(ctx, reply, req, server, route.action);
+      return;
+    case 'callbacks':
+      receiveSource(ctx, reply, req, server);
+      return;
+  }
+}
+
+function find(ctx: AdminContext, reply: Reply, name: string): WebdatServer | null {
+  try {
+    return ctx.host.server(name);
+  } catch (err) {
+    if (isEngineError(err) && err.code === 'WEBDAT_ERR_SERVER_UNKNOWN') reply.error(404, err.code, err.message);
+    else internal(ctx, reply, err);
+    return null;
+  }
+}
+
+/** Runs `op` after every earlier operation on the same server has settled. */
+function serially<T>(ctx: AdminContext, name: string, op: () => Promise<T>): Promise<T> {
+  const previous = ctx.ops.get(name) ?? Promise.resolve();
+  const next = previous.then(op);
+  const tail = next.then(() => {}, () => {});
+  ctx.ops.set(name, tail);
+  void tail.then(() => { if (ctx.ops.get(name) === tail) ctx.ops.delete(name); });
+  return next;
+}
+
+function runAction(ctx: AdminContext, reply: Reply, req: AdminRequest, server: WebdatServer, action: Action): void {
+  ctx.log.info({ server: server.name, remote: req.remote }, `admin: ${action}`);
+  serially(ctx, server.name, () => server[action]()).then(
+    () => reply.json(200, describe(server)),
+    (err: unknown) => {
+      ctx.log.error({ server: server.name, err: (err as Error).message }, `admin: ${action} failed`);
+      if (isEngineError(err)) reply.error(500, err.code, err.message);
+      else internal(ctx, reply, err);
+    },
+  );
+}
+
+function receiveSource(ctx: AdminContext, reply: Reply, req: AdminRequest, server: WebdatServer): void {
+  const res: HttpResponse = reply.response;
+  if (req.contentLength !== '' && !/^\d+$/.test(req.contentLength)) {
+    reply.error(400, 'bad-request', 'invalid Content-Length', {}, true);
+    return;
+  }
+  const expected = req.contentLength === '' ? (req.chunked ? -1 : 0) : Number(req.contentLength);
+  const tooLarge = () => reply.error(413, 'body-too-large', `a callbacks source may have at most ${MAX_SOURCE_BYTES} bytes`, {}, true);
+  if (expected > MAX_SOURCE_BYTES) { tooLarge(); return; }
+  if (expected === 0) { loadSource(ctx, reply, req, server, new Uint8Array(0)); return; }
+  readBody(res, expected, MAX_SOURCE_BYTES, (body) => loadSource(ctx, reply, req, server, body), tooLarge);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Same path as a --watch reload: compiled in a fresh isolate, swapped in only if it loads. */
+function loadSource(ctx: AdminContext, reply: Reply, req: AdminRequest, server: WebdatServer, body: Uint8Array): void {
+  if (!reply.open) return;
+  if (body.length === 0) {
+    reply.error(400, 'bad-request', 'the request body must be the callbacks module source (it was empty)');
+    return;
+  }
+  let source: string;
+  try {
+    source = utf8.decode(body);
+  } catch {
+    reply.error(400, 'bad-request', 'the callbacks source is not valid UTF-8');
+    return;
+  }
+  serially(ctx, server.name, () => server.load(source)).then(
+    () => {
+      ctx.log.info({ server: server.name, remote: req.remote, bytes: body.length }, 'admin: callbacks replaced');
+      reply.json(200, describe(server));
+    },
+    (err: unknown) => {
+      if (isEngineError(err) && err.code === 'WEBDAT_ERR_CALLBACKS_LOAD') {
+        ctx.log.warn({ server: server.name, remote: req.remote, err: err.message }, 'admin: new callbacks did not load; the old code keeps serving');
+        reply.error(400, err.code, err.message);
+      } else {
+        internal(ctx, reply, err);
+      }
+    },
+  );
+}
+
+function internal(ctx: AdminContext, reply: Reply, err: unknown): void {
+  ctx.log.error({ err: (err as Error)?.message ?? String(err) }, 'admin: internal error');
+  reply.error(500, 'internal', 'internal error (see the log)');
+}
