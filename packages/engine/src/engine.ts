@@ -7,6 +7,7 @@ import { EngineError } from './errors.js';
 import { parseConfig, parseServer } from './config/load.js';
 import type { EngineConfig, EngineConfigInput, ServerConfig, ServerInput } from './config/schema.js';
 import { WebdatServer } from './server.js';
+import { Listener } from './net/listener.js';
 import { AdminListener } from './admin/listener.js';
 
 export interface EngineOptions {
@@ -28,6 +29,7 @@ export class Engine {
   readonly pool: SandboxPool;
   private readonly servers = new Map<string, WebdatServer>();
   private readonly byTenant = new Map<number, WebdatServer>();
+  private readonly listeners = new Map<string, Listener>();
   private readonly announceLine: (line: string) => void;
   private readonly baseDir: string;
   private readonly disabled: ReadonlySet<string>;
@@ -45,14 +47,15 @@ export class Engine {
     this.announceLine = opts.announce ?? ((line) => process.stdout.write(line + '\n'));
     this.baseDir = opts.baseDir ?? process.cwd();
     this.disabled = opts.disabled ?? new Set();
-    const workers = config.workers ?? Math.max(1, Math.min(config.servers.length, os.availableParallelism()));
+    const isolates = config.servers.reduce((n, s) => n + s.instances, 0);
+    const workers = config.workers ?? Math.max(1, Math.min(isolates, os.availableParallelism()));
     this.pool = new SandboxPool({
       workers,
       hooks: {
         onResult: (r) => this.byTenant.get(r.tenant)?.applyResult(r),
         onWorkerLost: (lane, tenants, err) => {
           this.logger.error({ lane, err: err.message }, 'worker thread lost; its events were answered 503 and its isolates are being rebuilt');
-          for (const t of tenants) this.byTenant.get(t)?.failAll('canceled');
+          for (const t of tenants) this.byTenant.get(t)?.failInstance(t, 'canceled');
         },
         snapshot: (t) => this.byTenant.get(t)?.info() ?? ({} as InfoSnapshot),
       },
@@ -62,16 +65,41 @@ export class Engine {
 
   private register(config: ServerConfig): WebdatServer {
     if (this.servers.has(config.name)) throw new EngineError('WEBDAT_ERR_SERVER_EXISTS', `a server named "${config.name}" already exists`);
-    const tenant = ++this.tenantSeq;
-    const server = new WebdatServer(config, tenant, this.pool.place(), {
+    const lanes = new Set<number>();
+    const instances = Array.from({ length: config.instances }, () => {
+      const lane = this.pool.place(lanes);
+      lanes.add(lane);
+      return { tenant: ++this.tenantSeq, lane };
+    });
+    const server = new WebdatServer(config, instances, {
       pool: this.pool,
       logger: this.logger,
       nextId: () => ++this.seq,
       announce: this.announceLine,
+      listener: (s) => this.listenerFor(s),
     });
     this.servers.set(config.name, server);
-    this.byTenant.set(tenant, server);
+    for (const i of instances) this.byTenant.set(i.tenant, server);
     return server;
+  }
+
+  /**
+   * Servers on the same host and port share one listener (chosen by Host header). Port 0 means "any
+   * free port" and is never shared. The listener admits the largest message any of them allows.
+   */
+  private listenerFor(server: WebdatServer): Listener {
+    const c = server.config;
+    const key = c.port === 0 ? `${c.host}:0:${server.name}` : `${c.host}:${c.port}`;
+    let l = this.listeners.get(key);
+    if (l === undefined) {
+      const sharing = [...this.servers.values()].filter((s) => s.config.host === c.host && s.config.port === c.port && (c.port !== 0 || s === server));
+      const maxPayloadLength = Math.max(...sharing.map((s) => s.limits.maxMessageBytes));
+      l = new Listener({ host: c.host, port: c.port, secure: c.secure, maxPayloadLength });
+      this.listeners.set(key, l);
+    } else if (l.spec.secure !== c.secure) {
+      throw new EngineError('WEBDAT_ERR_LISTEN', `server "${server.name}": ${c.host}:${c.port} is already served ${l.spec.secure ? 'with' : 'without'} TLS by another server`);
+    }
+    return l;
   }
 
   server(name: string): WebdatServer {
@@ -111,8 +139,7 @@ export class Engine {
       try {
         await s.start();
       } catch (err) {
-        this.servers.delete(s.name);
-        this.byTenant.delete(s.tenant);
+        await this.forget(s);
         throw err;
       }
     }
@@ -122,9 +149,17 @@ export class Engine {
   async removeServer(name: string): Promise<void> {
     const s = this.server(name);
     await s.stop();
-    await this.pool.unload(s.lane, s.tenant);
-    this.servers.delete(name);
-    this.byTenant.delete(s.tenant);
+    await this.forget(s);
+  }
+
+  private async forget(s: WebdatServer): Promise<void> {
+    await Promise.all(s.instances.map((i) => this.pool.unload(i.lane, i.tenant)));
+    for (const i of s.instances) this.byTenant.delete(i.tenant);
+    this.servers.delete(s.name);
+    for (const [key, l] of this.listeners) {
+      l.forget(s);
+      if (l.empty) this.listeners.delete(key);
+    }
   }
 
   async stop(): Promise<void> {

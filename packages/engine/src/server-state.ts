@@ -1,5 +1,6 @@
 import type { HttpResponse, WebSocket } from 'uWebSockets.js';
 import type { InfoSnapshot, Outcome } from '@webdat/protocol';
+import type { WebdatServer } from './server.js';
 
 /** An event handed to the sandbox and not yet finished. `res` is set for HTTP events only, until answered. */
 export interface PendingEvent {
@@ -7,12 +8,17 @@ export interface PendingEvent {
   aborted: boolean;
   /** epoch ms after which an async callback is given up (0 while the worker still runs it synchronously) */
   deadline: number;
+  /** which of the server's instances (isolates) runs it */
+  inst: number;
 }
 
 export interface WsData {
   client: string;
   uri: string;
   closed: boolean;
+  server: WebdatServer;
+  /** a connection's events all go to the instance that saw it open, so they stay in order */
+  inst: number;
 }
 export type Ws = WebSocket<WsData>;
 

@@ -1,4 +1,3 @@
-import uWS, { type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import {
   CommandKind, EventKind, WsOp,
   type Command, type Event, type HttpEvent, type InfoSnapshot, type Outcome, type TenantResult, type TenantSpec,
@@ -9,9 +8,8 @@ import type { ServerConfig } from './config/schema.js';
 import { EngineError } from './errors.js';
 import { checkTls } from './tls.js';
 import { Counters, type PendingEvent, type Ws } from './server-state.js';
-import { handleRequest } from './http/handle-request.js';
 import { writeOutcome, writeResponse } from './http/write-response.js';
-import { BROADCAST_TOPIC, wsBehavior } from './ws/behavior.js';
+import type { Listener } from './net/listener.js';
 
 /** What a server needs from the engine that hosts it. */
 export interface ServerHost {
@@ -20,6 +18,20 @@ export interface ServerHost {
   nextId(): number;
   /** called with the readiness line; the CLI prints it on stdout */
   announce(line: string): void;
+  /** the listener for this server's host and port, shared with the servers that share them */
+  listener(server: WebdatServer): Listener;
+}
+
+/** One isolate of a server, pinned to one worker lane. `instances: N` gives a server N of them. */
+export interface Instance {
+  tenant: number;
+  lane: number;
+  generation: number;
+  /** events submitted and not finished, for least-loaded placement */
+  pending: number;
+  heapUsed: number;
+  cpuTimeMs: number;
+  memoryRestarts: number;
 }
 
 /**
@@ -29,18 +41,18 @@ export interface ServerHost {
 export class WebdatServer {
   readonly config: ServerConfig;
   readonly name: string;
-  readonly tenant: number;
-  readonly lane: number;
+  readonly instances: Instance[];
+  /** broadcasts reach this server's clients only, even on a shared listener */
+  readonly topic: string;
   readonly counters = new Counters();
   readonly clients = new Map<string, Ws>();
   readonly pending = new Map<number, PendingEvent>();
   private readonly host: ServerHost;
   private readonly log: Logger;
-  private generation = 0;
-  private app: TemplatedApp | null = null;
-  private listenSocket: us_listen_socket | null = null;
+  private listener: Listener | null = null;
   private stopWaiters: Array<() => void> = [];
-  private stopEventId = -1;
+  private readonly stopEvents = new Set<number>();
+  private nextInstance = 0;
   running = false;
   accepting = false;
   port = 0;
@@ -49,11 +61,11 @@ export class WebdatServer {
   /** the isolate outlives stop/start (module state persists, as in TouchDesigner); reloads replace it */
   private loaded = false;
 
-  constructor(config: ServerConfig, tenant: number, lane: number, host: ServerHost) {
+  constructor(config: ServerConfig, instances: Array<{ tenant: number; lane: number }>, host: ServerHost) {
     this.config = config;
     this.name = config.name;
-    this.tenant = tenant;
-    this.lane = lane;
+    this.instances = instances.map((i) => ({ ...i, generation: 0, pending: 0, heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0 }));
+    this.topic = `webdat/broadcast/${config.name}`;
     this.host = host;
     this.log = host.logger.child({ server: config.name });
   }
@@ -62,27 +74,51 @@ export class WebdatServer {
     return this.config.limits;
   }
 
-  private spec(): TenantSpec {
+  private spec(inst: Instance): TenantSpec {
     return {
-      tenant: this.tenant, generation: this.generation, name: this.name, port: this.port || this.config.port,
+      tenant: inst.tenant, generation: inst.generation, name: this.name, port: this.port || this.config.port,
       secure: this.config.secure, entry: this.config.callbacks!, source: this.source, limits: { timeoutMs: this.limits.timeoutMs, memoryMb: this.limits.memoryMb },
     };
   }
 
   info(): InfoSnapshot {
-    return this.counters.snapshot(this.running, this.clients.size);
+    const c = this.counters;
+    c.heapUsed = 0;
+    c.cpuTimeMs = 0;
+    c.memoryRestarts = 0;
+    for (const i of this.instances) {
+      c.heapUsed += i.heapUsed;
+      c.cpuTimeMs += i.cpuTimeMs;
+      c.memoryRestarts += i.memoryRestarts;
+    }
+    return c.snapshot(this.running, this.clients.size);
+  }
+
+  /** The instance with the fewest events in flight (round-robin among equals). */
+  pickInstance(): number {
+    const n = this.instances.length;
+    if (n === 1) return 0;
+    let best = this.nextInstance = (this.nextInstance + 1) % n;
+    for (let k = 1; k < n; k++) {
+      const i = (best + k) % n;
+      if (this.instances[i].pending < this.instances[best].pending) best = i;
+    }
+    return best;
   }
 
   /** Loads (or reloads) the callbacks into the isolate; the old code keeps serving if this fails. */
   async load(source?: string): Promise<void> {
     const previous = this.source;
     this.source = source;
-    this.generation++;
-    const r = await this.host.pool.load(this.lane, this.spec());
-    this.applyCommands(r.commands);
-    if (!r.ok) {
+    const results = await Promise.all(this.instances.map((inst) => {
+      inst.generation++;
+      return this.host.pool.load(inst.lane, this.spec(inst));
+    }));
+    for (const r of results) this.applyCommands(r.commands);
+    const failed = results.find((r) => !r.ok);
+    if (failed !== undefined) {
       this.source = previous;
-      throw new EngineError('WEBDAT_ERR_CALLBACKS_LOAD', `server "${this.name}": ${r.error?.message ?? 'callbacks failed to load'}`);
+      throw new EngineError('WEBDAT_ERR_CALLBACKS_LOAD', `server "${this.name}": ${failed.error?.message ?? 'callbacks failed to load'}`);
     }
     this.loaded = true;
   }
@@ -93,40 +129,16 @@ export class WebdatServer {
       checkTls({ privateKey: this.config.privateKey!, certificate: this.config.certificate!, password: this.config.password });
     }
     if (!this.loaded) await this.load(this.source);
-    const app = this.createApp();
     // onServerStart is queued before the socket listens, so it runs before any other event.
-    this.submit(null, { k: EventKind.serverStart, id: 0 });
-    await new Promise<void>((resolve, reject) => {
-      app.listen(this.config.host, this.config.port, (socket) => {
-        if (!socket) {
-          reject(new EngineError('WEBDAT_ERR_LISTEN', `server "${this.name}" cannot listen on ${this.config.host}:${this.config.port} (address in use or not available)`));
-          return;
-        }
-        this.listenSocket = socket;
-        this.port = uWS.us_socket_local_port(socket as unknown as uWS.us_socket);
-        resolve();
-      });
-    });
-    this.app = app;
+    for (let i = 0; i < this.instances.length; i++) this.submit(i, { k: EventKind.serverStart, id: 0 });
+    const listener = this.host.listener(this);
+    this.port = await listener.attach(this);
+    this.listener = listener;
     this.address = `${this.config.host}:${this.port}`;
     this.running = true;
     this.accepting = true;
     const scheme = this.config.secure ? 'https' : 'http';
     this.host.announce(`webdat: server "${this.name}" listening on ${scheme}://${this.config.host}:${this.port}`);
-  }
-
-  private createApp(): TemplatedApp {
-    let app: TemplatedApp;
-    try {
-      app = this.config.secure
-        ? uWS.SSLApp({ key_file_name: this.config.privateKey, cert_file_name: this.config.certificate, passphrase: this.config.password })
-        : uWS.App();
-    } catch {
-      throw new EngineError('WEBDAT_ERR_TLS', `server "${this.name}": TLS setup failed for ${this.config.privateKey} / ${this.config.certificate}`);
-    }
-    app.ws('/*', wsBehavior(this));
-    app.any('/*', (res, req) => handleRequest(this, res, req));
-    return app;
   }
 
   /**
@@ -136,10 +148,9 @@ export class WebdatServer {
   async stop(closeCode = 1001, graceMs = 2000): Promise<void> {
     if (!this.running) return;
     this.accepting = false;
-    if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
-    this.listenSocket = null;
+    this.listener?.detach(this);
     const stopDone = new Promise<void>((resolve) => this.stopWaiters.push(resolve));
-    this.stopEventId = this.submit(null, { k: EventKind.serverStop, id: 0 });
+    for (let i = 0; i < this.instances.length; i++) this.stopEvents.add(this.submit(i, { k: EventKind.serverStop, id: 0 }));
     await Promise.race([stopDone, delay(this.limits.timeoutMs + 1000)]);
     for (const ws of [...this.clients.values()]) {
       if (!ws.getUserData().closed) ws.end(closeCode, closeCode === 1012 ? 'Service Restart' : 'Going Away');
@@ -148,8 +159,8 @@ export class WebdatServer {
     while (this.pending.size > 0 && Date.now() < until) await delay(10);
     this.failAll('canceled');
     this.running = false;
-    (this.app as unknown as { close?: () => void } | null)?.close?.();
-    this.app = null;
+    this.listener?.release();
+    this.listener = null;
   }
 
   async restart(): Promise<void> {
@@ -162,34 +173,39 @@ export class WebdatServer {
     this.counters.requests++;
     if (!this.accepting) { this.counters.errors.canceled++; writeOutcome(p, 'canceled'); return; }
     if (this.pending.size >= this.limits.maxQueue) { this.counters.errors.overloaded++; writeOutcome(p, 'overloaded'); return; }
+    const inst = this.instances[p.inst = this.pickInstance()];
+    inst.pending++;
     event.id = this.host.nextId();
     this.pending.set(event.id, p);
-    this.host.pool.push(this.lane, this.tenant, this.generation, event);
+    this.host.pool.push(inst.lane, inst.tenant, inst.generation, event);
   }
 
   /** WebSocket events beyond maxQueue close the connection with 1013 (Try Again Later). */
-  submitWs(ws: Ws | null, event: Event): void {
-    if (ws !== null && this.pending.size >= this.limits.maxQueue) {
+  submitWs(ws: Ws, event: Event, checkQueue = true): void {
+    if (checkQueue && this.pending.size >= this.limits.maxQueue) {
       this.counters.errors.overloaded++;
       ws.end(1013, 'Server overloaded');
       return;
     }
-    this.submit(null, event);
+    this.submit(ws.getUserData().inst, event);
   }
 
-  private submit(res: HttpResponse | null, event: Event): number {
+  private submit(i: number, event: Event): number {
+    const inst = this.instances[i];
+    inst.pending++;
     event.id = this.host.nextId();
-    this.pending.set(event.id, { res, aborted: false, deadline: 0 });
-    this.host.pool.push(this.lane, this.tenant, this.generation, event);
+    this.pending.set(event.id, { res: null, aborted: false, deadline: 0, inst: i });
+    this.host.pool.push(inst.lane, inst.tenant, inst.generation, event);
     return event.id;
   }
 
   /** Results from the worker, in the order the callbacks produced them. */
   applyResult(r: TenantResult): void {
     const s = r.stats;
-    this.counters.heapUsed = s.heapUsed;
-    this.counters.cpuTimeMs = s.cpuTimeMs;
-    this.counters.memoryRestarts = s.memoryRestarts;
+    const inst = this.instances.length === 1 ? this.instances[0] : this.instances.find((i) => i.tenant === r.tenant)!;
+    inst.heapUsed = s.heapUsed;
+    inst.cpuTimeMs = s.cpuTimeMs;
+    inst.memoryRestarts = s.memoryRestarts;
     this.applyCommands(r.commands);
     const p = r.pending;
     const now = Date.now();
@@ -206,6 +222,7 @@ export class WebdatServer {
           const e = this.pending.get(c.id);
           if (e === undefined) break;
           this.pending.delete(c.id);
+          this.instances[e.inst].pending--;
           if (e.res !== null) this.counters.bytesOut += writeResponse(e, c.status, c.reason, c.headers, c.body);
           break;
         }
@@ -233,7 +250,7 @@ export class WebdatServer {
           break;
         }
         case CommandKind.broadcast:
-          this.app?.publish(BROADCAST_TOPIC, c.data, c.op === WsOp.binary);
+          this.listener?.publish(this.topic, c.data, c.op === WsOp.binary);
           break;
         case CommandKind.log:
           this.logLine(c.level, c.msg);
@@ -252,8 +269,9 @@ export class WebdatServer {
     const e = this.pending.get(id);
     if (e === undefined) return;
     this.pending.delete(id);
+    this.instances[e.inst].pending--;
     if (outcome !== 'ok') this.counters.errors[outcome]++;
-    if (id === this.stopEventId) { this.stopWaiters.forEach((w) => w()); this.stopWaiters = []; }
+    if (this.stopEvents.delete(id) && this.stopEvents.size === 0) { this.stopWaiters.forEach((w) => w()); this.stopWaiters = []; }
     if (e.res !== null) writeOutcome(e, outcome === 'ok' ? 'internal' : outcome);
   }
 
@@ -261,15 +279,22 @@ export class WebdatServer {
   sweep(now: number): void {
     for (const [id, e] of this.pending) {
       if (e.deadline !== 0 && e.deadline <= now) {
-        this.host.pool.cancel(this.lane, this.tenant, this.generation, id);
+        const inst = this.instances[e.inst];
+        this.host.pool.cancel(inst.lane, inst.tenant, inst.generation, id);
         this.finish(id, 'timeout');
       }
     }
   }
 
-  /** Every event in flight ends with `outcome` (the worker was lost, or the server is stopping). */
+  /** Every event in flight ends with `outcome` (the server is stopping). */
   failAll(outcome: Exclude<Outcome, 'ok'>): void {
     for (const id of [...this.pending.keys()]) this.finish(id, outcome);
+  }
+
+  /** The events of one instance end with `outcome` (its worker thread was lost). */
+  failInstance(tenant: number, outcome: Exclude<Outcome, 'ok'>): void {
+    const i = this.instances.findIndex((x) => x.tenant === tenant);
+    for (const [id, e] of [...this.pending]) if (e.inst === i) this.finish(id, outcome);
   }
 }
 

@@ -53,6 +53,26 @@ export const configSchema = z.strictObject({
     if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['servers', i, 'name'], message: `duplicates the server name "${s.name}"` });
     seen.add(s.name);
   });
+  // Servers on one host:port share a listener and are told apart by Host header (port 0 is never shared).
+  const byAddress = new Map<string, { index: number; secure: boolean; hasDefault: boolean; names: Set<string> }>();
+  c.servers.forEach((s, i) => {
+    if (s.port === 0) return;
+    const key = `${s.host}:${s.port}`;
+    const first = byAddress.get(key);
+    if (first === undefined) {
+      byAddress.set(key, { index: i, secure: s.secure, hasDefault: s.hosts === undefined, names: new Set(s.hosts?.map((h) => h.toLowerCase())) });
+      return;
+    }
+    if (first.secure !== s.secure) ctx.addIssue({ code: 'custom', path: ['servers', i, 'secure'], message: `must match servers[${first.index}], which shares ${key}` });
+    if (s.hosts === undefined) {
+      if (first.hasDefault) ctx.addIssue({ code: 'custom', path: ['servers', i, 'hosts'], message: `is required: ${key} is shared and already has a default server (one without hosts)` });
+      first.hasDefault = true;
+    }
+    for (const [j, h] of (s.hosts ?? []).entries()) {
+      if (first.names.has(h.toLowerCase())) ctx.addIssue({ code: 'custom', path: ['servers', i, 'hosts', j], message: `"${h}" is already served on ${key}` });
+      first.names.add(h.toLowerCase());
+    }
+  });
 });
 
 export type LimitsConfig = z.infer<typeof limitsSchema>;

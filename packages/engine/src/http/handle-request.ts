@@ -15,7 +15,7 @@ export function remoteAddress(res: HttpResponse): string {
 }
 
 export function handleRequest(server: WebdatServer, res: HttpResponse, req: HttpRequest): void {
-  const p: PendingEvent = { res, aborted: false, deadline: 0 };
+  const p: PendingEvent = { res, aborted: false, deadline: 0, inst: 0 };
   res.onAborted(() => { p.aborted = true; });
   const method = req.getCaseSensitiveMethod();
   const uri = req.getUrl();

@@ -1,12 +1,12 @@
 import type { HttpRequest, HttpResponse, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
 import { EventKind } from '@webdat/protocol';
-import type { WebdatServer } from '../server.js';
+import type { Listener } from '../net/listener.js';
 import type { Ws, WsData } from '../server-state.js';
 import { remoteAddress } from '../http/handle-request.js';
+import { misdirected } from '../net/listener.js';
 
 /** Per-connection send buffer before a slow reader is disconnected (see README, "Slow readers"). */
 export const MAX_BACKPRESSURE = 1024 * 1024;
-export const BROADCAST_TOPIC = 'webdat/broadcast';
 
 let connectionSeq = 0;
 
@@ -15,21 +15,23 @@ function copy(message: ArrayBuffer): Uint8Array {
   return new Uint8Array(message.slice(0));
 }
 
-export function wsBehavior(server: WebdatServer): WebSocketBehavior<WsData> {
-  const limits = server.limits;
+/** One behaviour per listener; each connection carries the server its Host header chose. */
+export function wsBehavior(listener: Listener): WebSocketBehavior<WsData> {
   return {
-    maxPayloadLength: limits.maxMessageBytes,
+    maxPayloadLength: listener.spec.maxPayloadLength,
     maxBackpressure: MAX_BACKPRESSURE,
     closeOnBackpressureLimit: 1,
     idleTimeout: 120,
     sendPingsAutomatically: true,
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
+      const server = listener.route(req.getHeader('host'));
+      if (server === null) { misdirected(res); return; }
       const query = req.getQuery();
       const uri = query ? `${req.getUrl()}?${query}` : req.getUrl();
       const key = req.getHeader('sec-websocket-key');
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
-      if (!server.accepting || server.clients.size >= limits.maxConnections) {
+      if (!server.accepting || server.clients.size >= server.limits.maxConnections) {
         server.counters.connectionsRefused++;
         res.cork(() => {
           res.writeStatus('503 Service Unavailable').writeHeader('x-webdat-error', 'max-connections').end('Too many connections.\n', true);
@@ -37,31 +39,35 @@ export function wsBehavior(server: WebdatServer): WebSocketBehavior<WsData> {
         return;
       }
       const client = `${remoteAddress(res)}#${++connectionSeq}`;
-      res.upgrade<WsData>({ client, uri, closed: false }, key, protocol, extensions, context);
+      res.upgrade<WsData>({ client, uri, closed: false, server, inst: server.pickInstance() }, key, protocol, extensions, context);
     },
     open(ws: Ws) {
       const d = ws.getUserData();
-      server.clients.set(d.client, ws);
-      ws.subscribe(BROADCAST_TOPIC);
-      server.submitWs(ws, { k: EventKind.wsOpen, id: 0, client: d.client, uri: d.uri });
+      d.server.clients.set(d.client, ws);
+      ws.subscribe(d.server.topic);
+      d.server.submitWs(ws, { k: EventKind.wsOpen, id: 0, client: d.client, uri: d.uri });
     },
     message(ws: Ws, message: ArrayBuffer, isBinary: boolean) {
       const d = ws.getUserData();
-      server.counters.bytesIn += message.byteLength;
-      if (isBinary) server.submitWs(ws, { k: EventKind.wsBinary, id: 0, client: d.client, data: copy(message) });
-      else server.submitWs(ws, { k: EventKind.wsText, id: 0, client: d.client, data: Buffer.from(message).toString('utf8') });
+      // The listener admits the largest limit of the servers sharing it; this one's own limit applies here.
+      if (message.byteLength > d.server.limits.maxMessageBytes) { ws.end(1009, 'Message Too Big'); return; }
+      d.server.counters.bytesIn += message.byteLength;
+      if (isBinary) d.server.submitWs(ws, { k: EventKind.wsBinary, id: 0, client: d.client, data: copy(message) });
+      else d.server.submitWs(ws, { k: EventKind.wsText, id: 0, client: d.client, data: Buffer.from(message).toString('utf8') });
     },
     ping(ws: Ws, message: ArrayBuffer) {
-      server.submitWs(ws, { k: EventKind.wsPing, id: 0, client: ws.getUserData().client, data: copy(message) });
+      const d = ws.getUserData();
+      d.server.submitWs(ws, { k: EventKind.wsPing, id: 0, client: d.client, data: copy(message) });
     },
     pong(ws: Ws, message: ArrayBuffer) {
-      server.submitWs(ws, { k: EventKind.wsPong, id: 0, client: ws.getUserData().client, data: copy(message) });
+      const d = ws.getUserData();
+      d.server.submitWs(ws, { k: EventKind.wsPong, id: 0, client: d.client, data: copy(message) });
     },
     close(ws: Ws) {
       const d = ws.getUserData();
       d.closed = true;
-      server.clients.delete(d.client);
-      server.submitWs(null, { k: EventKind.wsClose, id: 0, client: d.client });
+      d.server.clients.delete(d.client);
+      d.server.submitWs(ws, { k: EventKind.wsClose, id: 0, client: d.client }, false);
     },
   };
 }
