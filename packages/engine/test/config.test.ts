@@ -14,7 +14,7 @@ function problem(input: unknown): string {
 }
 
 test('defaults of SPEC §3 and §5 are filled in and paths resolve against the config folder', () => {
-  const c = parseConfig({ servers: [{ name: 'a', callbacks: 'cb/a.js', secure: true, privateKey: 'k.pem', certificate: '/abs/c.pem' }, { name: 'b' }] }, '/base');
+  const c = parseConfig({ servers: [{ name: 'a', port: 9443, callbacks: 'cb/a.js', secure: true, privateKey: 'k.pem', certificate: '/abs/c.pem' }, { name: 'b' }] }, '/base');
   const [a, b] = c.servers;
   assert.equal(a.callbacks, path.join('/base', 'cb/a.js'));
   assert.equal(a.privateKey, '/base/k.pem');
