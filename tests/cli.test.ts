@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runWebdatExpectingExit, startWebdat } from './helpers/webdat.ts';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { BIN, runWebdatExpectingExit, serveSource, startWebdat, tempDir } from './helpers/webdat.ts';
 
 // The CLI of SPEC §2 as a user runs it.
 
@@ -49,4 +51,28 @@ test('an in-flight request finishes during a graceful stop', async () => {
   const exit = s.stop('SIGTERM');
   assert.equal(await pending, 'finished');
   assert.equal(await exit, 0);
+});
+
+test('on a terminal the logs are human-readable lines; piped they are JSON', async () => {
+  // `script` gives the process a pseudo-terminal, as a user's shell would.
+  const dir = tempDir({ 'cb.js': `export function onServerStart() { console.log('hello from the callbacks'); }\nexport function onHTTPRequest(w, q, r) { return r; }\n` });
+  const cmd = `${process.execPath} ${BIN} serve --callbacks ${path.join(dir, 'cb.js')} --port 0 --host 127.0.0.1`;
+  const out = await new Promise<string>((resolve, reject) => {
+    const p = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let text = '';
+    p.stdout.on('data', (d) => {
+      text += d;
+      if (/hello from the callbacks/.test(text)) p.kill('SIGTERM');
+    });
+    p.on('exit', () => resolve(text));
+    p.on('error', reject);
+  });
+  const line = out.split('\n').find((l) => l.includes('hello from the callbacks'))!;
+  assert.match(line, /INFO/);
+  assert.doesNotMatch(line, /^\s*\{/, 'a terminal gets pretty lines, not JSON');
+  const piped = await serveSource(`export function onServerStart() { console.log('hello piped'); }\n`);
+  await piped.waitFor(/hello piped/);
+  await piped.stop();
+  const json = piped.stderr().split('\n').find((l) => l.includes('hello piped'))!;
+  assert.equal(JSON.parse(json).msg, 'hello piped');
 });
