@@ -1,0 +1,82 @@
+// One command for every benchmark: `npx -y pnpm@10 bench` (or `node bench/run.mjs [--quick] [a b …]`).
+// Starts webdat and its peers on this machine, runs the selected workloads, prints a table of ratios
+// and writes bench/results/<date>.json, latest.json, latest.md and latest.svg.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BENCH } from './lib/contenders.mjs';
+import { prepareLoadTool } from './lib/http-load.mjs';
+import { parseOptions } from './lib/options.mjs';
+import { installCleanup, stopAll } from './lib/processes.mjs';
+import { compact, markdown, svg } from './lib/report.mjs';
+import { evaluateTargets } from './lib/targets.mjs';
+import { runHttp } from './workloads/http.mjs';
+import { runWs } from './workloads/ws.mjs';
+import { runColdStart } from './workloads/cold-start.mjs';
+import { runMemory } from './workloads/memory.mjs';
+import { runNoisy } from './workloads/noisy.mjs';
+
+let opts;
+try {
+  opts = parseOptions(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`${err.message}\n`);
+  process.exit(2);
+}
+if (opts.help) {
+  process.stdout.write(opts.help + '\n');
+  process.exit(0);
+}
+installCleanup();
+
+const started = performance.now();
+const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)}s`;
+const log = (line) => process.stderr.write(`[${elapsed().padStart(4)}] ${line}\n`);
+const ctx = { ...opts, log, httpTool: prepareLoadTool(log) };
+const machine = {
+  cpus: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model?.trim() ?? 'unknown CPU',
+  node: process.versions.node,
+  kernel: os.release(),
+};
+const settings = { seconds: opts.seconds, runs: opts.runs, warmup: opts.warmup, quick: opts.quick, httpTool: ctx.httpTool, wsClient: opts.wsClient, workloads: opts.workloads };
+log(`webdat bench: workloads ${opts.workloads.join(' ')}; ${opts.seconds} s × ${opts.runs} runs; HTTP load by ${settings.httpTool}`);
+
+const PLAN = [
+  { ids: ['a', 'b', 'c'], run: (ids) => runHttp(ids, ctx) },
+  { ids: ['d'], run: () => runWs('d', ctx) },
+  { ids: ['e'], run: () => runWs('e', ctx) },
+  { ids: ['f'], run: () => runColdStart(ctx) },
+  { ids: ['g'], run: () => runMemory(ctx) },
+  { ids: ['h'], run: () => runNoisy(ctx) },
+];
+const results = {};
+// A workload that fails is reported and the others still run: one broken peer must not throw away
+// the rest of a quarter-hour run.
+const failures = {};
+for (const step of PLAN) {
+  const ids = step.ids.filter((id) => opts.workloads.includes(id));
+  if (ids.length === 0) continue;
+  try {
+    Object.assign(results, await step.run(ids));
+  } catch (err) {
+    log(`workload ${ids.join(', ')} failed: ${err.stack ?? err}`);
+    for (const id of ids) failures[id] = String(err.message ?? err).split('\n')[0];
+  } finally {
+    await stopAll();
+  }
+}
+
+const date = new Date().toISOString();
+const report = compact({ version: 1, date, machine, settings, durationSeconds: (performance.now() - started) / 1000, results, failures, targets: evaluateTargets(results) });
+const dir = path.join(BENCH, 'results');
+fs.mkdirSync(dir, { recursive: true });
+const json = JSON.stringify(report, null, 2) + '\n';
+const md = markdown(report);
+fs.writeFileSync(path.join(dir, `${date.slice(0, 19).replace(/:/g, '-')}.json`), json);
+fs.writeFileSync(path.join(dir, 'latest.json'), json);
+fs.writeFileSync(path.join(dir, 'latest.md'), md + '\n');
+fs.writeFileSync(path.join(dir, 'latest.svg'), svg(report));
+process.stdout.write('\n' + md + '\n');
+if (Object.keys(failures).length) process.exitCode = 1;
+log(`done in ${elapsed()}; results in bench/results/latest.{json,md,svg}; \`node bench/readme.mjs\` puts them in README.md`);
