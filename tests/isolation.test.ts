@@ -59,3 +59,33 @@ export function onHTTPRequest(w, req, res) {
   }
   assert.ok((seen.get('timeout') ?? 0) > 0 && (seen.get('memory') ?? 0) > 0 && (seen.get('overloaded') ?? 0) > 0, JSON.stringify([...seen]));
 });
+
+test('servers sharing one worker: a server stuck in timeouts holds it one time limit per turn, the other is answered between turns', async () => {
+  const dir = tempDir({
+    'a.js': `export function onHTTPRequest(w, req, res) { for (;;) {} }\n`,
+    'b.js': `export function onHTTPRequest(w, req, res) { res.data = 'b'; return res; }\n`,
+  });
+  const file = path.join(dir, 'webdat.json');
+  fs.writeFileSync(file, JSON.stringify({
+    servers: [
+      { name: 'a', port: 0, host: '127.0.0.1', callbacks: 'a.js', limits: { timeoutMs: 100 } },
+      { name: 'b', port: 0, host: '127.0.0.1', callbacks: 'b.js' },
+    ],
+    workers: 1,
+  }));
+  const s = await startWebdat(['--config', file], { expectServers: 2 });
+  try {
+    const order: string[] = [];
+    let firstAnswer!: () => void;
+    const answered = new Promise<void>((r) => { firstAnswer = r; });
+    const stuck = Array.from({ length: 10 }, () => fetch(s.urls.get('a')!).then((r) => { order.push(`a ${r.status}`); firstAnswer(); }));
+    // Once A's first timeout is answered, nine of its events are still queued; B asks now.
+    await answered;
+    const b = fetch(s.urls.get('b')!).then(async (r) => { order.push(`b ${await r.text()}`); });
+    await Promise.all([...stuck, b]);
+    assert.equal(order.filter((o) => o === 'a 503').length, 10);
+    assert.ok(order.indexOf('b b') < 5, `B waited behind A's whole queue: ${order.join(', ')}`);
+  } finally {
+    await s.stop();
+  }
+});

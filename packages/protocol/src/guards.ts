@@ -142,6 +142,7 @@ function checkTenantResult(r: unknown, path: string): asserts r is TenantResult 
   int(r, 'tenant', path); int(r, 'generation', path);
   checkCommands(r.commands, `${path}.commands`);
   ints(r.pending, `${path}.pending`);
+  int(r, 'backlog', path);
   if (!isObj(r.stats)) fail(`${path}.stats`, 'stats');
 }
 

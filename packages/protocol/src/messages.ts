@@ -111,6 +111,8 @@ export interface TenantResult {
   commands: Command[];
   /** async events still running after the batch: [id, ms already spent] pairs */
   pending: number[];
+  /** events left waiting in the worker because this tenant's turn ended; the engine schedules another turn */
+  backlog: number;
   stats: TenantStats;
 }
 

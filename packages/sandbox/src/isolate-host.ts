@@ -35,6 +35,8 @@ export class TenantHost {
   private memoryRestarts = 0;
   /** async events the isolate still runs, so a lost isolate can answer them */
   private readonly pending = new Set<number>();
+  /** events whose turn had ended before they started (see run) */
+  private backlog: Event[] = [];
   /** open WebSocket connections, to re-seed a rebuilt isolate */
   private readonly clients = new Set<string>();
   private cpuBase = 0;
@@ -95,7 +97,9 @@ export class TenantHost {
   /** Async events that die with this isolate when it is replaced. */
   abandon(out: Command[]): void {
     for (const id of this.pending) out.push({ c: CommandKind.done, id, o: 'canceled' });
+    for (const e of this.backlog) out.push({ c: CommandKind.done, id: e.id, o: 'canceled' });
     this.pending.clear();
+    this.backlog = [];
   }
 
   dispose(): void {
@@ -103,10 +107,17 @@ export class TenantHost {
     this.live = null;
   }
 
+  /**
+   * One turn of this tenant on the worker. A turn ends after its slice of time or after a call cut by
+   * the time limit; events not started by then wait here for the next turn, so a server stuck in
+   * timeouts holds its worker for at most one time limit per turn and the other tenants of the worker
+   * go on between its turns.
+   */
   run(batch: TenantBatch): TenantResult {
     const out: Command[] = [];
-    const events = batch.events;
-    this.track(events);
+    this.track(batch.events);
+    const events = this.backlog.length === 0 ? batch.events : this.backlog.concat(batch.events);
+    this.backlog = [];
     let live = this.live;
     if (live === null) live = this.rebuild(out);
     if (live === null) {
@@ -118,12 +129,14 @@ export class TenantHost {
     const { timeoutMs } = this.spec.limits;
     const slice = sliceMs(timeoutMs);
     let start = 0;
+    let end = events.length;
+    const turnEnds = Date.now() + slice;
     let cancel = batch.cancel;
     let pendingPairs: number[] = [];
     // After a cut call, microtasks of async events started in it run later; always read them out.
     let recovered = false;
     while (true) {
-      const done = start >= events.length;
+      const done = start >= end;
       armHostDeadline(timeoutMs + slice);
       try {
         let open = this.pending.size;
@@ -134,7 +147,8 @@ export class TenantHost {
           for (const c of cmds) out.push(c);
           start = next;
           open += openInIsolate;
-          if (start < events.length) continue;
+          if (start < end && Date.now() >= turnEnds) end = start;
+          if (start < end) continue;
         }
         if (open > 0 || recovered) {
           const [cmds, pairs] = live.collect.applySync(undefined, [], { ...COPY, timeout: timeoutMs }) as [Command[], number[]];
@@ -147,17 +161,19 @@ export class TenantHost {
         const outcome = classifyFailure(err, live.isolate);
         if (outcome === 'timeout') {
           const cut = this.recoverFromTimeout(live, out, events);
-          if (cut === null) { live = this.lose(out, events, 'internal'); break; }
+          if (cut === null) { live = this.lose(out, events, 'internal'); end = events.length; break; }
           recovered = true;
-          start = cut;
+          start = end = Math.min(cut, end);
           continue;
         }
         live = this.lose(out, events, outcome);
+        end = events.length;
         break;
       } finally {
         disarmHostDeadline();
       }
     }
+    if (end < events.length) this.backlog = events.slice(end);
     for (let i = 0; i < pendingPairs.length; i += 2) this.pending.add(pendingPairs[i]);
     this.settle(out);
     return this.result(batch, out, pendingPairs);
@@ -249,6 +265,7 @@ export class TenantHost {
       generation: this.spec.generation,
       commands: out,
       pending,
+      backlog: this.backlog.length,
       stats: { heapUsed, cpuTimeMs: (this.cpuBase + Number(this.cpuTime())) / 1e6, memoryRestarts: this.memoryRestarts },
     };
   }

@@ -41,6 +41,8 @@ class Lane {
   private readonly control: Control[] = [];
   private batches = new Map<number, TenantBatch>();
   readonly specs = new Map<number, TenantSpec>();
+  /** tenants whose turn ended with events still waiting in the worker: they get another turn */
+  private readonly again = new Set<number>();
   private inFlight = 0;
   private scheduled = false;
   private closed = false;
@@ -124,9 +126,13 @@ class Lane {
       ).finally(() => this.next());
       return;
     }
+    for (const tenant of this.again) {
+      if (!this.batches.has(tenant)) this.batches.set(tenant, { tenant, generation: this.specs.get(tenant)?.generation ?? 0, info: EMPTY_INFO, events: [], cancel: [] });
+    }
     if (this.batches.size === 0) return;
-    const batches = [...this.batches.values()].filter((b) => b.events.length > 0 || b.cancel.length > 0);
+    const batches = [...this.batches.values()].filter((b) => b.events.length > 0 || b.cancel.length > 0 || this.again.has(b.tenant));
     this.batches = new Map();
+    this.again.clear();
     if (batches.length === 0) return;
     for (const b of batches) b.info = this.hooks.snapshot(b.tenant);
     this.inFlight++;
@@ -139,7 +145,10 @@ class Lane {
           this.lost(err as Error, batches.map((b) => b.tenant));
           return;
         }
-        for (const r of decoded.results) this.hooks.onResult(r);
+        for (const r of decoded.results) {
+          if (r.backlog > 0) this.again.add(r.tenant);
+          this.hooks.onResult(r);
+        }
       },
       (err: Error) => this.lost(err, batches.map((b) => b.tenant)),
     ).finally(() => this.next());
@@ -147,7 +156,7 @@ class Lane {
 
   private next(): void {
     this.inFlight--;
-    if (this.control.length > 0 || this.batches.size > 0) this.flush();
+    if (this.control.length > 0 || this.batches.size > 0 || this.again.size > 0) this.flush();
   }
 
   private send(task: Task): Promise<Uint8Array> {
