@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import {
-  PROTOCOL_VERSION, TaskKind, decodeBatchResult, decodeLoadResult, encode,
+  CommandKind, PROTOCOL_VERSION, TaskKind, decodeBatchResult, decodeLoadResult, encode,
   type Event, type InfoSnapshot, type LoadResult, type Task, type TenantBatch, type TenantResult, type TenantSpec,
 } from '@webdat/protocol';
 
@@ -41,6 +41,13 @@ class Lane {
   private readonly control: Control[] = [];
   private batches = new Map<number, TenantBatch>();
   readonly specs = new Map<number, TenantSpec>();
+  /**
+   * A tenant whose turn ended in a time- or memory-limit breach rests for one time limit before its
+   * next turn. A server looping into its limit thus takes at most half a core, leaving the rest to
+   * the servers beside it (bench workload h); servers that stay within their limits never rest.
+   */
+  private readonly restUntil = new Map<number, number>();
+  private restTimer: NodeJS.Timeout | null = null;
   /** tenants whose turn ended with events still waiting in the worker: they get another turn */
   private readonly again = new Set<number>();
   private inFlight = 0;
@@ -88,7 +95,10 @@ class Lane {
   }
 
   runControl(task: Task): Promise<LoadResult> {
-    if (task.t === TaskKind.unload) this.specs.delete(task.tenant);
+    if (task.t === TaskKind.unload) {
+      this.specs.delete(task.tenant);
+      this.restUntil.delete(task.tenant);
+    }
     return new Promise((resolve) => {
       this.control.push({
         task,
@@ -130,9 +140,16 @@ class Lane {
       if (!this.batches.has(tenant)) this.batches.set(tenant, { tenant, generation: this.specs.get(tenant)?.generation ?? 0, info: EMPTY_INFO, events: [], cancel: [] });
     }
     if (this.batches.size === 0) return;
-    const batches = [...this.batches.values()].filter((b) => b.events.length > 0 || b.cancel.length > 0 || this.again.has(b.tenant));
-    this.batches = new Map();
-    this.again.clear();
+    const now = Date.now();
+    const batches: TenantBatch[] = [];
+    const resting = new Map<number, TenantBatch>();
+    for (const b of this.batches.values()) {
+      if ((this.restUntil.get(b.tenant) ?? 0) > now) resting.set(b.tenant, b);
+      else if (b.events.length > 0 || b.cancel.length > 0 || this.again.has(b.tenant)) batches.push(b);
+    }
+    this.batches = resting;
+    for (const b of batches) this.again.delete(b.tenant);
+    if (resting.size > 0) this.wakeAfterRest(now);
     if (batches.length === 0) return;
     for (const b of batches) b.info = this.hooks.snapshot(b.tenant);
     this.inFlight++;
@@ -147,11 +164,22 @@ class Lane {
         }
         for (const r of decoded.results) {
           if (r.backlog > 0) this.again.add(r.tenant);
+          if (breachedLimit(r)) this.restUntil.set(r.tenant, Date.now() + (this.specs.get(r.tenant)?.limits.timeoutMs ?? 0));
           this.hooks.onResult(r);
         }
       },
       (err: Error) => this.lost(err, batches.map((b) => b.tenant)),
     ).finally(() => this.next());
+  }
+
+  private wakeAfterRest(now: number): void {
+    if (this.restTimer !== null) return;
+    let first = Infinity;
+    for (const t of this.batches.keys()) first = Math.min(first, this.restUntil.get(t) ?? now);
+    this.restTimer = setTimeout(() => {
+      this.restTimer = null;
+      this.schedule();
+    }, Math.max(1, first - now));
   }
 
   private next(): void {
@@ -174,11 +202,17 @@ class Lane {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.restTimer !== null) clearTimeout(this.restTimer);
     await this.piscina.destroy();
   }
 }
 
 const EMPTY_INFO = {} as InfoSnapshot;
+
+function breachedLimit(r: TenantResult): boolean {
+  for (const c of r.commands) if (c.c === CommandKind.done && (c.o === 'timeout' || c.o === 'memory')) return true;
+  return false;
+}
 
 export interface PoolOptions {
   workers: number;
