@@ -180,3 +180,37 @@ export function onWebSocketReceiveText(w, client, text) { counts[client] = (coun
     await s.stop();
   }
 });
+
+test('on a shared port each server keeps its own WebSocket message limit (1009 beyond it)', async () => {
+  const port = await freePort();
+  const dir = tempDir({ 'alpha.js': named('alpha'), 'beta.js': named('beta') });
+  const file = writeConfig(dir, {
+    servers: [
+      { name: 'alpha', host: '127.0.0.1', port, callbacks: 'alpha.js', hosts: ['alpha.test'], limits: { maxMessageBytes: 1024 } },
+      { name: 'beta', host: '127.0.0.1', port, callbacks: 'beta.js', hosts: ['beta.test'] },
+    ],
+  });
+  const s = await startWebdat(['--config', file], { expectServers: 2 });
+  try {
+    const open = (host: string) => new Promise<{ ws: WebSocket; got: string[]; closed: Promise<number> }>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { headers: { host } });
+      const got: string[] = [];
+      ws.on('message', (d) => got.push(d.toString()));
+      const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+      ws.once('open', () => resolve({ ws, got, closed }));
+      ws.once('error', reject);
+    });
+    const big = 'x'.repeat(2048);
+    const b = await open('beta.test');
+    b.ws.send(big);
+    while (b.got.length < 1) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(b.got[0], 'beta:' + big);
+    const a = await open('alpha.test');
+    a.ws.send(big);
+    assert.equal(await a.closed, 1009);
+    assert.deepEqual(a.got, [], 'the message never reached a callback');
+    b.ws.close();
+  } finally {
+    await s.stop();
+  }
+});
