@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { noChromium, withChromium } from './helpers/browser.ts';
 import { ROOT, runWebdatExpectingExit, startWebdat, tempDir, type Running } from './helpers/webdat.ts';
 import { connect } from './helpers/ws.ts';
 
@@ -296,14 +296,8 @@ test('GET / is the self-contained dashboard page, served without a token', async
   assert.equal((await fetch(main.admin + '/', { method: 'POST' })).status, 401, 'only GET / is open');
 });
 
-test('the dashboard asks for the token, then shows the servers and drives them', { skip: !process.env.CI && !fs.existsSync('/usr/bin/chromium') && 'Debian chromium is not installed (scripts/ci-prereqs.sh installs it)' }, async () => {
-  const profile = fs.mkdtempSync(path.join(ROOT, 'node_modules', '.webdat-chromium-'));
-  let browser: BrowserContext | null = null;
-  try {
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-    });
+test('the dashboard asks for the token, then shows the servers and drives them', { skip: noChromium }, async () => {
+  await withChromium(async (browser) => {
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -325,10 +319,7 @@ test('the dashboard asks for the token, then shows the servers and drives them',
     await beta.locator('td.state', { hasText: 'running' }).waitFor();
     assert.equal((await json('/servers/beta')).body.running, true);
     assert.deepEqual(errors, [], 'errors in the page (CSP or script)');
-  } finally {
-    await browser?.close();
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
+  });
 });
 
 test('without a token, a loopback admin listener answers local requests and refuses browser-forged ones', async () => {

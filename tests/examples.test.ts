@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { noChromium, withChromium } from './helpers/browser.ts';
 import { ROOT, startWebdat } from './helpers/webdat.ts';
 
 // Each example in examples/ served by the real CLI and used as its users would.
@@ -55,34 +55,28 @@ test('images: binary upload and byte-exact download with its content type', asyn
   }
 });
 
-test('chat: two Chromium tabs exchange messages through broadcast', { skip: !process.env.CI && !fs.existsSync('/usr/bin/chromium') && 'Debian chromium is not installed (scripts/ci-prereqs.sh installs it)' }, async () => {
+test('chat: two Chromium tabs exchange messages through broadcast', { skip: noChromium }, async () => {
   const s = await serve('chat/callbacks.js');
-  const profile = fs.mkdtempSync(path.join(ROOT, 'node_modules', '.webdat-chromium-'));
-  let browser: BrowserContext | null = null;
   try {
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    await withChromium(async (browser) => {
+      const pageA = await browser.newPage();
+      const pageB = await browser.newPage();
+      await pageA.goto(s.url + '/');
+      await pageB.goto(s.url + '/');
+      await pageA.locator('#status', { hasText: 'connected' }).waitFor();
+      await pageB.locator('#status', { hasText: 'connected' }).waitFor();
+      await pageA.fill('#nick', 'ada');
+      await pageA.fill('#text', 'hello from A');
+      await pageA.click('button');
+      await pageB.locator('#messages li', { hasText: 'ada: hello from A' }).waitFor();
+      await pageB.fill('#nick', 'bob');
+      await pageB.fill('#text', 'hi A, this is B');
+      await pageB.press('#text', 'Enter');
+      await pageA.locator('#messages li', { hasText: 'bob: hi A, this is B' }).waitFor();
+      const seenByA = await pageA.locator('#messages li').allTextContents();
+      assert.ok(seenByA.includes('ada: hello from A') && seenByA.includes('bob: hi A, this is B'));
     });
-    const pageA = await browser.newPage();
-    const pageB = await browser.newPage();
-    await pageA.goto(s.url + '/');
-    await pageB.goto(s.url + '/');
-    await pageA.locator('#status', { hasText: 'connected' }).waitFor();
-    await pageB.locator('#status', { hasText: 'connected' }).waitFor();
-    await pageA.fill('#nick', 'ada');
-    await pageA.fill('#text', 'hello from A');
-    await pageA.click('button');
-    await pageB.locator('#messages li', { hasText: 'ada: hello from A' }).waitFor();
-    await pageB.fill('#nick', 'bob');
-    await pageB.fill('#text', 'hi A, this is B');
-    await pageB.press('#text', 'Enter');
-    await pageA.locator('#messages li', { hasText: 'bob: hi A, this is B' }).waitFor();
-    const seenByA = await pageA.locator('#messages li').allTextContents();
-    assert.ok(seenByA.includes('ada: hello from A') && seenByA.includes('bob: hi A, this is B'));
   } finally {
-    await browser?.close();
-    fs.rmSync(profile, { recursive: true, force: true });
     await s.stop();
   }
 });

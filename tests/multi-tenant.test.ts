@@ -35,6 +35,18 @@ function get(port: number, host: string): Promise<{ status: number; body: string
   });
 }
 
+/** A `ws` client to a shared port, choosing the server by Host header. */
+function openWs(port: number, host: string): Promise<{ ws: WebSocket; got: string[]; closed: Promise<number> }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { headers: { host } });
+    const got: string[] = [];
+    ws.on('message', (d) => got.push(d.toString()));
+    const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+    ws.once('open', () => resolve({ ws, got, closed }));
+    ws.once('error', reject);
+  });
+}
+
 function writeConfig(dir: string, config: object): string {
   const file = path.join(dir, 'webdat.json');
   fs.writeFileSync(file, JSON.stringify(config));
@@ -60,15 +72,8 @@ test('servers sharing a port are chosen by Host: exact names, wildcards, the def
     assert.equal((await get(port, 'beta.test')).body, 'other beta.test', 'a wildcard needs a label in front');
     assert.equal((await get(port, 'unknown.example')).body, 'other unknown.example');
 
-    const open = (host: string) => new Promise<{ ws: WebSocket; got: string[] }>((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { headers: { host } });
-      const got: string[] = [];
-      ws.on('message', (d) => got.push(d.toString()));
-      ws.once('open', () => resolve({ ws, got }));
-      ws.once('error', reject);
-    });
-    const a = await open('alpha.test');
-    const b = await open('x.beta.test');
+    const a = await openWs(port, 'alpha.test');
+    const b = await openWs(port, 'x.beta.test');
     a.ws.send('hi');
     b.ws.send('yo');
     while (a.got.length < 1 || b.got.length < 1) await new Promise((r) => setTimeout(r, 10));
@@ -192,20 +197,12 @@ test('on a shared port each server keeps its own WebSocket message limit (1009 b
   });
   const s = await startWebdat(['--config', file], { expectServers: 2 });
   try {
-    const open = (host: string) => new Promise<{ ws: WebSocket; got: string[]; closed: Promise<number> }>((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { headers: { host } });
-      const got: string[] = [];
-      ws.on('message', (d) => got.push(d.toString()));
-      const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
-      ws.once('open', () => resolve({ ws, got, closed }));
-      ws.once('error', reject);
-    });
     const big = 'x'.repeat(2048);
-    const b = await open('beta.test');
+    const b = await openWs(port, 'beta.test');
     b.ws.send(big);
     while (b.got.length < 1) await new Promise((r) => setTimeout(r, 10));
     assert.equal(b.got[0], 'beta:' + big);
-    const a = await open('alpha.test');
+    const a = await openWs(port, 'alpha.test');
     a.ws.send(big);
     assert.equal(await a.closed, 1009);
     assert.deepEqual(a.got, [], 'the message never reached a callback');
