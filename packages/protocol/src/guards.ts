@@ -73,6 +73,10 @@ export function checkCommand(c: unknown, path: string): asserts c is Command {
       if (!outcomes.has(c.o)) fail(`${path}.o`, 'an outcome');
       strings(c.headers, `${path}.headers`);
       if (typeof c.body !== 'string' && !isBytes(c.body)) fail(`${path}.body`, 'a string or bytes');
+      if (c.rb !== undefined) {
+        ints(c.rb, `${path}.rb`);
+        if ((c.rb as number[]).length !== 2) fail(`${path}.rb`, 'a [position, length] pair');
+      }
       return;
     case CommandKind.done:
       int(c, 'id', path);

@@ -38,6 +38,8 @@ export interface RespondCommand {
   reason: string;
   headers: string[];
   body: Body;
+  /** [position, length] of a large body in the worker's shared body ring (body is then empty) */
+  rb?: number[];
 }
 export interface DoneCommand { c: typeof CommandKind.done; id: number; o: Outcome }
 export interface WsSendCommand { c: typeof CommandKind.wsSend; client: string; op: WsOp; data: Body }

@@ -5,6 +5,8 @@ import {
   type Event, type InfoSnapshot, type LoadResult, type Task, type TenantBatch, type TenantResult, type TenantSpec,
 } from '@webdat/protocol';
 
+import { RingReader, createRingMemory } from './body-ring.js';
+
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 
 export interface PoolHooks {
@@ -37,6 +39,7 @@ const MAX_IN_FLIGHT = 2;
 class Lane {
   readonly index: number;
   private readonly piscina: Piscina;
+  private readonly ring: RingReader;
   private readonly hooks: PoolHooks;
   private readonly control: Control[] = [];
   private batches = new Map<number, TenantBatch>();
@@ -57,7 +60,10 @@ class Lane {
   constructor(index: number, hooks: PoolHooks, env: Record<string, string | undefined>) {
     this.index = index;
     this.hooks = hooks;
+    const ring = createRingMemory();
+    this.ring = new RingReader(ring);
     this.piscina = new Piscina({
+      workerData: { ring },
       filename: WORKER,
       minThreads: 1,
       maxThreads: 1,
@@ -162,11 +168,22 @@ class Lane {
           this.lost(err as Error, batches.map((b) => b.tenant));
           return;
         }
+        let ringEnd = -1;
+        for (const r of decoded.results) {
+          for (const c of r.commands) {
+            if (c.c === CommandKind.respond && c.rb !== undefined) {
+              c.body = this.ring.view(c.rb[0], c.rb[1]);
+              ringEnd = c.rb[0] + c.rb[1];
+            }
+          }
+        }
         for (const r of decoded.results) {
           if (r.backlog > 0) this.again.add(r.tenant);
           if (breachedLimit(r)) this.restUntil.set(r.tenant, Date.now() + (this.specs.get(r.tenant)?.limits.timeoutMs ?? 0));
           this.hooks.onResult(r);
         }
+        // onResult wrote every body to its socket (uWS copies what it cannot send at once).
+        if (ringEnd >= 0) this.ring.free(ringEnd);
       },
       (err: Error) => this.lost(err, batches.map((b) => b.tenant)),
     ).finally(() => this.next());
@@ -195,6 +212,7 @@ class Lane {
   /** The thread is gone: report it, and rebuild every tenant of this lane on its replacement first. */
   private lost(error: Error, inFlight: number[]): void {
     if (this.closed) return;
+    this.ring.freeAll();
     const reload = [...this.specs.values()].map((spec): Control => ({ task: { v: PROTOCOL_VERSION, t: TaskKind.load, spec }, resolve: () => {} }));
     this.control.unshift(...reload);
     this.hooks.onWorkerLost(this.index, [...new Set([...inFlight, ...this.specs.keys()])], error);

@@ -1,4 +1,4 @@
-import { move } from 'piscina';
+import { move, workerData } from 'piscina';
 import {
   CommandKind, PROTOCOL_VERSION, TaskKind, decodeTask, encode,
   type BatchResult, type Command, type LoadResult, type TenantBatch, type TenantResult,
@@ -6,11 +6,29 @@ import {
 import { TenantHost } from './isolate-host.js';
 import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
 import { reportIdle, reportRunning } from './activity.js';
+import { RING_MIN_BODY, RingWriter, type RingMemory } from './body-ring.js';
 
 // piscina entry: one task in, one encoded result out. Nothing here may throw back to piscina (that
 // would read as a lost worker), so every failure becomes a result.
 
 const tenants = new Map<number, TenantHost>();
+const ring = (workerData as { ring?: RingMemory } | undefined)?.ring;
+const ringWriter = ring === undefined ? null : new RingWriter(ring);
+const NO_BYTES = new Uint8Array(0);
+
+/** Large bodies go to the shared ring; what does not fit stays inline. */
+function moveBodiesToRing(results: TenantResult[]): void {
+  if (ringWriter === null) return;
+  for (const r of results) {
+    for (const c of r.commands) {
+      if (c.c !== CommandKind.respond || typeof c.body === 'string' || c.body.length < RING_MIN_BODY) continue;
+      const at = ringWriter.write(c.body);
+      if (at === null) continue;
+      c.rb = [at, c.body.length];
+      c.body = NO_BYTES;
+    }
+  }
+}
 
 // Tests provoke a worker exit through this switch; it is off unless the engine was started with it.
 const faultsEnabled = process.env.WEBDAT_TEST_FAULTS === '1';
@@ -50,6 +68,7 @@ function runBatches(batches: TenantBatch[]): BatchResult {
     results.push(host.run(b));
     reportIdle();
   }
+  moveBodiesToRing(results);
   return { v: PROTOCOL_VERSION, results };
 }
 

@@ -12,7 +12,8 @@ import { OUTCOME_STATUS, RETRY_AFTER_SECONDS } from './outcome-status.js';
 const STREAM_THRESHOLD = 256 * 1024;
 
 function streamBody(p: PendingEvent, res: HttpResponse, body: Uint8Array | string): void {
-  const buf = typeof body === 'string' ? Buffer.from(body) : body;
+  // Streaming outlives this call; a body viewed in the shared ring must be copied first.
+  const buf = typeof body === 'string' || body.buffer instanceof SharedArrayBuffer ? Buffer.from(body) : body;
   const total = buf.length;
   const start = res.getWriteOffset();
   const [ok, done] = res.tryEnd(buf, total);
