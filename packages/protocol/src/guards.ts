@@ -147,6 +147,7 @@ function checkTenantResult(r: unknown, path: string): asserts r is TenantResult 
   checkCommands(r.commands, `${path}.commands`);
   ints(r.pending, `${path}.pending`);
   int(r, 'backlog', path);
+  if (typeof r.breached !== 'boolean') fail(`${path}.breached`, 'a boolean');
   if (!isObj(r.stats)) fail(`${path}.stats`, 'stats');
 }
 
@@ -154,6 +155,7 @@ export function checkBatchResult(r: unknown): asserts r is BatchResult {
   version(r, 'result');
   if (!Array.isArray(r.results)) fail('result.results', 'an array');
   for (let i = 0; i < r.results.length; i++) checkTenantResult(r.results[i], `result.results[${i}]`);
+  if (typeof r.ringEnd !== 'number' || !Number.isSafeInteger(r.ringEnd) || r.ringEnd < -1) fail('result.ringEnd', 'an integer ≥ -1');
 }
 
 export function checkLoadResult(r: unknown): asserts r is LoadResult {

@@ -115,8 +115,15 @@ export interface TenantResult {
   pending: number[];
   /** events left waiting in the worker because this tenant's turn ended; the engine schedules another turn */
   backlog: number;
+  /** the turn hit the time or memory limit: the engine lets this tenant rest before its next turn */
+  breached: boolean;
   stats: TenantStats;
 }
 
 export interface LoadResult { v: number; ok: boolean; error?: { code: string; message: string }; commands: Command[] }
-export interface BatchResult { v: number; results: TenantResult[] }
+export interface BatchResult {
+  v: number;
+  results: TenantResult[];
+  /** end of the last body this batch put in the worker's body ring, -1 when it put none */
+  ringEnd: number;
+}

@@ -27,7 +27,7 @@ const batch: Task = {
 const load: Task = { v: PROTOCOL_VERSION, t: TaskKind.load, spec: { tenant: 1, generation: 1, name: 'a', port: 9980, secure: false, entry: '/x/cb.js', limits: { timeoutMs: 100, memoryMb: 64 } } };
 const result: BatchResult = {
   v: PROTOCOL_VERSION, results: [{
-    tenant: 1, generation: 2, pending: [9, 12], backlog: 0, stats: { heapUsed: 1, cpuTimeMs: 0.5, memoryRestarts: 0 }, commands: [
+    tenant: 1, generation: 2, pending: [9, 12], backlog: 0, breached: true, stats: { heapUsed: 1, cpuTimeMs: 0.5, memoryRestarts: 0 }, commands: [
       { c: CommandKind.respond, id: 1, o: 'ok', status: 200, reason: 'OK', headers: ['a', 'b'], body: 'text' },
       { c: CommandKind.respond, id: 2, o: 'ok', status: 201, reason: '', headers: [], body: new Uint8Array([1, 2]) },
       { c: CommandKind.done, id: 3, o: 'timeout' },
@@ -37,6 +37,7 @@ const result: BatchResult = {
       { c: CommandKind.log, level: 'warn', msg: 'hi' },
     ],
   }],
+  ringEnd: -1,
 };
 
 const normalize = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (x instanceof Uint8Array ? [...x] : x)));

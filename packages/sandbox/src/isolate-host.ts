@@ -122,7 +122,7 @@ export class TenantHost {
     if (live === null) live = this.rebuild(out);
     if (live === null) {
       for (const e of events) out.push({ c: CommandKind.done, id: e.id, o: 'memory' });
-      return this.result(batch, out, []);
+      return this.result(batch, out, [], true);
     }
     for (const id of batch.cancel) this.pending.delete(id);
     const inIsolate = events.map(toIsolateEvent);
@@ -135,6 +135,7 @@ export class TenantHost {
     let pendingPairs: number[] = [];
     // After a cut call, microtasks of async events started in it run later; always read them out.
     let recovered = false;
+    let breached = false;
     while (true) {
       const done = start >= end;
       armHostDeadline(timeoutMs + slice);
@@ -159,6 +160,7 @@ export class TenantHost {
         break;
       } catch (err) {
         const outcome = classifyFailure(err, live.isolate);
+        breached = outcome === 'timeout' || outcome === 'memory';
         if (outcome === 'timeout') {
           const cut = this.recoverFromTimeout(live, out, events);
           if (cut === null) { live = this.lose(out, events, 'internal'); end = events.length; break; }
@@ -176,7 +178,7 @@ export class TenantHost {
     if (end < events.length) this.backlog = events.slice(end);
     for (let i = 0; i < pendingPairs.length; i += 2) this.pending.add(pendingPairs[i]);
     this.settle(out);
-    return this.result(batch, out, pendingPairs);
+    return this.result(batch, out, pendingPairs, breached);
   }
 
   /** The call was cut by the time limit: answer the event that was running (or the async ones) with timeout. */
@@ -252,7 +254,7 @@ export class TenantHost {
     try { return this.live !== null && !this.live.isolate.isDisposed ? this.live.isolate.cpuTime : 0n; } catch { return 0n; }
   }
 
-  private result(batch: TenantBatch, out: Command[], pending: number[]): TenantResult {
+  private result(batch: TenantBatch, out: Command[], pending: number[], breached: boolean): TenantResult {
     // Heap statistics cost a trip into V8 per call; the info channel does not need them per batch.
     const now = Date.now();
     if (now - this.heapReadAt >= HEAP_READ_INTERVAL_MS) {
@@ -266,6 +268,7 @@ export class TenantHost {
       commands: out,
       pending,
       backlog: this.backlog.length,
+      breached,
       stats: { heapUsed, cpuTimeMs: (this.cpuBase + Number(this.cpuTime())) / 1e6, memoryRestarts: this.memoryRestarts },
     };
   }

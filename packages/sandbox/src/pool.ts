@@ -168,18 +168,11 @@ class Lane {
           this.lost(err as Error, batches.map((b) => b.tenant));
           return;
         }
-        let ringEnd = -1;
-        for (const r of decoded.results) {
-          for (const c of r.commands) {
-            if (c.c === CommandKind.respond && c.rb !== undefined) {
-              c.body = this.ring.view(c.rb[0], c.rb[1]);
-              ringEnd = c.rb[0] + c.rb[1];
-            }
-          }
-        }
+        const ringEnd = decoded.ringEnd;
+        if (ringEnd >= 0) this.viewRingBodies(decoded.results);
         for (const r of decoded.results) {
           if (r.backlog > 0) this.again.add(r.tenant);
-          if (breachedLimit(r)) this.restUntil.set(r.tenant, Date.now() + (this.specs.get(r.tenant)?.limits.timeoutMs ?? 0));
+          if (r.breached) this.restUntil.set(r.tenant, Date.now() + (this.specs.get(r.tenant)?.limits.timeoutMs ?? 0));
           this.hooks.onResult(r);
         }
         // onResult wrote every body to its socket (uWS copies what it cannot send at once).
@@ -187,6 +180,12 @@ class Lane {
       },
       (err: Error) => this.lost(err, batches.map((b) => b.tenant)),
     ).finally(() => this.next());
+  }
+
+  private viewRingBodies(results: TenantResult[]): void {
+    for (const r of results) {
+      for (const c of r.commands) if (c.c === CommandKind.respond && c.rb !== undefined) c.body = this.ring.view(c.rb[0], c.rb[1]);
+    }
   }
 
   private wakeAfterRest(now: number): void {
@@ -226,11 +225,6 @@ class Lane {
 }
 
 const EMPTY_INFO = {} as InfoSnapshot;
-
-function breachedLimit(r: TenantResult): boolean {
-  for (const c of r.commands) if (c.c === CommandKind.done && (c.o === 'timeout' || c.o === 'memory')) return true;
-  return false;
-}
 
 export interface PoolOptions {
   workers: number;

@@ -16,18 +16,21 @@ const ring = (workerData as { ring?: RingMemory } | undefined)?.ring;
 const ringWriter = ring === undefined ? null : new RingWriter(ring);
 const NO_BYTES = new Uint8Array(0);
 
-/** Large bodies go to the shared ring; what does not fit stays inline. */
-function moveBodiesToRing(results: TenantResult[]): void {
-  if (ringWriter === null) return;
+/** Large bodies go to the shared ring; what does not fit stays inline. Returns the ring's new end, or -1. */
+function moveBodiesToRing(results: TenantResult[]): number {
+  let end = -1;
+  if (ringWriter === null) return end;
   for (const r of results) {
     for (const c of r.commands) {
       if (c.c !== CommandKind.respond || typeof c.body === 'string' || c.body.length < RING_MIN_BODY) continue;
       const at = ringWriter.write(c.body);
       if (at === null) continue;
       c.rb = [at, c.body.length];
+      end = at + c.body.length;
       c.body = NO_BYTES;
     }
   }
+  return end;
 }
 
 // Tests provoke a worker exit through this switch; it is off unless the engine was started with it.
@@ -55,7 +58,7 @@ function load(task: Extract<ReturnType<typeof decodeTask>, { t: typeof TaskKind.
 
 function notLoaded(b: TenantBatch): TenantResult {
   const commands: Command[] = b.events.map((e) => ({ c: CommandKind.done, id: e.id, o: 'internal' as const }));
-  return { tenant: b.tenant, generation: b.generation, commands, pending: [], backlog: 0, stats: { heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0 } };
+  return { tenant: b.tenant, generation: b.generation, commands, pending: [], backlog: 0, breached: false, stats: { heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0 } };
 }
 
 function runBatches(batches: TenantBatch[]): BatchResult {
@@ -68,8 +71,7 @@ function runBatches(batches: TenantBatch[]): BatchResult {
     results.push(host.run(b));
     reportIdle();
   }
-  moveBodiesToRing(results);
-  return { v: PROTOCOL_VERSION, results };
+  return { v: PROTOCOL_VERSION, results, ringEnd: moveBodiesToRing(results) };
 }
 
 export default function handle(bytes: Uint8Array): unknown {
