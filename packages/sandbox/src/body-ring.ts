@@ -19,16 +19,18 @@ export function createRingMemory(): RingMemory {
   return { data: new SharedArrayBuffer(RING_BYTES), cursors: new SharedArrayBuffer(16) };
 }
 
-/** The worker's side: copies a body in and says where it is, or returns null when it is full. */
-export class RingWriter {
-  private readonly bytes: Uint8Array;
-  private readonly cursors: BigInt64Array;
+class Ring {
+  protected readonly bytes: Uint8Array;
+  protected readonly cursors: BigInt64Array;
 
   constructor(m: RingMemory) {
     this.bytes = new Uint8Array(m.data);
     this.cursors = new BigInt64Array(m.cursors);
   }
+}
 
+/** The worker's side: copies a body in and says where it is, or returns null when it is full. */
+export class RingWriter extends Ring {
   write(body: Uint8Array): number | null {
     const size = this.bytes.length;
     let at = Number(Atomics.load(this.cursors, 0));
@@ -45,15 +47,7 @@ export class RingWriter {
 }
 
 /** The I/O thread's side: views of bodies, and freeing them once written to their sockets. */
-export class RingReader {
-  private readonly bytes: Uint8Array;
-  private readonly cursors: BigInt64Array;
-
-  constructor(m: RingMemory) {
-    this.bytes = new Uint8Array(m.data);
-    this.cursors = new BigInt64Array(m.cursors);
-  }
-
+export class RingReader extends Ring {
   /** A view valid until `free` passes its end: whoever keeps it longer must copy it. */
   view(at: number, length: number): Uint8Array {
     const offset = at % this.bytes.length;
