@@ -89,7 +89,7 @@ export class Engine {
    */
   private listenerFor(server: WebdatServer): Listener {
     const c = server.config;
-    const key = c.port === 0 ? `${c.host}:0:${server.name}` : `${c.host}:${c.port}`;
+    const key = listenerKey(server);
     let l = this.listeners.get(key);
     if (l === undefined) {
       const sharing = [...this.servers.values()].filter((s) => s.config.host === c.host && s.config.port === c.port && (c.port !== 0 || s === server));
@@ -156,10 +156,11 @@ export class Engine {
     await Promise.all(s.instances.map((i) => this.pool.unload(i.lane, i.tenant)));
     for (const i of s.instances) this.byTenant.delete(i.tenant);
     this.servers.delete(s.name);
-    for (const [key, l] of this.listeners) {
-      l.forget(s);
-      if (l.empty) this.listeners.delete(key);
-    }
+    const key = listenerKey(s);
+    const l = this.listeners.get(key);
+    if (l === undefined) return;
+    l.forget(s);
+    if (l.empty) this.listeners.delete(key);
   }
 
   async stop(): Promise<void> {
@@ -170,6 +171,11 @@ export class Engine {
     await Promise.all([...this.servers.values()].map((s) => s.stop()));
     await this.pool.close();
   }
+}
+
+function listenerKey(s: WebdatServer): string {
+  const c = s.config;
+  return c.port === 0 ? `${c.host}:0:${s.name}` : `${c.host}:${c.port}`;
 }
 
 /** Builds an engine from a config object (validated here) or an already parsed one. */

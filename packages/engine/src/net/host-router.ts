@@ -36,13 +36,17 @@ export class HostRouter<T> {
     if (this.fallback === target) this.fallback = null;
   }
 
+  /** The default server when no names are routed here: then the Host header need not be read. */
+  get sole(): T | null {
+    return this.exact.size === 0 && this.wildcards.length === 0 ? this.fallback : null;
+  }
+
   get size(): number {
     return this.exact.size + this.wildcards.length + (this.fallback === null ? 0 : 1);
   }
 
   /** The server for a Host header: an exact name, then the longest wildcard, then the default. */
   match(hostHeader: string): T | null {
-    if (this.exact.size === 0 && this.wildcards.length === 0) return this.fallback;
     const name = hostName(hostHeader);
     const hit = this.exact.get(name);
     if (hit !== undefined) return hit;

@@ -86,8 +86,9 @@ export class Listener {
     this.app?.publish(topic, data, binary);
   }
 
-  route(host: string): WebdatServer | null {
-    return this.router.match(host);
+  /** The server a request is for; the Host header is read only when the port serves several names. */
+  route(req: HttpRequest): WebdatServer | null {
+    return this.router.sole ?? this.router.match(req.getHeader('host'));
   }
 
   private createApp(first: WebdatServer): TemplatedApp {
@@ -109,7 +110,7 @@ export class Listener {
   private addRoutes(app: TemplatedApp): void {
     app.ws('/*', wsBehavior(this));
     app.any('/*', (res: HttpResponse, req: HttpRequest) => {
-      const server = this.router.match(req.getHeader('host'));
+      const server = this.route(req);
       if (server === null) misdirected(res);
       else handleRequest(server, res, req);
     });

@@ -24,7 +24,7 @@ export function wsBehavior(listener: Listener): WebSocketBehavior<WsData> {
     idleTimeout: 120,
     sendPingsAutomatically: true,
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
-      const server = listener.route(req.getHeader('host'));
+      const server = listener.route(req);
       if (server === null) { misdirected(res); return; }
       const query = req.getQuery();
       const uri = query ? `${req.getUrl()}?${query}` : req.getUrl();
