@@ -123,6 +123,18 @@ test('a body over limits.maxBodyBytes is answered 413 before any callback runs',
   }
 });
 
+test('onServerStart still running does not count against limits.maxQueue', async () => {
+  const s = await configServer({ maxQueue: 1, timeoutMs: 1000 }, `export function onServerStart() { const end = Date.now() + 300; while (Date.now() < end) {} }
+export function onHTTPRequest(w, req, res) { res.data = 'served'; }`);
+  try {
+    const r = await fetch(s.url + '/');
+    assert.equal(r.status, 200, `answered ${r.status} ${r.headers.get('x-webdat-error')}`);
+    assert.equal(await r.text(), 'served');
+  } finally {
+    await s.stop();
+  }
+});
+
 test('more than limits.maxQueue pending events are answered 503 overloaded with Retry-After', async () => {
   const s = await configServer({ maxQueue: 2, timeoutMs: 1000 }, `export function onHTTPRequest(w, req, res) { const end = Date.now() + 40; while (Date.now() < end) {} res.data = 'slow'; }`);
   try {
@@ -130,7 +142,7 @@ test('more than limits.maxQueue pending events are answered 503 overloaded with 
     const over = all.filter((r) => r.status === 503);
     const ok = all.filter((r) => r.status === 200);
     assert.ok(over.length > 0, 'no request was refused');
-    assert.ok(ok.length >= 2, 'queued requests were not served');
+    assert.ok(ok.length >= 2, `queued requests were not served: ${JSON.stringify(all.map((r) => [r.status, r.error]))}`);
     for (const r of over) { assert.equal(r.error, 'overloaded'); assert.equal(r.retry, '1'); }
     for (const r of ok) assert.equal(r.body, 'slow');
   } finally {

@@ -52,6 +52,8 @@ export class WebdatServer {
   private listener: Listener | null = null;
   private stopWaiters: Array<() => void> = [];
   private readonly stopEvents = new Set<number>();
+  /** onServerStart/onServerStop events in flight: the server's own, so they never count against maxQueue */
+  private readonly lifecycleEvents = new Set<number>();
   private nextInstance = 0;
   running = false;
   accepting = false;
@@ -130,7 +132,7 @@ export class WebdatServer {
     }
     if (!this.loaded) await this.load(this.source);
     // onServerStart is queued before the socket listens, so it runs before any other event.
-    for (let i = 0; i < this.instances.length; i++) this.submit(i, { k: EventKind.serverStart, id: 0 });
+    for (let i = 0; i < this.instances.length; i++) this.lifecycleEvents.add(this.submit(i, { k: EventKind.serverStart, id: 0 }));
     const listener = this.host.listener(this);
     this.port = await listener.attach(this);
     this.listener = listener;
@@ -150,7 +152,11 @@ export class WebdatServer {
     this.accepting = false;
     this.listener?.detach(this);
     const stopDone = new Promise<void>((resolve) => this.stopWaiters.push(resolve));
-    for (let i = 0; i < this.instances.length; i++) this.stopEvents.add(this.submit(i, { k: EventKind.serverStop, id: 0 }));
+    for (let i = 0; i < this.instances.length; i++) {
+      const id = this.submit(i, { k: EventKind.serverStop, id: 0 });
+      this.stopEvents.add(id);
+      this.lifecycleEvents.add(id);
+    }
     await Promise.race([stopDone, delay(this.limits.timeoutMs + 1000)]);
     for (const ws of [...this.clients.values()]) {
       if (!ws.getUserData().closed) ws.end(closeCode, closeCode === 1012 ? 'Service Restart' : 'Going Away');
@@ -172,7 +178,7 @@ export class WebdatServer {
   submitHttp(p: PendingEvent, event: HttpEvent): void {
     this.counters.requests++;
     if (!this.accepting) { this.counters.errors.canceled++; writeOutcome(p, 'canceled'); return; }
-    if (this.pending.size >= this.limits.maxQueue) { this.counters.errors.overloaded++; writeOutcome(p, 'overloaded'); return; }
+    if (this.queued() >= this.limits.maxQueue) { this.counters.errors.overloaded++; writeOutcome(p, 'overloaded'); return; }
     const inst = this.instances[p.inst = this.pickInstance()];
     inst.pending++;
     event.id = this.host.nextId();
@@ -182,12 +188,17 @@ export class WebdatServer {
 
   /** WebSocket events beyond maxQueue close the connection with 1013 (Try Again Later). */
   submitWs(ws: Ws, event: Event, checkQueue = true): void {
-    if (checkQueue && this.pending.size >= this.limits.maxQueue) {
+    if (checkQueue && this.queued() >= this.limits.maxQueue) {
       this.counters.errors.overloaded++;
       ws.end(1013, 'Server overloaded');
       return;
     }
     this.submit(ws.getUserData().inst, event);
+  }
+
+  /** Client events waiting or running, the ones maxQueue bounds. */
+  private queued(): number {
+    return this.pending.size - this.lifecycleEvents.size;
   }
 
   private submit(i: number, event: Event): number {
@@ -271,6 +282,7 @@ export class WebdatServer {
     this.pending.delete(id);
     this.instances[e.inst].pending--;
     if (outcome !== 'ok') this.counters.errors[outcome]++;
+    this.lifecycleEvents.delete(id);
     if (this.stopEvents.delete(id) && this.stopEvents.size === 0) { this.stopWaiters.forEach((w) => w()); this.stopWaiters = []; }
     if (e.res !== null) writeOutcome(e, outcome === 'ok' ? 'internal' : outcome);
   }
