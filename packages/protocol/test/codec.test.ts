@@ -13,7 +13,7 @@ const info = {
 };
 const batch: Task = {
   v: PROTOCOL_VERSION, t: TaskKind.batch, batches: [{
-    tenant: 1, generation: 2, info, cancel: [7], events: [
+    tenant: 1, generation: 2, info, events: [
       { k: EventKind.http, id: 1, method: 'POST', uri: '/x', query: 'a=1', headers: ['host', 'h', 'x-é', 'ü'], body: new Uint8Array([0, 255, 10]), clientAddress: '127.0.0.1', serverAddress: '127.0.0.1:1' },
       { k: EventKind.http, id: 2, method: 'GET', uri: '/', query: '', headers: [], body: null, clientAddress: '::1', serverAddress: 's' },
       { k: EventKind.wsOpen, id: 3, client: 'c#1', uri: '/chat?room=1' },
@@ -22,12 +22,13 @@ const batch: Task = {
       { k: EventKind.wsClose, id: 6, client: 'c#1' },
       { k: EventKind.serverStart, id: 8 },
     ],
+    cancel: [7],
   }],
 };
 const load: Task = { v: PROTOCOL_VERSION, t: TaskKind.load, spec: { tenant: 1, generation: 1, name: 'a', port: 9980, secure: false, entry: '/x/cb.js', limits: { timeoutMs: 100, memoryMb: 64 } } };
 const result: BatchResult = {
   v: PROTOCOL_VERSION, results: [{
-    tenant: 1, generation: 2, pending: [9, 12], backlog: 0, breached: true, stats: { heapUsed: 1, cpuTimeMs: 0.5, memoryRestarts: 0 }, commands: [
+    tenant: 1, generation: 2, commands: [
       { c: CommandKind.respond, id: 1, o: 'ok', status: 200, reason: 'OK', headers: ['a', 'b'], body: 'text' },
       { c: CommandKind.respond, id: 2, o: 'ok', status: 201, reason: '', headers: [], body: new Uint8Array([1, 2]) },
       { c: CommandKind.done, id: 3, o: 'timeout' },
@@ -36,6 +37,7 @@ const result: BatchResult = {
       { c: CommandKind.broadcast, op: WsOp.text, data: 'all' },
       { c: CommandKind.log, level: 'warn', msg: 'hi' },
     ],
+    pending: [9, 12], backlog: 0, breached: true, stats: { heapUsed: 1, cpuTimeMs: 0.5, memoryRestarts: 0 },
   }],
   ringEnd: -1,
 };
@@ -45,10 +47,29 @@ const normalize = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (x ins
 test('every task kind and result round-trips', () => {
   assert.deepEqual(normalize(decodeTask(encode(batch))), normalize(batch));
   assert.deepEqual(normalize(decodeTask(encode(load))), normalize(load));
-  assert.deepEqual(normalize(decodeTask(encode({ v: PROTOCOL_VERSION, t: TaskKind.unload, tenant: 4 }))), { v: 1, t: TaskKind.unload, tenant: 4 });
+  assert.deepEqual(normalize(decodeTask(encode({ v: PROTOCOL_VERSION, t: TaskKind.unload, tenant: 4 }))), { v: PROTOCOL_VERSION, t: TaskKind.unload, tenant: 4 });
   assert.deepEqual(normalize(decodeBatchResult(encode(result))), normalize(result));
   const lr: LoadResult = { v: PROTOCOL_VERSION, ok: false, error: { code: 'WEBDAT_ERR_CALLBACKS_SYNTAX', message: 'bad' }, commands: [] };
   assert.deepEqual(decodeLoadResult(encode(lr)), lr);
+});
+
+test('hot-path shapes travel as record ids, and every message decodes on its own in the other thread', async () => {
+  // A second instance of the codec module stands for the other thread: it shares no state with this one.
+  const other = await import('../src/codec.ts?other-thread') as typeof import('../src/codec.ts');
+  const written = (m: Uint8Array) => Buffer.from(m).toString('latin1');
+  for (const key of ['clientAddress', 'serverAddress', 'generation', 'websocket_connections']) {
+    assert.ok(!written(encode(batch)).includes(key), `the key ${key} was written into the batch`);
+  }
+  for (const key of ['status', 'reason', 'breached', 'memoryRestarts', 'ringEnd']) {
+    assert.ok(!written(encode(result)).includes(key), `the key ${key} was written into the result`);
+  }
+  const messages = [encode(load), encode(batch), encode(load), encode(batch)];
+  for (const m of messages.reverse()) {
+    const task = other.decodeTask(m);
+    assert.deepEqual(normalize(task), normalize(task.t === TaskKind.load ? load : batch));
+  }
+  assert.deepEqual(normalize(other.decodeBatchResult(encode(result))), normalize(result));
+  assert.deepEqual(normalize(decodeBatchResult(other.encode(result))), normalize(result));
 });
 
 test('binary payloads stay bytes and encode() owns its buffer', () => {
