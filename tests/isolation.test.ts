@@ -89,3 +89,47 @@ test('servers sharing one worker: a server stuck in timeouts holds it one time l
     await s.stop();
   }
 });
+
+test('a server that forges its own output (a replaced Array.prototype.push) loses its isolate alone: the neighbour on its worker keeps its state', async () => {
+  const dir = tempDir({
+    'evil.js': `
+const push = Array.prototype.push;
+export function onHTTPRequest(w, req, res) {
+  if (req.uri === '/forge') Array.prototype.push = function () { return push.call(this, 99, 'not', 'a command'); };
+  if (req.uri === '/forge-ids') Array.prototype.push = function (...a) { return push.call(this, ...a.map((x) => (typeof x === 'number' ? 0.5 : x))); };
+  res.data = 'evil ok';
+  return res;
+}
+`,
+    'counter.js': `let n = 0;\nexport function onHTTPRequest(w, req, res) { res.data = String(++n); return res; }\n`,
+  });
+  const file = path.join(dir, 'webdat.json');
+  fs.writeFileSync(file, JSON.stringify({
+    servers: [
+      { name: 'evil', port: 0, host: '127.0.0.1', callbacks: 'evil.js' },
+      { name: 'good', port: 0, host: '127.0.0.1', callbacks: 'counter.js' },
+    ],
+    workers: 1,
+  }));
+  const s = await startWebdat(['--config', file], { expectServers: 2 });
+  const evil = s.urls.get('evil')!;
+  const good = s.urls.get('good')!;
+  try {
+    let n = 0;
+    for (const forge of ['/forge', '/forge-ids']) {
+      for (let i = 0; i < 3; i++) assert.equal(await (await fetch(good)).text(), String(++n));
+      const r = await fetch(evil + forge);
+      assert.equal(r.status, 500);
+      assert.equal(r.headers.get('x-webdat-error'), 'internal');
+      await r.arrayBuffer();
+      await s.waitFor(/the callbacks' output could not be read/);
+      assert.equal(await (await fetch(good)).text(), String(++n), 'the neighbour lost its module state');
+      const again = await fetch(evil);
+      assert.equal(again.status, 200, 'the forging server was not given a fresh isolate');
+      assert.equal(await again.text(), 'evil ok');
+    }
+    assert.doesNotMatch(s.stdout() + s.stderr(), /worker thread lost/);
+  } finally {
+    await s.stop();
+  }
+});

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { CommandKind, type Command, type Event, EventKind } from '@webdat/protocol';
+import type { CommandKind, Command, HttpEvent } from '@webdat/protocol';
 
 // Request bodies become strings for textual content types and stay bytes otherwise (SPEC §4);
 // responses from callbacks are checked here so that nothing invalid is ever handed to the I/O layer.
@@ -12,13 +12,10 @@ function contentType(headers: string[]): string {
   return '';
 }
 
-/** The shape an HTTP event has inside the isolate: `data` instead of the raw body. */
-export function toIsolateEvent(e: Event): unknown {
-  if (e.k !== EventKind.http) return e;
+/** What a callback sees as `request.data`: the body decoded for textual content types, bytes otherwise, '' without one. */
+export function requestData(e: HttpEvent): string | Uint8Array {
   const body = e.body;
-  const data = body === null ? '' : TEXTUAL.test(contentType(e.headers)) ? utf8.decode(body) : body;
-  return { k: e.k, id: e.id, method: e.method, uri: e.uri, query: e.query, headers: e.headers,
-    data, clientAddress: e.clientAddress, serverAddress: e.serverAddress };
+  return body === null ? '' : TEXTUAL.test(contentType(e.headers)) ? utf8.decode(body) : body;
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

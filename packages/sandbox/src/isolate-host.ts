@@ -8,7 +8,8 @@ import { hostCallbacks } from './host-functions.js';
 import { ModuleSources, linkModuleGraph } from './module-loader.js';
 import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
 import { armHostDeadline, classifyFailure, disarmHostDeadline, sliceMs } from './limits.js';
-import { checkResponse, toIsolateEvent } from './http-message.js';
+import { checkResponse } from './http-message.js';
+import { WireError, flattenEvents, readCommands, readIndex, readInts } from './isolate-wire.js';
 
 const KINDS = { event: EventKind, command: CommandKind, ws: WsOp };
 const COPY = { arguments: { copy: true }, result: { copy: true } } as const;
@@ -85,8 +86,8 @@ export class TenantHost {
 
   /** Reads the commands the isolate produced (module-level console.log during load, for example). */
   private take(live: Live, out: Command[]): void {
-    const [cmds] = live.collect.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [Command[], number[]];
-    for (const c of cmds) out.push(c);
+    const [cmds] = live.collect.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [unknown, unknown];
+    readCommands(cmds, out);
   }
 
   /** Open connections, handed to the next generation on a reload so they stay usable. */
@@ -125,7 +126,7 @@ export class TenantHost {
       return this.result(batch, out, [], true);
     }
     for (const id of batch.cancel) this.pending.delete(id);
-    const inIsolate = events.map(toIsolateEvent);
+    const { flat, at } = flattenEvents(events);
     const { timeoutMs } = this.spec.limits;
     const slice = sliceMs(timeoutMs);
     let start = 0;
@@ -142,23 +143,30 @@ export class TenantHost {
       try {
         let open = this.pending.size;
         if (!done) {
-          const [cmds, next, openInIsolate] = live.dispatch.applySync(undefined, [inIsolate, batch.info, cancel, start, slice],
-            { ...COPY, timeout: timeoutMs + slice }) as [Command[], number, number];
+          const [cmds, next, openInIsolate] = live.dispatch.applySync(undefined, [flat, at, batch.info, cancel, start, slice],
+            { ...COPY, timeout: timeoutMs + slice }) as [unknown, unknown, unknown];
           cancel = [];
-          for (const c of cmds) out.push(c);
-          start = next;
-          open += openInIsolate;
+          readCommands(cmds, out);
+          start = readIndex(next, start + 1, end, 'the next event index');
+          open += readIndex(openInIsolate, 0, Number.MAX_SAFE_INTEGER, 'the count of running async events');
           if (start < end && Date.now() >= turnEnds) end = start;
           if (start < end) continue;
         }
         if (open > 0 || recovered) {
-          const [cmds, pairs] = live.collect.applySync(undefined, [], { ...COPY, timeout: timeoutMs }) as [Command[], number[]];
-          for (const c of cmds) out.push(c);
-          pendingPairs = pairs;
+          const [cmds, pairs] = live.collect.applySync(undefined, [], { ...COPY, timeout: timeoutMs }) as [unknown, unknown];
+          readCommands(cmds, out);
+          pendingPairs = readInts(pairs, 'the running async events');
+          if (pendingPairs.length % 2 !== 0) throw new WireError('the running async events are not [id, ms] pairs');
         }
         if (live.isolate.isDisposed) throw new Error('isolate disposed');
         break;
       } catch (err) {
+        if (err instanceof WireError) {
+          out.push({ c: CommandKind.log, level: 'error', msg: `the callbacks' output could not be read (${err.message}); was a built-in the dispatcher uses replaced?` });
+          live = this.lose(out, events, 'internal');
+          end = events.length;
+          break;
+        }
         const outcome = classifyFailure(err, live.isolate);
         breached = outcome === 'timeout' || outcome === 'memory';
         if (outcome === 'timeout') {
@@ -184,8 +192,10 @@ export class TenantHost {
   /** The call was cut by the time limit: answer the event that was running (or the async ones) with timeout. */
   private recoverFromTimeout(live: Live, out: Command[], events: Event[]): number | null {
     try {
-      const [cmds, cursor, given] = live.recover.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [Command[], number, number[]];
-      for (const c of cmds) out.push(c);
+      const [cmds, rawCursor, rawGiven] = live.recover.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [unknown, unknown, unknown];
+      readCommands(cmds, out);
+      const cursor = readIndex(rawCursor, -1, events.length - 1, 'the running event index');
+      const given = readInts(rawGiven, 'the async events given up');
       if (cursor >= 0) {
         out.push({ c: CommandKind.done, id: events[cursor].id, o: 'timeout' });
         return cursor + 1;

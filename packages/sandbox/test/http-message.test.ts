@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommandKind, EventKind } from '@webdat/protocol';
-import { checkResponse, toIsolateEvent } from '../src/http-message.ts';
+import { checkResponse, requestData } from '../src/http-message.ts';
 
 const respond = (over: Record<string, unknown>) => ({ c: CommandKind.respond, id: 1, o: 'ok' as const, status: 200, reason: 'OK', headers: [] as string[], body: '', ...over });
 
@@ -28,10 +28,10 @@ test('header injection, bad tokens, bad statuses and bad reasons are refused wit
 });
 
 test('textual content types become strings, the rest stays bytes', () => {
-  const ev = (type: string | null, body: Uint8Array | null) => toIsolateEvent({
+  const ev = (type: string | null, body: Uint8Array | null) => ({ data: requestData({
     k: EventKind.http, id: 1, method: 'POST', uri: '/', query: '', headers: type === null ? [] : ['content-type', type],
     body, clientAddress: '', serverAddress: '',
-  }) as { data: unknown };
+  }) });
   const bytes = new TextEncoder().encode('é');
   for (const t of ['text/plain', 'text/html; charset=utf-8', 'application/json', 'application/problem+json', 'application/x-www-form-urlencoded', 'application/xml', 'image/svg+xml', 'application/javascript']) {
     assert.equal(ev(t, bytes).data, 'é', t);

@@ -1,6 +1,7 @@
 // Runs inside the isolate. Turns a batch of events into callback calls and collects everything the
 // callbacks produce (responses, WebSocket commands, log lines) into one ordered array of commands.
-// The host reads that array once per call; nothing here ever holds a host object.
+// Events arrive and commands leave as flat arrays laid out as isolate-wire.ts describes. The host
+// reads the commands once per call; nothing here ever holds a host object.
 
 interface Kinds {
   event: Record<string, number>;
@@ -22,7 +23,7 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
   const clients = new Set<string>();
   /** async events still running: id → start time */
   const pending = new Map<number, number>();
-  let out: any[] = [];
+  let out: unknown[] = [];
   let info: Record<string, number> = {};
   let cursor = -1;
   let logs = 0;
@@ -43,7 +44,7 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
     let msg = '';
     for (let i = 0; i < args.length; i++) msg += (i ? ' ' : '') + inspect(args[i], 0);
     if (msg.length > MAX_LOG_CHARS) msg = msg.slice(0, MAX_LOG_CHARS) + '…';
-    out.push({ c: C.log, level, msg });
+    out.push(C.log, level, msg);
   }
 
   const console = Object.freeze({
@@ -66,7 +67,7 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
 
   function send(client: unknown, op: number, data: unknown): boolean {
     if (typeof client !== 'string' || !clients.has(client)) return false;
-    out.push({ c: C.wsSend, client, op, data });
+    out.push(C.wsSend, client, op, data);
     return true;
   }
 
@@ -110,12 +111,12 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
         if (!(c === 1000 || (c >= 3000 && c <= 4999)) || !Number.isInteger(c)) {
           throw new RangeError('close code must be 1000 or an integer from 3000 to 4999');
         }
-        out.push({ c: C.wsClose, client, code: c, reason: reason === undefined ? '' : String(reason).slice(0, 123) });
+        out.push(C.wsClose, client, c, reason === undefined ? '' : String(reason).slice(0, 123));
         return true;
       },
     },
-    webSocketBroadcastText: { value: (text: unknown) => { out.push({ c: C.broadcast, op: W.text, data: String(text) }); return true; } },
-    webSocketBroadcastBinary: { value: (data: unknown) => { out.push({ c: C.broadcast, op: W.binary, data: bytes(data, 'data') }); return true; } },
+    webSocketBroadcastText: { value: (text: unknown) => { out.push(C.broadcast, W.text, String(text)); return true; } },
+    webSocketBroadcastBinary: { value: (data: unknown) => { const b = bytes(data, 'data'); out.push(C.broadcast, W.binary, b); return true; } },
     authenticateBasic: { value: authenticateBasic },
   }));
 
@@ -147,17 +148,18 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
     try { return decodeURIComponent(t); } catch { return t; }
   }
 
-  function makeRequest(e: any): any {
+  /** An HTTP event at f[p]: k, id, method, uri, query, n, ...n header fields, data, clientAddress, serverAddress. */
+  function makeRequest(f: any[], p: number): any {
     const headers: Record<string, string> = {};
-    const h: string[] = e.headers;
-    for (let j = 0; j < h.length; j += 2) {
-      const n = h[j];
-      if (n === '__proto__') continue;
-      headers[n] = headers[n] === undefined ? h[j + 1] : headers[n] + ', ' + h[j + 1];
+    const n: number = f[p + 5];
+    for (let j = p + 6; j < p + 6 + n; j += 2) {
+      const name = f[j];
+      if (name === '__proto__') continue;
+      headers[name] = headers[name] === undefined ? f[j + 1] : headers[name] + ', ' + f[j + 1];
     }
     const req: any = {
-      method: e.method, uri: e.uri, pars: parsePars(e.query),
-      clientAddress: e.clientAddress, serverAddress: e.serverAddress, headers, data: e.data,
+      method: f[p + 2], uri: f[p + 3], pars: parsePars(f[p + 4]),
+      clientAddress: f[p + 7 + n], serverAddress: f[p + 8 + n], headers, data: f[p + 6 + n],
     };
     for (const n in headers) req[canonical(n)] = headers[n];
     return req;
@@ -186,26 +188,28 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
     if (hs !== null && typeof hs === 'object') for (const key of Object.keys(hs)) pushHeader(headers, key, hs[key]);
     const status = r.statusCode === undefined ? 200 : Number(r.statusCode);
     const reason = r.statusReason === undefined ? '' : String(r.statusReason);
-    out.push({ c: C.respond, id, o: 'ok', status, reason, headers, body: body(r.data) });
+    const b = body(r.data);
+    out.push(C.respond, id, 'ok', status, reason, headers.length);
+    for (let i = 0; i < headers.length; i++) out.push(headers[i]);
+    out.push(b);
   }
 
   function fail(id: number, http: boolean, err: unknown, where: string): void {
     let text: string;
     try { text = err instanceof Error ? String(err.stack || err) : `Uncaught ${inspect(err, 1)}`; } catch { text = 'Uncaught exception'; }
-    out.push({ c: C.log, level: 'error', msg: `${where} threw: ${text.slice(0, MAX_LOG_CHARS)}` });
-    out.push({ c: C.done, id, o: 'exception' });
+    out.push(C.log, 'error', `${where} threw: ${text.slice(0, MAX_LOG_CHARS)}`, C.done, id, 'exception');
   }
 
   function finish(id: number, http: boolean, value: unknown, res: unknown, where: string): void {
-    if (!http) { out.push({ c: C.done, id, o: 'ok' }); return; }
+    if (!http) { out.push(C.done, id, 'ok'); return; }
     try { respond(id, value === undefined ? res : value); } catch (err) { fail(id, true, err, where); }
   }
 
   function call(id: number, http: boolean, name: string, args: unknown[], res?: unknown): void {
     const fn = cb[name];
     if (fn === undefined) {
-      if (http) out.push({ c: C.respond, id, o: 'ok', status: 404, reason: 'Not Found', headers: ['content-type', 'text/plain; charset=utf-8'], body: 'Not Found\n' });
-      else out.push({ c: C.done, id, o: 'ok' });
+      if (http) out.push(C.respond, id, 'ok', 404, 'Not Found', 2, 'content-type', 'text/plain; charset=utf-8', 'Not Found\n');
+      else out.push(C.done, id, 'ok');
       return;
     }
     let ret: unknown;
@@ -221,22 +225,24 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
     finish(id, http, ret, res, name);
   }
 
-  function run(e: any): void {
-    switch (e.k) {
+  /** The event at f[p]: k, id, then the fields of its kind. */
+  function run(f: any[], p: number): void {
+    const id: number = f[p + 1];
+    switch (f[p]) {
       case E.http: {
         const res = { statusCode: 200, statusReason: 'OK', data: '' };
-        call(e.id, true, 'onHTTPRequest', [webServer, makeRequest(e), res], res);
+        call(id, true, 'onHTTPRequest', [webServer, makeRequest(f, p), res], res);
         return;
       }
-      case E.wsOpen: clients.add(e.client); call(e.id, false, 'onWebSocketOpen', [webServer, e.client, e.uri]); return;
-      case E.wsText: call(e.id, false, 'onWebSocketReceiveText', [webServer, e.client, e.data]); return;
-      case E.wsBinary: call(e.id, false, 'onWebSocketReceiveBinary', [webServer, e.client, e.data]); return;
-      case E.wsPing: call(e.id, false, 'onWebSocketReceivePing', [webServer, e.client, e.data]); return;
-      case E.wsPong: call(e.id, false, 'onWebSocketReceivePong', [webServer, e.client, e.data]); return;
-      case E.wsClose: clients.delete(e.client); call(e.id, false, 'onWebSocketClose', [webServer, e.client]); return;
-      case E.serverStart: call(e.id, false, 'onServerStart', [webServer]); return;
-      case E.serverStop: call(e.id, false, 'onServerStop', [webServer]); return;
-      default: out.push({ c: C.done, id: e.id, o: 'internal' });
+      case E.wsOpen: clients.add(f[p + 2]); call(id, false, 'onWebSocketOpen', [webServer, f[p + 2], f[p + 3]]); return;
+      case E.wsText: call(id, false, 'onWebSocketReceiveText', [webServer, f[p + 2], f[p + 3]]); return;
+      case E.wsBinary: call(id, false, 'onWebSocketReceiveBinary', [webServer, f[p + 2], f[p + 3]]); return;
+      case E.wsPing: call(id, false, 'onWebSocketReceivePing', [webServer, f[p + 2], f[p + 3]]); return;
+      case E.wsPong: call(id, false, 'onWebSocketReceivePong', [webServer, f[p + 2], f[p + 3]]); return;
+      case E.wsClose: clients.delete(f[p + 2]); call(id, false, 'onWebSocketClose', [webServer, f[p + 2]]); return;
+      case E.serverStart: call(id, false, 'onServerStart', [webServer]); return;
+      case E.serverStop: call(id, false, 'onServerStop', [webServer]); return;
+      default: out.push(C.done, id, 'internal');
     }
   }
 
@@ -247,8 +253,8 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
     return p;
   }
 
-  function take(): any[] {
-    if (droppedLogs > 0) { out.push({ c: C.log, level: 'warn', msg: `${droppedLogs} log lines dropped (more than ${MAX_LOGS_PER_CALL} in one call)` }); droppedLogs = 0; }
+  function take(): unknown[] {
+    if (droppedLogs > 0) { out.push(C.log, 'warn', `${droppedLogs} log lines dropped (more than ${MAX_LOGS_PER_CALL} in one call)`); droppedLogs = 0; }
     const o = out;
     out = [];
     logs = 0;
@@ -266,29 +272,30 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
       return found;
     },
     /**
-     * Runs events[start..] until all ran or `sliceMs` passed; returns [commands, next index, open async
-     * events]. With none open, the host can skip the `collect` call that reads microtask results.
-     * Stopping after a slice gives every event at least the full time limit of the call that runs it.
+     * Runs events start.. (event i begins at flat[at[i]]) until all ran or `sliceMs` passed; returns
+     * [commands, next index, open async events]. With none open, the host can skip the `collect` call
+     * that reads microtask results. Stopping after a slice gives every event at least the full time
+     * limit of the call that runs it.
      */
-    dispatch(events: any[], snapshot: Record<string, number>, cancel: number[], start: number, sliceMs: number): [any[], number, number] {
+    dispatch(flat: any[], at: number[], snapshot: Record<string, number>, cancel: number[], start: number, sliceMs: number): [unknown[], number, number] {
       info = snapshot;
       for (let i = 0; i < cancel.length; i++) pending.delete(cancel[i]);
       const t0 = now();
       let i = start;
-      for (; i < events.length; i++) {
+      for (; i < at.length; i++) {
         if (i > start && now() - t0 > sliceMs) break;
         cursor = i;
-        run(events[i]);
+        run(flat, at[i]);
       }
       cursor = -1;
       return [take(), i, pending.size];
     },
     /** After a call: what its microtasks produced, and which async events are still running. */
-    collect(): [any[], number[]] {
+    collect(): [unknown[], number[]] {
       return [take(), pendingPairs()];
     },
     /** After a call was cut by the time limit: commands so far, the event that was running, pending ids given up. */
-    recover(): [any[], number, number[]] {
+    recover(): [unknown[], number, number[]] {
       const c = cursor;
       cursor = -1;
       const given: number[] = [];
