@@ -15,6 +15,7 @@ import { runWs } from './workloads/ws.mjs';
 import { runColdStart } from './workloads/cold-start.mjs';
 import { runMemory } from './workloads/memory.mjs';
 import { runNoisy } from './workloads/noisy.mjs';
+import { runFloor } from './workloads/floor.mjs';
 
 let opts;
 try {
@@ -49,6 +50,7 @@ const PLAN = [
   { ids: ['f'], run: () => runColdStart(ctx) },
   { ids: ['g'], run: () => runMemory(ctx) },
   { ids: ['h'], run: () => runNoisy(ctx) },
+  { ids: ['i'], run: () => runFloor(ctx) },
 ];
 const results = {};
 // A workload that fails is reported and the others still run: one broken peer must not throw away

@@ -13,8 +13,8 @@ const WEBDAT_BIN = path.join(ROOT, 'packages/engine/bin/webdat.js');
 const PEER_READY = /peer listening on (http:\/\/\S+)/;
 const WEBDAT_READY = /server "([^"]+)" listening on (https?:\/\/\S+)/;
 
-async function nodePeer(name, script) {
-  const h = startProcess(name, process.execPath, [path.join(BENCH, 'peers', script), '0'], { cwd: BENCH });
+async function nodePeer(name, script, ...args) {
+  const h = startProcess(name, process.execPath, [path.join(BENCH, 'peers', script), '0', ...args], { cwd: BENCH });
   const [{ match }] = await waitForLines(h, PEER_READY, 1, 20_000);
   return { name, url: match[1], pid: h.pid, stop: () => stopProcess(h) };
 }
@@ -80,3 +80,13 @@ export function wsContenders(callbacks) {
     { name: 'ws', label: 'ws library', start: () => nodePeer('ws', 'ws-server.mjs') },
   ];
 }
+
+/** Workload i: raw uWS.js, the fixed parts of webdat's architecture added one at a time (peers/floor.mjs), webdat. */
+export const FLOOR_CONTENDERS = [
+  { name: 'uws', label: 'raw uWS.js', start: () => nodePeer('uws', 'uws.mjs') },
+  { name: 'next-turn', label: 'answer next turn', start: () => nodePeer('next-turn', 'floor.mjs', 'next-turn') },
+  { name: 'hop', label: '+ piscina hop', start: () => nodePeer('hop', 'floor.mjs', 'hop') },
+  { name: 'events', label: '+ event objects', start: () => nodePeer('events', 'floor.mjs', 'events') },
+  { name: 'codec', label: '+ msgpackr', start: () => nodePeer('codec', 'floor.mjs', 'codec') },
+  { name: 'webdat', label: 'webdat', start: webdatServe('http.js') },
+];
