@@ -63,7 +63,7 @@ class Lane {
     const ring = createRingMemory();
     this.ring = new RingReader(ring);
     this.piscina = new Piscina({
-      workerData: { ring },
+      workerData: { ring, lane: index },
       filename: WORKER,
       minThreads: 1,
       maxThreads: 1,

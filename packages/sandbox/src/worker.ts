@@ -5,14 +5,16 @@ import {
 } from '@webdat/protocol';
 import { TenantHost } from './isolate-host.js';
 import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
-import { reportIdle, reportRunning } from './activity.js';
+import { openActivity, reportIdle, reportRunning } from './activity.js';
 import { RING_MIN_BODY, RingWriter, type RingMemory } from './body-ring.js';
 
 // piscina entry: one task in, one encoded result out. Nothing here may throw back to piscina (that
 // would read as a lost worker), so every failure becomes a result.
 
 const tenants = new Map<number, TenantHost>();
-const ring = (workerData as { ring?: RingMemory } | undefined)?.ring;
+const data = workerData as { ring?: RingMemory; lane?: number } | undefined;
+const ring = data?.ring;
+openActivity(data?.lane ?? 0);
 const ringWriter = ring === undefined ? null : new RingWriter(ring);
 const NO_BYTES = new Uint8Array(0);
 

@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Readable } from 'node:stream';
+import { ACTIVITY_FILE_ENV, readActivity } from '@webdat/sandbox';
 import type { ServeOptions } from '../cli.js';
 
 // `webdat serve` is this small process around the engine process (SPEC §5): V8 can fail in ways
@@ -37,28 +39,25 @@ export function runSupervisor(argv: string[], opts: ServeOptions): Promise<numbe
   let child: ChildProcess | null = null;
   let stopping = false;
   let rapid = 0;
-  const env: NodeJS.ProcessEnv = { ...process.env, WEBDAT_ROLE: 'engine', WEBDAT_ACTIVITY_FD: '3' };
+  const activityDir = fs.mkdtempSync(path.join(os.tmpdir(), 'webdat-activity-'));
+  const activityFile = path.join(activityDir, 'lanes');
+  const env: NodeJS.ProcessEnv = { ...process.env, WEBDAT_ROLE: 'engine', [ACTIVITY_FILE_ENV]: activityFile };
   if (opts.password !== undefined) env.WEBDAT_TLS_PASSWORD = opts.password;
 
-  return new Promise((resolve) => {
+  return new Promise<number>((resolve) => {
     const start = () => {
-      const running = new Map<string, string>();
       let hangTimer: NodeJS.Timeout | null = null;
       const startedAt = Date.now();
+      // A new engine starts with every lane idle.
+      fs.writeFileSync(activityFile, '');
       child = spawn(process.execPath, ['--no-node-snapshot', BIN, ...engineArgs(argv)], {
         env: { ...env, WEBDAT_DISABLED: JSON.stringify([...disabled]) },
-        stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
-      });
-      const activity = child.stdio[3] as Readable;
-      const lastBegin = new Map<string, number>();
-      createInterface({ input: activity }).on('line', (line) => {
-        const [kind, thread, ...rest] = line.split(' ');
-        if (kind === 'B') { running.set(thread, rest.join(' ')); lastBegin.set(thread, Date.now()); } else running.delete(thread);
+        stdio: 'inherit',
       });
       hangTimer = setInterval(() => {
         const now = Date.now();
-        for (const [thread, server] of running) {
-          if (now - (lastBegin.get(thread) ?? now) > HANG_MS) {
+        for (const { server, since } of readActivity(activityFile)) {
+          if (now - since > HANG_MS) {
             say(`engine hung in callbacks of server "${server}" for over ${HANG_MS / 1000} s; killing it`);
             child?.kill('SIGKILL');
             return;
@@ -71,7 +70,7 @@ export function runSupervisor(argv: string[], opts: ServeOptions): Promise<numbe
         child = null;
         if (stopping || (code === 0 && signal === null)) { resolve(code ?? 0); return; }
         if (code !== null && FATAL_EXITS.has(code)) { resolve(code); return; }
-        const culprits = [...new Set(running.values())];
+        const culprits = [...new Set(readActivity(activityFile).map((a) => a.server))];
         say(`engine died (${signal ?? `exit ${code}`})` + (culprits.length ? ` while running callbacks of ${culprits.map((c) => `"${c}"`).join(', ')}` : '') + '; restarting');
         const now = Date.now();
         for (const name of culprits) {
@@ -96,5 +95,5 @@ export function runSupervisor(argv: string[], opts: ServeOptions): Promise<numbe
     process.on('SIGINT', () => forward('SIGINT'));
     process.on('SIGTERM', () => forward('SIGTERM'));
     start();
-  });
+  }).finally(() => fs.rmSync(activityDir, { recursive: true, force: true }));
 }
