@@ -30,7 +30,8 @@ export function writeResponse(p: PendingEvent, status: number, reason: string, h
   const res = p.res;
   if (p.aborted || res === null) return 0;
   res.cork(() => {
-    res.writeStatus(`${status} ${reason}`);
+    // uWS writes 200 OK when no status was written; most responses save a native call and a string.
+    if (status !== 200 || reason !== 'OK') res.writeStatus(`${status} ${reason}`);
     for (let i = 0; i < headers.length; i += 2) res.writeHeader(headers[i], headers[i + 1]);
     if (body.length > STREAM_THRESHOLD) streamBody(p, res, body);
     else res.end(body);

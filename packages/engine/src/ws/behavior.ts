@@ -9,6 +9,8 @@ import { misdirected } from '../net/listener.js';
 export const MAX_BACKPRESSURE = 1024 * 1024;
 
 let connectionSeq = 0;
+// uWS has already refused text frames that are not UTF-8; TextDecoder is half the cost of Buffer here.
+const utf8 = new TextDecoder();
 
 function copy(message: ArrayBuffer): Uint8Array {
   // uWS neuters the buffer when the handler returns.
@@ -53,7 +55,7 @@ export function wsBehavior(listener: Listener): WebSocketBehavior<WsData> {
       if (message.byteLength > d.server.limits.maxMessageBytes) { ws.end(1009, 'Message Too Big'); return; }
       d.server.counters.bytesIn += message.byteLength;
       if (isBinary) d.server.submitWs(ws, { k: EventKind.wsBinary, id: 0, client: d.client, data: copy(message) });
-      else d.server.submitWs(ws, { k: EventKind.wsText, id: 0, client: d.client, data: Buffer.from(message).toString('utf8') });
+      else d.server.submitWs(ws, { k: EventKind.wsText, id: 0, client: d.client, data: utf8.decode(message) });
     },
     ping(ws: Ws, message: ArrayBuffer) {
       const d = ws.getUserData();
