@@ -9,7 +9,7 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--seconds N] [--runs N] [--w
 workloads: a hello world, b 1 KiB JSON, c 64 KiB binary, d WebSocket echo, e WebSocket broadcast,
            f 100 servers cold start, g memory per idle server, h noisy neighbour,
            i hello world through each fixed part of the architecture (default: all)
---quick    1 s runs (about 3 minutes for everything on 2 cores; the full bench about 9)`;
+--quick    1 s runs (about 4 minutes for everything on 2 cores; the full bench about 12)`;
 
 function int(name, value, min) {
   const n = Number(value);

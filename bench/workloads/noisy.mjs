@@ -12,7 +12,10 @@ import { median } from '../lib/stats.mjs';
 // isolate (a memory-limit restart). Each round measures the quiet server's throughput alone, then
 // with each kind of neighbour hammered by its own HTTP load, then with both at once.
 
-const HAMMER_CONNECTIONS = 32;
+// Enough to keep each neighbour's queue full: a looping server answers one request per turn and then
+// rests (up to 8 time limits), so whatever its hammer leaves queued takes queue × ~0.9 s to drain
+// after each measure (16 connections: ~15 s; 32 made workload h alone five minutes long).
+const HAMMER_CONNECTIONS = 16;
 const NEIGHBOURS = {
   loop: { callbacks: 'spin.js', limits: { timeoutMs: 100 } },
   // A generous time limit, so that the heap limit is what stops the bomb however loaded the machine.
