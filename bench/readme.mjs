@@ -9,7 +9,7 @@ const START = '<!-- bench:start -->';
 const END = '<!-- bench:end -->';
 const SECTION_INTRO = `## Benchmarks
 
-\`npx -y pnpm@10 bench\` (about 9 minutes on 2 cores; \`node bench/run.mjs --quick\` about 3) runs webdat
+\`npx -y pnpm@10 bench\` (about 12 minutes on 2 cores; \`node bench/run.mjs --quick\` about 4) runs webdat
 beside raw uWebSockets.js, node:http, fastify, workerd and ws on the same machine and load, then
 \`node bench/readme.mjs\` copies the results here. See [bench/](bench/).`;
 const readme = path.join(ROOT, 'README.md');
