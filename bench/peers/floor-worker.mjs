@@ -13,7 +13,7 @@ export default function handle(bytes) {
     tenant: b.tenant,
     generation: b.generation,
     commands: b.events.map((e) => ({ c: CommandKind.respond, id: e.id, o: 'ok', status: 200, reason: 'OK', headers: ['content-type', 'text/plain'], body: HELLO })),
-    pending: [], backlog: 0, breached: false, stats: STATS,
+    pending: [], backlog: 0, breachedMs: 0, stats: STATS,
   }));
   return move(encode({ v: PROTOCOL_VERSION, results, ringEnd: -1 }));
 }

@@ -147,7 +147,8 @@ function checkTenantResult(r: unknown, path: string): asserts r is TenantResult 
   checkCommands(r.commands, `${path}.commands`);
   ints(r.pending, `${path}.pending`);
   int(r, 'backlog', path);
-  if (typeof r.breached !== 'boolean') fail(`${path}.breached`, 'a boolean');
+  int(r, 'breachedMs', path);
+  if ((r.breachedMs as number) < 0) fail(`${path}.breachedMs`, 'a duration');
   if (!isObj(r.stats)) fail(`${path}.stats`, 'stats');
 }
 

@@ -115,8 +115,9 @@ export interface TenantResult {
   pending: number[];
   /** events left waiting in the worker because this tenant's turn ended; the engine schedules another turn */
   backlog: number;
-  /** the turn hit the time or memory limit: the engine lets this tenant rest before its next turn */
-  breached: boolean;
+  /** 0 when the turn stayed within the time and memory limits; otherwise how long it ran (ms, at
+   * least 1), which sets how long the engine lets this tenant rest before its next turn */
+  breachedMs: number;
   stats: TenantStats;
 }
 

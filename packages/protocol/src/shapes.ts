@@ -27,6 +27,6 @@ export const SHAPES: readonly (readonly string[])[] = [
     'errors_overloaded', 'errors_internal', 'timeouts', 'memory_restarts', 'bytes_in', 'bytes_out',
     'isolate_heap_bytes', 'cpu_time_ms'],
   ['v', 'results', 'ringEnd'],
-  ['tenant', 'generation', 'commands', 'pending', 'backlog', 'breached', 'stats'],
+  ['tenant', 'generation', 'commands', 'pending', 'backlog', 'breachedMs', 'stats'],
   ['heapUsed', 'cpuTimeMs', 'memoryRestarts'],
 ];

@@ -37,7 +37,7 @@ const result: BatchResult = {
       { c: CommandKind.broadcast, op: WsOp.text, data: 'all' },
       { c: CommandKind.log, level: 'warn', msg: 'hi' },
     ],
-    pending: [9, 12], backlog: 0, breached: true, stats: { heapUsed: 1, cpuTimeMs: 0.5, memoryRestarts: 0 },
+    pending: [9, 12], backlog: 0, breachedMs: 104, stats: { heapUsed: 1, cpuTimeMs: 0.5, memoryRestarts: 0 },
   }],
   ringEnd: -1,
 };
@@ -60,7 +60,7 @@ test('hot-path shapes travel as record ids, and every message decodes on its own
   for (const key of ['clientAddress', 'serverAddress', 'generation', 'websocket_connections']) {
     assert.ok(!written(encode(batch)).includes(key), `the key ${key} was written into the batch`);
   }
-  for (const key of ['status', 'reason', 'breached', 'memoryRestarts', 'ringEnd']) {
+  for (const key of ['status', 'reason', 'breachedMs', 'memoryRestarts', 'ringEnd']) {
     assert.ok(!written(encode(result)).includes(key), `the key ${key} was written into the result`);
   }
   const messages = [encode(load), encode(batch), encode(load), encode(batch)];

@@ -116,6 +116,7 @@ export class TenantHost {
    */
   run(batch: TenantBatch): TenantResult {
     const out: Command[] = [];
+    const began = Date.now();
     this.track(batch.events);
     const events = this.backlog.length === 0 ? batch.events : this.backlog.concat(batch.events);
     this.backlog = [];
@@ -123,7 +124,7 @@ export class TenantHost {
     if (live === null) live = this.rebuild(out);
     if (live === null) {
       for (const e of events) out.push({ c: CommandKind.done, id: e.id, o: 'memory' });
-      return this.result(batch, out, [], true);
+      return this.result(batch, out, [], began);
     }
     for (const id of batch.cancel) this.pending.delete(id);
     const { flat, at } = flattenEvents(events);
@@ -186,7 +187,7 @@ export class TenantHost {
     if (end < events.length) this.backlog = events.slice(end);
     for (let i = 0; i < pendingPairs.length; i += 2) this.pending.add(pendingPairs[i]);
     this.settle(out);
-    return this.result(batch, out, pendingPairs, breached);
+    return this.result(batch, out, pendingPairs, breached ? began : -1);
   }
 
   /** The call was cut by the time limit: answer the event that was running (or the async ones) with timeout. */
@@ -264,7 +265,8 @@ export class TenantHost {
     try { return this.live !== null && !this.live.isolate.isDisposed ? this.live.isolate.cpuTime : 0n; } catch { return 0n; }
   }
 
-  private result(batch: TenantBatch, out: Command[], pending: number[], breached: boolean): TenantResult {
+  /** `breachedSince`: when the turn that breached a limit began, or -1 when none did. */
+  private result(batch: TenantBatch, out: Command[], pending: number[], breachedSince: number): TenantResult {
     // Heap statistics cost a trip into V8 per call; the info channel does not need them per batch.
     const now = Date.now();
     if (now - this.heapReadAt >= HEAP_READ_INTERVAL_MS) {
@@ -278,7 +280,7 @@ export class TenantHost {
       commands: out,
       pending,
       backlog: this.backlog.length,
-      breached,
+      breachedMs: breachedSince < 0 ? 0 : Math.max(1, now - breachedSince),
       stats: { heapUsed, cpuTimeMs: (this.cpuBase + Number(this.cpuTime())) / 1e6, memoryRestarts: this.memoryRestarts },
     };
   }

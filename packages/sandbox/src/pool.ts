@@ -30,7 +30,7 @@ interface Control {
  */
 const MAX_IN_FLIGHT = 2;
 
-/** The rest after a breach doubles this many times at most: 1, 2, 4, 8 time limits. */
+/** The rest after a breach doubles this many times at most: 1, 2, 4, 8 times the breached turn. */
 const REST_DOUBLINGS = 3;
 
 /**
@@ -48,12 +48,14 @@ class Lane {
   private batches = new Map<number, TenantBatch>();
   readonly specs = new Map<number, TenantSpec>();
   /**
-   * A tenant whose turn ended in a time- or memory-limit breach rests before its next turn: one time
-   * limit after the first breach, twice as long after each further breach in a row, up to 8 limits
+   * A tenant whose turn ended in a time- or memory-limit breach rests before its next turn, as long
+   * as that turn ran; twice as long after each further breach in a row, up to 8 times
    * (REST_DOUBLINGS); a turn within the limits ends the streak. A server looping into its limit thus
    * takes about a ninth of a core once its streak is long, leaving the rest to the servers beside it
-   * (bench workload h: with a rest of one limit the looping server held half a core, and the quiet
-   * one kept 0.77× of its throughput alone); servers that stay within their limits never rest.
+   * (bench workload h: with a rest of one time limit the looping server held half a core, and the
+   * quiet one kept 0.77× of its throughput alone). The rest follows the turn, not the time limit: a
+   * server with a 20 s limit that hit its memory limit after 50 ms rests 50 ms, not 20 s. Servers that
+   * stay within their limits never rest.
    */
   private readonly restUntil = new Map<number, number>();
   private readonly breaches = new Map<number, number>();
@@ -180,7 +182,7 @@ class Lane {
         if (ringEnd >= 0) this.viewRingBodies(decoded.results);
         for (const r of decoded.results) {
           if (r.backlog > 0) this.again.add(r.tenant);
-          this.rest(r.tenant, r.breached);
+          this.rest(r.tenant, r.breachedMs);
           this.hooks.onResult(r);
         }
         // onResult wrote every body to its socket (uWS copies what it cannot send at once).
@@ -190,11 +192,11 @@ class Lane {
     ).finally(() => this.next());
   }
 
-  private rest(tenant: number, breached: boolean): void {
-    if (!breached) { this.breaches.delete(tenant); return; }
+  private rest(tenant: number, breachedMs: number): void {
+    if (breachedMs === 0) { this.breaches.delete(tenant); return; }
     const streak = Math.min((this.breaches.get(tenant) ?? 0) + 1, REST_DOUBLINGS + 1);
     this.breaches.set(tenant, streak);
-    this.restUntil.set(tenant, Date.now() + (this.specs.get(tenant)?.limits.timeoutMs ?? 0) * 2 ** (streak - 1));
+    this.restUntil.set(tenant, Date.now() + breachedMs * 2 ** (streak - 1));
   }
 
   private viewRingBodies(results: TenantResult[]): void {

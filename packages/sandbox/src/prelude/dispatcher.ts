@@ -194,7 +194,7 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
     out.push(b);
   }
 
-  function fail(id: number, http: boolean, err: unknown, where: string): void {
+  function fail(id: number, err: unknown, where: string): void {
     let text: string;
     try { text = err instanceof Error ? String(err.stack || err) : `Uncaught ${inspect(err, 1)}`; } catch { text = 'Uncaught exception'; }
     out.push(C.log, 'error', `${where} threw: ${text.slice(0, MAX_LOG_CHARS)}`, C.done, id, 'exception');
@@ -202,7 +202,7 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
 
   function finish(id: number, http: boolean, value: unknown, res: unknown, where: string): void {
     if (!http) { out.push(C.done, id, 'ok'); return; }
-    try { respond(id, value === undefined ? res : value); } catch (err) { fail(id, true, err, where); }
+    try { respond(id, value === undefined ? res : value); } catch (err) { fail(id, err, where); }
   }
 
   function call(id: number, http: boolean, name: string, args: unknown[], res?: unknown): void {
@@ -213,12 +213,12 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
       return;
     }
     let ret: unknown;
-    try { ret = fn.apply(undefined, args); } catch (err) { fail(id, http, err, name); return; }
+    try { ret = fn.apply(undefined, args); } catch (err) { fail(id, err, name); return; }
     if (ret !== null && (typeof ret === 'object' || typeof ret === 'function') && typeof (ret as any).then === 'function') {
       pending.set(id, now());
       Promise.resolve(ret).then(
         (v) => { if (pending.delete(id)) finish(id, http, v, res, name); },
-        (err) => { if (pending.delete(id)) fail(id, http, err, name); },
+        (err) => { if (pending.delete(id)) fail(id, err, name); },
       );
       return;
     }
