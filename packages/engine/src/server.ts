@@ -179,11 +179,8 @@ export class WebdatServer {
     this.counters.requests++;
     if (!this.accepting) { this.counters.errors.canceled++; writeOutcome(p, 'canceled'); return; }
     if (this.queued() >= this.limits.maxQueue) { this.counters.errors.overloaded++; writeOutcome(p, 'overloaded'); return; }
-    const inst = this.instances[p.inst = this.pickInstance()];
-    inst.pending++;
-    event.id = this.host.nextId();
-    this.pending.set(event.id, p);
-    this.host.pool.push(inst.lane, inst.tenant, inst.generation, event);
+    p.inst = this.pickInstance();
+    this.submit(p.inst, event, p);
   }
 
   /** WebSocket events beyond maxQueue close the connection with 1013 (Try Again Later). */
@@ -201,11 +198,12 @@ export class WebdatServer {
     return this.pending.size - this.lifecycleEvents.size;
   }
 
-  private submit(i: number, event: Event): number {
+  /** `p` carries the HTTP response to answer; other events get a fresh entry without one. */
+  private submit(i: number, event: Event, p: PendingEvent = { res: null, aborted: false, deadline: 0, inst: i }): number {
     const inst = this.instances[i];
     inst.pending++;
     event.id = this.host.nextId();
-    this.pending.set(event.id, { res: null, aborted: false, deadline: 0, inst: i });
+    this.pending.set(event.id, p);
     this.host.pool.push(inst.lane, inst.tenant, inst.generation, event);
     return event.id;
   }

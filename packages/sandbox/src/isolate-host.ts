@@ -1,6 +1,6 @@
 import ivm from 'isolated-vm';
 import {
-  CommandKind, EventKind, OUTCOMES, WsOp,
+  CommandKind, EventKind, WsOp,
   type Command, type Event, type Outcome, type TenantBatch, type TenantResult, type TenantSpec,
 } from '@webdat/protocol';
 import { PRELUDE_SOURCE } from './prelude/source.js';
@@ -13,7 +13,6 @@ import { WireError, flattenEvents, readCommands, readIndex, readInts } from './i
 
 const KINDS = { event: EventKind, command: CommandKind, ws: WsOp };
 const COPY = { arguments: { copy: true }, result: { copy: true } } as const;
-const outcomeSet = new Set<string>(OUTCOMES);
 const HEAP_READ_INTERVAL_MS = 100;
 
 interface Live {
@@ -248,8 +247,6 @@ export class TenantHost {
           out.splice(i + 1, 0, { c: CommandKind.done, id: c.id, o: 'exception' });
           i++;
         }
-      } else if (c.c === CommandKind.done && !outcomeSet.has(c.o)) {
-        out[i] = { c: CommandKind.done, id: c.id, o: 'internal' };
       }
     }
   }

@@ -57,8 +57,7 @@ class Lane {
    * server with a 20 s limit that hit its memory limit after 50 ms rests 50 ms, not 20 s. Servers that
    * stay within their limits never rest.
    */
-  private readonly restUntil = new Map<number, number>();
-  private readonly breaches = new Map<number, number>();
+  private readonly rests = new Map<number, { until: number; streak: number }>();
   private restTimer: NodeJS.Timeout | null = null;
   /** tenants whose turn ended with events still waiting in the worker: they get another turn */
   private readonly again = new Set<number>();
@@ -112,8 +111,7 @@ class Lane {
   runControl(task: Task): Promise<LoadResult> {
     if (task.t === TaskKind.unload) {
       this.specs.delete(task.tenant);
-      this.restUntil.delete(task.tenant);
-      this.breaches.delete(task.tenant);
+      this.rests.delete(task.tenant);
     }
     return new Promise((resolve) => {
       this.control.push({
@@ -160,7 +158,7 @@ class Lane {
     const batches: TenantBatch[] = [];
     const resting = new Map<number, TenantBatch>();
     for (const b of this.batches.values()) {
-      if ((this.restUntil.get(b.tenant) ?? 0) > now) resting.set(b.tenant, b);
+      if ((this.rests.get(b.tenant)?.until ?? 0) > now) resting.set(b.tenant, b);
       else if (b.events.length > 0 || b.cancel.length > 0 || this.again.has(b.tenant)) batches.push(b);
     }
     this.batches = resting;
@@ -193,10 +191,9 @@ class Lane {
   }
 
   private rest(tenant: number, breachedMs: number): void {
-    if (breachedMs === 0) { this.breaches.delete(tenant); return; }
-    const streak = Math.min((this.breaches.get(tenant) ?? 0) + 1, REST_DOUBLINGS + 1);
-    this.breaches.set(tenant, streak);
-    this.restUntil.set(tenant, Date.now() + breachedMs * 2 ** (streak - 1));
+    if (breachedMs === 0) { this.rests.delete(tenant); return; }
+    const streak = Math.min((this.rests.get(tenant)?.streak ?? 0) + 1, REST_DOUBLINGS + 1);
+    this.rests.set(tenant, { until: Date.now() + breachedMs * 2 ** (streak - 1), streak });
   }
 
   private viewRingBodies(results: TenantResult[]): void {
@@ -208,7 +205,7 @@ class Lane {
   private wakeAfterRest(now: number): void {
     if (this.restTimer !== null) return;
     let first = Infinity;
-    for (const t of this.batches.keys()) first = Math.min(first, this.restUntil.get(t) ?? now);
+    for (const t of this.batches.keys()) first = Math.min(first, this.rests.get(t)?.until ?? now);
     this.restTimer = setTimeout(() => {
       this.restTimer = null;
       this.schedule();
