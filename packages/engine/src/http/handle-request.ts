@@ -15,10 +15,15 @@ export function remoteAddress(res: HttpResponse): string {
 }
 
 // One module-level header visitor instead of a closure per request: measured in a uWS handler, 0.68
-// against 1.45 µs for three headers.
+// against 1.45 µs for three headers. It also notes the two headers that decide how the body is read,
+// so they are not looked up again.
 let collecting: string[] = [];
+let contentLength = '';
+let chunked = false;
 function collectHeader(name: string, value: string): void {
   collecting.push(name, value);
+  if (name === 'content-length') { if (contentLength === '') contentLength = value; }
+  else if (name === 'transfer-encoding') chunked = true;
 }
 
 export function handleRequest(server: WebdatServer, res: HttpResponse, req: HttpRequest): void {
@@ -28,10 +33,10 @@ export function handleRequest(server: WebdatServer, res: HttpResponse, req: Http
   const uri = req.getUrl();
   const query = req.getQuery() ?? '';
   const headers: string[] = collecting = [];
+  contentLength = '';
+  chunked = false;
   req.forEach(collectHeader);
   const clientAddress = remoteAddress(res);
-  const contentLength = req.getHeader('content-length');
-  const chunked = req.getHeader('transfer-encoding') !== '';
   const event = {
     k: EventKind.http, id: 0, method, uri, query, headers, body: null as Uint8Array | null,
     clientAddress, serverAddress: server.address,
