@@ -69,7 +69,7 @@ export class TenantHost {
       } catch (err) {
         const o = classifyFailure(err, isolate);
         const why = o === 'timeout' ? `top-level code ran past the ${timeoutMs} ms limit`
-          : o === 'memory' ? `top-level code exceeded the ${memoryMb} MB memory limit` : (err as Error).stack ?? String(err);
+          : o === 'memory' ? `top-level code exceeded the ${memoryMb} MB memory limit` : this.sources.mapStack((err as Error).stack ?? String(err));
         throw new CallbacksLoadError(SandboxErrorCode.load, `callbacks failed to evaluate: ${why}`);
       } finally {
         disarmHostDeadline();
@@ -235,10 +235,11 @@ export class TenantHost {
     return this.live;
   }
 
-  /** Validates responses, and drops answers for events the engine already gave up on. */
+  /** Validates responses, gives stack traces their TypeScript lines, and drops answers for events the engine already gave up on. */
   private settle(out: Command[]): void {
     for (let i = 0; i < out.length; i++) {
       const c = out[i];
+      if (c.c === CommandKind.log) c.msg = this.sources.mapStack(c.msg);
       if (c.c === CommandKind.respond || c.c === CommandKind.done) this.pending.delete(c.id);
       if (c.c === CommandKind.respond) {
         const problem = checkResponse(c);

@@ -1,13 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type ivm from 'isolated-vm';
+import type { TraceMap } from '@jridgewell/trace-mapping';
 import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
+import { TYPES_MODULE, compileTypeScript, isTypeScript, mapStack } from './typescript.js';
 
 /** Sources of one callbacks module graph, read once so an isolate can be rebuilt from the same code. */
 export class ModuleSources {
   readonly root: string;
   readonly entry: string;
   private readonly files = new Map<string, string>();
+  /** source maps of compiled TypeScript modules, by file, to give stack traces their .ts lines */
+  private readonly maps = new Map<string, TraceMap>();
+  private readonly compiled = new Map<string, string>();
 
   constructor(entry: string, entrySource?: string) {
     let real: string;
@@ -21,6 +26,7 @@ export class ModuleSources {
     if (entrySource !== undefined) this.files.set(real, entrySource);
   }
 
+  /** The JavaScript of a module: its file as it is, or compiled when it is TypeScript. */
   read(file: string): string {
     let src = this.files.get(file);
     if (src === undefined) {
@@ -31,12 +37,29 @@ export class ModuleSources {
       }
       this.files.set(file, src);
     }
-    return src;
+    if (!isTypeScript(file)) return src;
+    let compiled = this.compiled.get(file);
+    if (compiled === undefined) {
+      const c = compileTypeScript(src, path.relative(this.root, file) || path.basename(file));
+      this.maps.set(file, c.map);
+      compiled = c.code;
+      this.compiled.set(file, compiled);
+    }
+    return compiled;
+  }
+
+  /** A stack trace with the positions of TypeScript modules mapped back to their .ts lines. */
+  mapStack(text: string): string {
+    return mapStack(text, this.maps);
   }
 
   /** Only relative specifiers that stay inside the entry module's folder are allowed. */
   resolve(specifier: string, referrer: string): string {
     const where = `in ${path.relative(this.root, referrer) || path.basename(referrer)}`;
+    if (specifier === TYPES_MODULE) {
+      throw new CallbacksLoadError(SandboxErrorCode.importRefused,
+        `import '${specifier}' ${where} refused: it holds types only; import them with \`import type\``);
+    }
     if (!specifier.startsWith('./') && !specifier.startsWith('../')) {
       throw new CallbacksLoadError(SandboxErrorCode.importRefused,
         `import '${specifier}' ${where} refused: only relative imports from the callbacks folder are allowed (no packages, no node: built-ins)`);
@@ -44,7 +67,7 @@ export class ModuleSources {
     const target = path.resolve(path.dirname(referrer), specifier);
     let real: string;
     try {
-      real = fs.realpathSync(target);
+      real = fs.realpathSync(isTypeScript(referrer) ? typeScriptTarget(target) : target);
     } catch {
       throw new CallbacksLoadError(SandboxErrorCode.load, `import '${specifier}' ${where}: no such file ${target}`);
     }
@@ -54,6 +77,18 @@ export class ModuleSources {
     }
     return real;
   }
+}
+
+/**
+ * TypeScript's own convention: `./greet.js` in a .ts module names `greet.ts` (and `.mjs` names
+ * `.mts`); an extensionless specifier is tried with `.ts`. A file that exists as written wins.
+ */
+function typeScriptTarget(target: string): string {
+  if (fs.existsSync(target) && fs.statSync(target).isFile()) return target;
+  const swapped = target.replace(/\.js$/, '.ts').replace(/\.mjs$/, '.mts');
+  if (swapped !== target && fs.existsSync(swapped)) return swapped;
+  if (path.extname(target) === '' && fs.existsSync(`${target}.ts`)) return `${target}.ts`;
+  return target;
 }
 
 function compile(isolate: ivm.Isolate, sources: ModuleSources, file: string): ivm.Module {

@@ -5,10 +5,12 @@ import type { WebdatServer } from '../server.js';
 
 // --watch (SPEC §6). The folder is watched, not the file: an editor that saves by writing a temporary
 // file and renaming it over the original replaces the inode a file watch would be attached to.
-// Changes to any module in the folder count, since the callbacks may import their neighbours.
+// Changes to any module in the folder or its subfolders count, since the callbacks may import any
+// module below their folder (SPEC §4); dependency folders and hidden ones are not modules of theirs.
 
 const SETTLE_MS = 75;
-const MODULE = /\.(m?js)$/;
+const MODULE = /\.(m?js|m?ts)$/;
+const IGNORED = /(^|[\\/])(node_modules|\.[^\\/]*)([\\/]|$)/;
 
 function watchServer(server: WebdatServer, engine: Engine): fs.FSWatcher {
   const entry = server.config.callbacks!;
@@ -27,8 +29,8 @@ function watchServer(server: WebdatServer, engine: Engine): fs.FSWatcher {
       }
     });
   };
-  const watcher = fs.watch(path.dirname(entry), (_event, file) => {
-    if (file !== null && !MODULE.test(file)) return;
+  const watcher = fs.watch(path.dirname(entry), { recursive: true }, (_event, file) => {
+    if (file !== null && (!MODULE.test(file) || IGNORED.test(file))) return;
     if (timer) clearTimeout(timer);
     // Editors write in several steps (truncate, write, rename); one reload once they are done.
     timer = setTimeout(reload, SETTLE_MS);
