@@ -95,3 +95,43 @@ test('the examples type-check against @webdat/engine/callbacks, and a wrong use 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('TypeScript callbacks type-check against storage, fetch, Headers and timers, and a wrong use fails', () => {
+  const tsc = path.join(ROOT, 'node_modules/.bin/tsc');
+  const dir = fs.mkdtempSync(path.join(ROOT, 'node_modules', '.webdat-types-'));
+  const check = (source: string) => {
+    fs.writeFileSync(path.join(dir, 'callbacks.ts'), source);
+    return spawnSync(tsc, ['-p', dir], { encoding: 'utf8' });
+  };
+  try {
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { strict: true, noEmit: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2023'], types: ['@webdat/engine/globals'] },
+      include: ['*.ts'],
+    }));
+    const good = check(`import type { OnHTTPRequest, WebServer } from '@webdat/engine/callbacks';
+export const onHTTPRequest: OnHTTPRequest = async (webServer, request, response) => {
+  const hits = (await webServer.storage.get<number>('hits')) ?? 0;
+  await webServer.storage.put('hits', hits + 1);
+  await webServer.storage.put('seen', new Map([['at', new Date()]]));
+  const items = await webServer.storage.list({ prefix: 'item:', limit: 10 });
+  const upstream = await fetch('https://api.example.com/x', { method: 'POST', headers: new Headers({ a: 'b' }), body: new Uint8Array(1) });
+  const data = await upstream.json<{ n: number }>();
+  await new Promise<void>((resolve) => setTimeout(resolve, 10));
+  response.data = JSON.stringify({ hits, items: items.map((i) => i.key), n: data.n, type: upstream.headers.get('content-type') });
+  return response;
+};
+export function onServerStart(webServer: WebServer): void {
+  const id = setInterval(() => webServer.webSocketBroadcastText('tick'), 1000);
+  if (webServer.port === 0) clearInterval(id);
+}
+`);
+    assert.equal(good.status, 0, good.stdout);
+    const bad = check(`import type { OnHTTPRequest } from '@webdat/engine/callbacks';
+export const onHTTPRequest: OnHTTPRequest = async (webServer) => { await webServer.storage.put('f', () => 1); const r = await fetch(42); };
+`);
+    assert.notEqual(bad.status, 0, 'a wrong use type-checked');
+    assert.match(bad.stdout, /callbacks\.ts\(2,\d+\): error/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,5 +1,9 @@
-// Types for callbacks authors. A callbacks file is plain JavaScript run in a sandbox; these types are
-// for editors: `/** @type {import('@webdat/engine/callbacks').OnHTTPRequest} */`.
+// Types for callbacks authors. A callbacks file is JavaScript or TypeScript run in a sandbox; these
+// types are for editors and for `import type` in .ts callbacks:
+// `/** @type {import('@webdat/engine/callbacks').OnHTTPRequest} */` in JavaScript,
+// `import type { OnHTTPRequest } from '@webdat/engine/callbacks'` in TypeScript (an import that
+// compilation does not erase is refused). The sandbox's globals (fetch, Headers, timers) are typed in
+// `@webdat/engine/globals` for projects without the DOM library.
 
 /** An opaque, readable id of one WebSocket connection, unique while the server runs ("127.0.0.1#12"). */
 export type ClientId = string;
@@ -45,7 +49,82 @@ export interface WebServer {
   webSocketBroadcastBinary(data: Bytes | string): boolean;
   /** Checks an `Authorization: Basic` header in constant time; malformed headers are false. */
   authenticateBasic(request: Request, username: string, password: string): boolean;
+  /** This server's persistent key-value store (SPEC §8); it outlives the isolate and webdat. */
+  readonly storage: Storage;
 }
+
+/** What `storage.put` accepts and `storage.get` gives back, nested; at most 1 MiB encoded. */
+export type StoredValue =
+  | string | number | boolean | null | Uint8Array | Date
+  | StoredValue[] | { [key: string]: StoredValue }
+  | Map<StoredValue, StoredValue> | Set<StoredValue>;
+
+export interface ListOptions {
+  /** only keys that start with it */
+  prefix?: string;
+  /** the first key listed (inclusive) */
+  start?: string;
+  /** default 100, clamped to 1000 */
+  limit?: number;
+}
+
+/**
+ * Keys are non-empty strings of at most 512 UTF-8 bytes. A bad key or value rejects with TypeError
+ * (DataCloneError for values that cannot be cloned); a put over `limits.storageMb` rejects with an
+ * error named QuotaExceededError; in a cluster, an unreachable Redis with StorageUnavailableError.
+ */
+export interface Storage {
+  get<T extends StoredValue = StoredValue>(key: string): Promise<T | undefined>;
+  /** resolves once the write is durable */
+  put(key: string, value: StoredValue): Promise<void>;
+  /** true if the key existed */
+  delete(key: string): Promise<boolean>;
+  /** ascending key order */
+  list<T extends StoredValue = StoredValue>(options?: ListOptions): Promise<Array<{ key: string; value: T }>>;
+}
+
+/** `fetch`'s second argument (SPEC §10). */
+export interface FetchInit {
+  method?: string;
+  headers?: HeadersInit;
+  body?: string | Uint8Array | ArrayBuffer | null;
+  redirect?: 'follow' | 'manual' | 'error';
+}
+
+export type HeadersInit = Headers | Record<string, string> | Array<[string, string]>;
+
+/** The `Headers` class of the sandbox: names are case-insensitive. */
+export interface Headers {
+  get(name: string): string | null;
+  has(name: string): boolean;
+  set(name: string, value: string): void;
+  append(name: string, value: string): void;
+  delete(name: string): void;
+  forEach(fn: (value: string, name: string, headers: Headers) => void): void;
+  entries(): IterableIterator<[string, string]>;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<string>;
+  [Symbol.iterator](): IterableIterator<[string, string]>;
+}
+
+/** What `fetch` resolves to. Reading a body over `limits.maxFetchBytes` rejects with TypeError. */
+export interface FetchResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly ok: boolean;
+  readonly url: string;
+  readonly redirected: boolean;
+  readonly headers: Headers;
+  text(): Promise<string>;
+  json<T = unknown>(): Promise<T>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/**
+ * Outbound HTTP(S), denied unless the server's `egress.allow` lists the host; rejects with TypeError
+ * naming the host otherwise, and beyond `limits.maxFetches` concurrent fetches.
+ */
+export type Fetch = (url: string | { href: string }, init?: FetchInit) => Promise<FetchResponse>;
 
 export interface Request {
   /** 'GET', 'POST', … */
