@@ -16,4 +16,13 @@ export function createLogger(level = process.env.WEBDAT_LOG_LEVEL ?? 'info'): Lo
   return pino({ level, redact: REDACT, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
 }
 
+/**
+ * The logger of audit lines (SPEC §7): tagged `"audit": true`. Its `token` field is the token's
+ * name, which must stay readable, so that one path is left out of the redaction; a token's value is
+ * never handed to it.
+ */
+export function auditLogger(logger: Logger): Logger {
+  return logger.child({ audit: true }, { redact: REDACT.filter((p) => p !== 'token') });
+}
+
 export type { Logger };
