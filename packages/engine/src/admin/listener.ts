@@ -1,11 +1,10 @@
 import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
-import type { AdminConfig } from '../config/schema.js';
+import { adminExposure, type AdminConfig } from '../config/schema.js';
 import { EngineError, isEngineError } from '../errors.js';
 import { remoteAddress } from '../http/handle-request.js';
 import { checkTls } from '../tls.js';
 import { AuditLog } from './audit.js';
 import { AdminAuth } from './auth.js';
-import { isLoopbackHost } from './loopback.js';
 import { AdminMetrics } from './metrics.js';
 import { Reply } from './reply.js';
 import { dispatch, type AdminContext, type AdminHost } from './routes.js';
@@ -29,13 +28,8 @@ export class AdminListener {
 
   /** Checks what the config schema checks (for engines built from an unchecked object) and the TLS files. */
   constructor(host: AdminHost, config: AdminConfig, opts: AdminListenerOptions) {
-    const loopback = isLoopbackHost(config.host);
-    if (config.token === undefined && config.tokens === undefined && !loopback) {
-      throw new EngineError('WEBDAT_ERR_CONFIG', `admin.token: is required when admin.host ("${config.host}") is not a loopback address (or give admin.tokens)`);
-    }
-    if (!config.secure && !config.insecure && !loopback) {
-      throw new EngineError('WEBDAT_ERR_CONFIG', `admin.secure: must be true when admin.host ("${config.host}") is not a loopback address; set admin.insecure: true to serve plain HTTP anyway`);
-    }
+    const problems = adminExposure(config);
+    if (problems.length > 0) throw new EngineError('WEBDAT_ERR_CONFIG', problems.map((p) => `admin.${p.key}: ${p.message}`).join('\n'));
     if (config.secure) checkAdminTls(config);
     this.config = config;
     this.announce = opts.announce;

@@ -45,6 +45,22 @@ export const adminTokenSchema = z.strictObject({
   role: z.enum(ADMIN_ROLES),
 });
 
+/**
+ * What an admin listener off loopback must have (SPEC §7): a token, and HTTPS unless `insecure` opts
+ * out, since plain HTTP would carry the bearer tokens in clear. One problem per missing key.
+ */
+export function adminExposure(a: { host: string; token?: string; tokens?: unknown[]; secure: boolean; insecure: boolean }): Array<{ key: 'token' | 'secure'; message: string }> {
+  if (isLoopbackHost(a.host)) return [];
+  const problems: Array<{ key: 'token' | 'secure'; message: string }> = [];
+  if (a.token === undefined && a.tokens === undefined) {
+    problems.push({ key: 'token', message: `is required when admin.host ("${a.host}") is not a loopback address (or give admin.tokens)` });
+  }
+  if (!a.secure && !a.insecure) {
+    problems.push({ key: 'secure', message: `must be true when admin.host ("${a.host}") is not a loopback address; set admin.insecure: true to serve plain HTTP anyway` });
+  }
+  return problems;
+}
+
 /** The name `admin.token` goes by in audit lines. */
 export const LEGACY_TOKEN_NAME = 'admin.token';
 
@@ -59,14 +75,7 @@ export const adminSchema = z.strictObject({
   password: z.string().optional(),
   insecure: z.boolean().default(false),
 }).superRefine((a, ctx) => {
-  const loopback = isLoopbackHost(a.host);
-  if (a.token === undefined && a.tokens === undefined && !loopback) {
-    ctx.addIssue({ code: 'custom', path: ['token'], message: `is required when admin.host ("${a.host}") is not a loopback address (or give admin.tokens)` });
-  }
-  // Off loopback, plain HTTP would carry the bearer tokens in clear: it takes an explicit opt-in.
-  if (!a.secure && !a.insecure && !loopback) {
-    ctx.addIssue({ code: 'custom', path: ['secure'], message: `must be true when admin.host ("${a.host}") is not a loopback address; set admin.insecure: true to serve plain HTTP anyway` });
-  }
+  for (const p of adminExposure(a)) ctx.addIssue({ code: 'custom', path: [p.key], message: p.message });
   if (a.secure && a.privateKey === undefined) ctx.addIssue({ code: 'custom', path: ['privateKey'], message: 'is required when admin.secure is true' });
   if (a.secure && a.certificate === undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'is required when admin.secure is true' });
   const names = new Set<string>(a.token === undefined ? [] : [LEGACY_TOKEN_NAME]);
