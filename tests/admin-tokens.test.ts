@@ -196,6 +196,22 @@ test('the dashboard hides its action buttons for a read token and shows them for
   });
 });
 
+test('audit lines are written whatever WEBDAT_LOG_LEVEL says', async () => {
+  const quiet = await startWebdat(['--config', writeConfig({ tokens: [{ name: 'grafana', token: GRAFANA, role: 'read' }] })], { expectServers: 2, env: { WEBDAT_LOG_LEVEL: 'error' } });
+  try {
+    const admin = ADMIN_LINE.exec(await quiet.waitFor(ADMIN_LINE))![1];
+    const audit = auditFrom(quiet);
+    const r = await fetch(admin + '/servers/beta/stop', { method: 'POST', headers: { authorization: `Bearer ${GRAFANA}` } });
+    assert.equal(r.status, 403);
+    await r.arrayBuffer();
+    const [line] = await audit.take(1);
+    assert.deepEqual(spec(line), { audit: true, action: 'stop', server: 'beta', token: 'grafana', remote: '127.0.0.1', result: 403 });
+    assert.doesNotMatch(quiet.stderr(), /"level":30,(?![^\n]*"audit":true)/, 'an ordinary info line was written at level error');
+  } finally {
+    assert.equal(await quiet.stop(), 0);
+  }
+});
+
 async function refused(admin: Record<string, unknown>, message: RegExp, secrets: string[] = []) {
   const r = await runWebdatExpectingExit(['serve', '--config', writeConfig(admin)]);
   assert.equal(r.code, 2, r.stderr);
