@@ -224,6 +224,7 @@ test('invalid admin.tokens are refused at start with exit code 2, naming the key
   await refused({ tokens: [{ name: 'a', token: OPS, role: 'admin' }] }, /admin\.tokens\[0\]\.role: /);
   await refused({ tokens: [{ name: 'a', token: 'short', role: 'read' }] }, /admin\.tokens\[0\]\.token: must be at least 16 characters/);
   await refused({ tokens: [] }, /admin\.tokens: must list at least one token/);
+  await refused({ tokens: [{ name: 'a', token: 'a token with spaces in it', role: 'read' }] }, /admin\.tokens\[0\]\.token: must be visible ASCII without spaces/, ['a token with spaces in it']);
   await refused({ tokens: [{ name: 'a', token: OPS, role: 'read' }, { name: 'a', token: GRAFANA, role: 'read' }] }, /admin\.tokens\[1\]\.name: duplicates the token name "a"/);
   await refused({ token: OPS, tokens: [{ name: 'b', token: OPS, role: 'read' }] }, /admin\.tokens\[0\]\.token: is the same secret as another admin token/, [OPS]);
   await refused({ tokens: [{ name: 'admin.token', token: GRAFANA, role: 'read' }], token: OPS }, /admin\.tokens\[0\]\.name: duplicates the token name "admin\.token"/);

@@ -37,7 +37,8 @@ export const serverSchema = z.strictObject({
 
 export const ADMIN_ROLES = ['read', 'operator'] as const;
 
-const adminToken = z.string().min(16, 'must be at least 16 characters');
+// A token travels as `Authorization: Bearer <token>`, so only visible ASCII can ever match.
+const adminToken = z.string().min(16, 'must be at least 16 characters').regex(/^[!-~]+$/, 'must be visible ASCII without spaces (it travels in an Authorization header)');
 
 export const adminTokenSchema = z.strictObject({
   name: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'must use only letters, digits, "_", "." and "-"'),
