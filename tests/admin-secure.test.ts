@@ -113,6 +113,27 @@ test('admin.insecure: true allows plain HTTP off loopback, with the token still 
   }
 });
 
+function httpsPost(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: 'POST', ca, headers }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('a tokenless secure admin on loopback takes its own https origin as the dashboard, and refuses the http one', async () => {
+  const r = await startAdmin({ host: '127.0.0.1', secure: true, privateKey: site.key, certificate: site.cert, password: PASSWORD });
+  try {
+    assert.match(r.admin, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const url = `${r.admin}/servers/alpha/restart`;
+    assert.equal(await httpsPost(url, { origin: r.admin }), 200);
+    assert.equal(await httpsPost(url, { origin: r.admin.replace('https:', 'http:') }), 403);
+    assert.equal(await httpsPost(url, { origin: 'https://evil.example' }), 403);
+  } finally {
+    assert.equal(await r.stop(), 0);
+  }
+});
+
 test('admin.secure without key or certificate is a config error naming both keys', async () => {
   const r = await runWebdatExpectingExit(['serve', '--config', writeConfig({ host: '127.0.0.1', secure: true, token: OPS })]);
   assert.equal(r.code, 2);
