@@ -344,6 +344,10 @@ test('without a token, a loopback admin listener answers local requests and refu
     assert.equal(await text(r.url + '/'), 'v1', 'the forged stop took effect');
     const sameOrigin = await fetch(admin + '/servers/default/restart', { method: 'POST', headers: { origin: admin } });
     assert.equal(sameOrigin.status, 200, 'the dashboard (same origin) may act');
+    // Both refusals and the action were audited (no token: the token field is null).
+    await r.waitFor(/"audit":true[^\n]*"action":"restart"/);
+    const audit = r.stderr().split('\n').filter((l) => l.includes('"audit":true')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(audit.map((a) => [a.action, a.server, a.token, a.result]), [['stop', 'default', null, 403], ['list', null, null, 403], ['restart', 'default', null, 200]]);
   } finally {
     await r.stop();
   }

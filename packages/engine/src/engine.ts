@@ -118,6 +118,10 @@ export class Engine {
       const now = Date.now();
       for (const s of this.servers.values()) s.sweep(now);
     }, SWEEP_MS).unref();
+    // Built first: its config and TLS files are checked before any server announces itself.
+    const admin = this.config.admin !== undefined && this.admin === null
+      ? new AdminListener(this, this.config.admin, { announce: this.announceLine })
+      : null;
     for (const s of this.servers.values()) {
       if (!s.config.active) continue;
       if (this.disabled.has(s.name)) {
@@ -126,8 +130,7 @@ export class Engine {
       }
       await s.start();
     }
-    if (this.config.admin !== undefined && this.admin === null) {
-      const admin = new AdminListener(this, this.config.admin, { announce: this.announceLine });
+    if (admin !== null) {
       await admin.start();
       this.admin = admin;
     }

@@ -16,4 +16,14 @@ export function createLogger(level = process.env.WEBDAT_LOG_LEVEL ?? 'info'): Lo
   return pino({ level, redact: REDACT, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
 }
 
+/**
+ * The logger of audit lines (SPEC §7): tagged `"audit": true`, and written at any WEBDAT_LOG_LEVEL
+ * (a quieter log must not silence the record of who did what). Its `token` field is the token's
+ * name, which must stay readable, so that one path is left out of the redaction; a token's value is
+ * never handed to it.
+ */
+export function auditLogger(logger: Logger): Logger {
+  return logger.child({ audit: true }, { level: 'info', redact: REDACT.filter((p) => p !== 'token') });
+}
+
 export type { Logger };

@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 // The live dashboard (GET /): one self-contained page, no external assets. It holds no data of its
 // own, so it is served without a token; everything it shows comes from GET /servers (polled every
 // second) with the token the user typed, kept in sessionStorage and sent as a Bearer header.
+// Action buttons are drawn only for an operator: the answer's x-webdat-role header names the role.
 // The Content-Security-Policy allows exactly this page's inline script and style (by hash).
 
 const STYLE = `
@@ -43,6 +44,7 @@ const COLUMNS = [
 const $ = (id) => document.getElementById(id);
 const previous = new Map();
 let busy = false;
+let role = 'read';
 
 function bytes(n) {
   if (n < 1024) return n + ' B';
@@ -69,6 +71,7 @@ async function call(method, path) {
   }
   const body = await r.json();
   if (!r.ok) throw new Error(body.message || r.statusText);
+  role = r.headers.get('x-webdat-role') || role;
   return body;
 }
 
@@ -101,6 +104,7 @@ function render(servers) {
     cell(row, s.running ? 'running' : 'stopped', 'state ' + (s.running ? 'up' : 'down'));
     for (const [, read] of COLUMNS) cell(row, read(s, rate));
     const actions = row.insertCell();
+    if (role !== 'operator') continue;
     for (const action of ['start', 'stop', 'restart']) {
       const b = document.createElement('button');
       b.textContent = action;
@@ -130,7 +134,7 @@ async function poll() {
     $('login').hidden = true;
     $('forget').hidden = !sessionStorage.getItem(KEY);
     render(servers);
-    status('updated ' + new Date().toLocaleTimeString());
+    status('updated ' + new Date().toLocaleTimeString() + (role === 'operator' ? '' : ' (read-only token)'));
   } catch (e) {
     status(e.message, true);
   } finally {

@@ -1,18 +1,20 @@
 import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
-import type { AdminConfig } from '../config/schema.js';
-import { EngineError } from '../errors.js';
+import { adminExposure, type AdminConfig } from '../config/schema.js';
+import { EngineError, isEngineError } from '../errors.js';
 import { remoteAddress } from '../http/handle-request.js';
+import { checkTls } from '../tls.js';
+import { AuditLog } from './audit.js';
 import { AdminAuth } from './auth.js';
-import { isLoopbackHost } from './loopback.js';
 import { AdminMetrics } from './metrics.js';
 import { Reply } from './reply.js';
 import { dispatch, type AdminContext, type AdminHost } from './routes.js';
 
 // The admin API's own uWS app on the engine's event loop: a separate listening socket, so the
 // servers' sockets and limits never see admin traffic, and admin traffic never goes to an isolate.
+// With `admin.secure` it is an HTTPS-only listener, its key and certificate checked like a server's.
 
 export interface AdminListenerOptions {
-  /** called with the readiness line `webdat: admin listening on http://HOST:PORT` */
+  /** called with the readiness line `webdat: admin listening on http(s)://HOST:PORT` */
   announce(line: string): void;
 }
 
@@ -24,30 +26,32 @@ export class AdminListener {
   private socket: us_listen_socket | null = null;
   port = 0;
 
+  /** Checks what the config schema checks (for engines built from an unchecked object) and the TLS files. */
   constructor(host: AdminHost, config: AdminConfig, opts: AdminListenerOptions) {
-    // The config schema refuses this too; repeated for engines built from an unchecked object.
-    if (config.token === undefined && !isLoopbackHost(config.host)) {
-      throw new EngineError('WEBDAT_ERR_CONFIG', `admin.token: is required when admin.host ("${config.host}") is not a loopback address`);
-    }
+    const problems = adminExposure(config);
+    if (problems.length > 0) throw new EngineError('WEBDAT_ERR_CONFIG', problems.map((p) => `admin.${p.key}: ${p.message}`).join('\n'));
+    if (config.secure) checkAdminTls(config);
     this.config = config;
     this.announce = opts.announce;
+    const log = host.logger.child({ admin: true });
     this.ctx = {
       host,
-      auth: new AdminAuth(config.token),
+      auth: new AdminAuth(config),
       metrics: new AdminMetrics(() => host.list()),
-      log: host.logger.child({ admin: true }),
+      log,
+      audit: new AuditLog(log),
       ops: new Map(),
     };
   }
 
   get url(): string {
     const host = this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host;
-    return `http://${host}:${this.port}`;
+    return `${this.config.secure ? 'https' : 'http'}://${host}:${this.port}`;
   }
 
   async start(): Promise<void> {
     if (this.app !== null) return;
-    const app = uWS.App();
+    const app = this.createApp();
     app.any('/*', (res, req) => {
       const method = req.getCaseSensitiveMethod();
       const reply = new Reply(res, method === 'HEAD'); // onAborted first
@@ -69,8 +73,18 @@ export class AdminListener {
     });
     this.app = app;
     this.port = uWS.us_socket_local_port(this.socket as unknown as uWS.us_socket);
-    this.ctx.log.info({ url: this.url, auth: this.ctx.auth.tokenRequired ? 'bearer token' : 'none (loopback only)' }, 'admin API listening');
+    this.ctx.log.info({ url: this.url, auth: this.ctx.auth.tokenRequired ? 'bearer tokens' : 'none (loopback only)' }, 'admin API listening');
     this.announce(`webdat: admin listening on ${this.url}`);
+  }
+
+  private createApp(): TemplatedApp {
+    const c = this.config;
+    if (!c.secure) return uWS.App();
+    try {
+      return uWS.SSLApp({ key_file_name: c.privateKey, cert_file_name: c.certificate, passphrase: c.password });
+    } catch {
+      throw new EngineError('WEBDAT_ERR_TLS', `admin: TLS setup failed for ${c.privateKey} / ${c.certificate}`);
+    }
   }
 
   /** Stops accepting and closes every admin connection at once (answers in flight are dropped). */
@@ -79,5 +93,15 @@ export class AdminListener {
     this.socket = null;
     (this.app as unknown as { close?: () => void } | null)?.close?.();
     this.app = null;
+  }
+}
+
+/** The servers' TLS checks (tls.ts), their messages marked as the admin API's. */
+function checkAdminTls(c: AdminConfig): void {
+  try {
+    checkTls({ privateKey: c.privateKey!, certificate: c.certificate!, password: c.password });
+  } catch (err) {
+    if (isEngineError(err)) throw new EngineError(err.code, `admin: ${err.message}`);
+    throw err;
   }
 }

@@ -3,7 +3,8 @@ import type { Logger } from '../log.js';
 import type { WebdatServer } from '../server.js';
 import { isEngineError } from '../errors.js';
 import { readBody } from '../http/read-body.js';
-import type { AdminAuth, Credentials } from './auth.js';
+import type { AdminAuth, AuthVerdict, Credentials, Principal } from './auth.js';
+import type { AuditLog } from './audit.js';
 import type { AdminMetrics } from './metrics.js';
 import { DASHBOARD_HEADERS, DASHBOARD_HTML } from './dashboard.js';
 import { Reply } from './reply.js';
@@ -34,6 +35,7 @@ export interface AdminContext {
   auth: AdminAuth;
   metrics: AdminMetrics;
   log: Logger;
+  audit: AuditLog;
   /** per-server chain, so start, stop, restart and reloads of one server never interleave */
   ops: Map<string, Promise<unknown>>;
 }
@@ -83,27 +85,63 @@ export function describe(s: WebdatServer): Record<string, unknown> {
   };
 }
 
+/** What a route is called in audit lines: actions by their SPEC §7 names. */
+function actionOf(route: Route | null): string | null {
+  if (route === null) return null;
+  if (route.kind === 'action') return route.action;
+  if (route.kind === 'callbacks') return 'upload';
+  return route.kind;
+}
+
+function refusal(verdict: AuthVerdict, status: number): string {
+  if (verdict === 'missing') return 'admin request without a bearer token refused';
+  if (verdict === 'invalid') return 'admin request with a wrong token refused';
+  if (verdict === 'foreign') return 'admin request a browser sent from another origin refused';
+  return status === 403 ? 'admin action refused: the token has the read role' : 'admin request refused';
+}
+
+/** Audits the answer to `req` once it is known: every action attempted, every 401 and 403. */
+function auditAnswer(ctx: AdminContext, reply: Reply, req: AdminRequest, route: Route | null, method: string, verdict: AuthVerdict): void {
+  const isAction = route !== null && (route.kind === 'action' || route.kind === 'callbacks') && method === route.allow;
+  reply.observe((status) => {
+    if (!isAction && status !== 401 && status !== 403) return;
+    const refused = status === 401 || status === 403;
+    const action = actionOf(route);
+    ctx.audit.write({
+      action,
+      server: route !== null && 'name' in route ? route.name : null,
+      token: typeof verdict === 'object' ? verdict.name : null,
+      remote: req.remote,
+      method: req.method,
+      path: req.path,
+      result: status,
+    }, refused ? refusal(verdict, status) : `admin: ${action} answered ${status}`);
+  });
+}
+
 export function dispatch(ctx: AdminContext, reply: Reply, req: AdminRequest): void {
+  const route = resolve(req.path);
+  // HEAD is a GET without the body (Reply leaves it out).
+  const method = req.method === 'HEAD' ? 'GET' : req.method;
   const verdict = ctx.auth.check(req.credentials);
+  auditAnswer(ctx, reply, req, route, method, verdict);
   if (verdict === 'foreign') {
     reply.error(403, 'forbidden', 'the admin API has no token, so it answers only requests addressed to a loopback host from no other origin');
     return;
   }
-  const route = resolve(req.path);
-  // HEAD is a GET without the body (Reply leaves it out).
-  const method = req.method === 'HEAD' ? 'GET' : req.method;
   // The page carries no data; it asks for the token itself.
   if (route?.kind === 'dashboard' && method === 'GET') {
     reply.send(200, DASHBOARD_HEADERS, DASHBOARD_HTML);
     return;
   }
-  if (verdict !== 'ok') {
+  if (verdict === 'missing' || verdict === 'invalid') {
     // The token is never logged, and neither is what was sent in its place.
-    ctx.log.warn({ remote: req.remote, method: req.method, path: req.path }, verdict === 'missing' ? 'admin request without a bearer token refused' : 'admin request with a wrong token refused');
     const challenge = verdict === 'missing' ? 'Bearer realm="webdat admin"' : 'Bearer realm="webdat admin", error="invalid_token"';
     reply.error(401, 'unauthorized', verdict === 'missing' ? 'a bearer token is required' : 'the bearer token is not valid', { 'www-authenticate': challenge });
     return;
   }
+  // The dashboard reads it to show action buttons only to those who may use them.
+  reply.header('x-webdat-role', verdict.role);
   if (route === null) {
     reply.error(404, 'not-found', `no admin route ${req.path}`);
     return;
@@ -111,6 +149,10 @@ export function dispatch(ctx: AdminContext, reply: Reply, req: AdminRequest): vo
   if (method !== route.allow) {
     const allow = route.allow === 'GET' ? 'GET, HEAD' : route.allow;
     reply.error(405, 'method-not-allowed', `${req.path} accepts ${allow} only`, { allow });
+    return;
+  }
+  if (!permits(verdict, route)) {
+    reply.error(403, 'forbidden', `the token "${verdict.name}" has the read role: it may use GET routes only`);
     return;
   }
   switch (route.kind) {
@@ -139,6 +181,11 @@ export function dispatch(ctx: AdminContext, reply: Reply, req: AdminRequest): vo
       receiveSource(ctx, reply, req, server);
       return;
   }
+}
+
+/** `read` may use every GET route; `operator` every route. */
+function permits(p: Principal, route: Route): boolean {
+  return p.role === 'operator' || route.allow === 'GET';
 }
 
 function find(ctx: AdminContext, reply: Reply, name: string): WebdatServer | null {

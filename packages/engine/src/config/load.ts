@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { EngineError } from '../errors.js';
-import { configSchema, serverSchema, type EngineConfig, type EngineConfigInput, type ServerConfig, type ServerInput } from './schema.js';
+import { configSchema, serverSchema, type AdminConfig, type EngineConfig, type EngineConfigInput, type ServerConfig, type ServerInput } from './schema.js';
 
 export const DEFAULT_CALLBACKS = fileURLToPath(new URL('../../callbacks/default.js', import.meta.url));
 
@@ -18,16 +18,27 @@ export function formatIssues(err: z.ZodError, prefix = ''): string {
   return err.issues.map((i) => `${prefix}${keyPath(i.path)}: ${i.message}`).join('\n');
 }
 
+function absolute(base: string, p: string | undefined): string | undefined {
+  return p === undefined ? undefined : path.resolve(base, p);
+}
+
 function resolvePaths(s: ServerConfig, base: string): ServerConfig {
-  const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(base, p));
-  return { ...s, callbacks: abs(s.callbacks) ?? DEFAULT_CALLBACKS, privateKey: abs(s.privateKey), certificate: abs(s.certificate) };
+  return { ...s, callbacks: absolute(base, s.callbacks) ?? DEFAULT_CALLBACKS, privateKey: absolute(base, s.privateKey), certificate: absolute(base, s.certificate) };
+}
+
+function resolveAdminPaths(a: AdminConfig, base: string): AdminConfig {
+  return { ...a, privateKey: absolute(base, a.privateKey), certificate: absolute(base, a.certificate) };
 }
 
 /** Validates a whole config; relative paths are resolved against `base` (the config file's folder). */
 export function parseConfig(input: unknown, base: string, source = 'config'): EngineConfig {
   const r = configSchema.safeParse(input);
   if (!r.success) throw new EngineError('WEBDAT_ERR_CONFIG', `${source} is invalid:\n${formatIssues(r.error)}`);
-  return { ...r.data, servers: r.data.servers.map((s) => resolvePaths(s, base)) };
+  return {
+    ...r.data,
+    servers: r.data.servers.map((s) => resolvePaths(s, base)),
+    admin: r.data.admin === undefined ? undefined : resolveAdminPaths(r.data.admin, base),
+  };
 }
 
 export function parseServer(input: ServerInput, base: string): ServerConfig {

@@ -35,12 +35,59 @@ export const serverSchema = z.strictObject({
   if (s.secure && s.certificate === undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'is required when secure is true' });
 });
 
+export const ADMIN_ROLES = ['read', 'operator'] as const;
+
+// A token travels as `Authorization: Bearer <token>`, so only visible ASCII can ever match.
+const adminToken = z.string().min(16, 'must be at least 16 characters').regex(/^[!-~]+$/, 'must be visible ASCII without spaces (it travels in an Authorization header)');
+
+export const adminTokenSchema = z.strictObject({
+  name: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'must use only letters, digits, "_", "." and "-"'),
+  token: adminToken,
+  role: z.enum(ADMIN_ROLES),
+});
+
+/**
+ * What an admin listener off loopback must have (SPEC §7): a token, and HTTPS unless `insecure` opts
+ * out, since plain HTTP would carry the bearer tokens in clear. One problem per missing key.
+ */
+export function adminExposure(a: { host: string; token?: string; tokens?: unknown[]; secure: boolean; insecure: boolean }): Array<{ key: 'token' | 'secure'; message: string }> {
+  if (isLoopbackHost(a.host)) return [];
+  const problems: Array<{ key: 'token' | 'secure'; message: string }> = [];
+  if (a.token === undefined && a.tokens === undefined) {
+    problems.push({ key: 'token', message: `is required when admin.host ("${a.host}") is not a loopback address (or give admin.tokens)` });
+  }
+  if (!a.secure && !a.insecure) {
+    problems.push({ key: 'secure', message: `must be true when admin.host ("${a.host}") is not a loopback address; set admin.insecure: true to serve plain HTTP anyway` });
+  }
+  return problems;
+}
+
+/** The name `admin.token` goes by in audit lines. */
+export const LEGACY_TOKEN_NAME = 'admin.token';
+
 export const adminSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(9900),
   host: z.string().min(1).default('127.0.0.1'),
-  token: z.string().min(16, 'must be at least 16 characters').optional(),
+  token: adminToken.optional(),
+  tokens: z.array(adminTokenSchema).min(1, 'must list at least one token (or leave tokens out)').optional(),
+  secure: z.boolean().default(false),
+  privateKey: z.string().min(1).optional(),
+  certificate: z.string().min(1).optional(),
+  password: z.string().optional(),
+  insecure: z.boolean().default(false),
 }).superRefine((a, ctx) => {
-  if (a.token === undefined && !isLoopbackHost(a.host)) ctx.addIssue({ code: 'custom', path: ['token'], message: `is required when admin.host ("${a.host}") is not a loopback address` });
+  for (const p of adminExposure(a)) ctx.addIssue({ code: 'custom', path: [p.key], message: p.message });
+  if (a.secure && a.privateKey === undefined) ctx.addIssue({ code: 'custom', path: ['privateKey'], message: 'is required when admin.secure is true' });
+  if (a.secure && a.certificate === undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'is required when admin.secure is true' });
+  const names = new Set<string>(a.token === undefined ? [] : [LEGACY_TOKEN_NAME]);
+  const values = new Set<string>(a.token === undefined ? [] : [a.token]);
+  a.tokens?.forEach((t, i) => {
+    if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['tokens', i, 'name'], message: `duplicates the token name "${t.name}"` });
+    // Two entries with one secret would make its role ambiguous; the message never repeats the secret.
+    if (values.has(t.token)) ctx.addIssue({ code: 'custom', path: ['tokens', i, 'token'], message: 'is the same secret as another admin token' });
+    names.add(t.name);
+    values.add(t.token);
+  });
 });
 
 export const configSchema = z.strictObject({
@@ -78,6 +125,7 @@ export const configSchema = z.strictObject({
 export type LimitsConfig = z.infer<typeof limitsSchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;
 export type AdminConfig = z.infer<typeof adminSchema>;
+export type AdminRole = (typeof ADMIN_ROLES)[number];
 export type EngineConfig = z.infer<typeof configSchema>;
 export type ServerInput = z.input<typeof serverSchema>;
 export type EngineConfigInput = z.input<typeof configSchema>;

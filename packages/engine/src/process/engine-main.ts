@@ -1,7 +1,7 @@
 import { EngineError, isEngineError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { loadConfigFile, parseConfig } from '../config/load.js';
-import type { EngineConfig } from '../config/schema.js';
+import { adminSchema, type EngineConfig } from '../config/schema.js';
 import { Engine } from '../engine.js';
 import { watchCallbacks } from '../reload/watch-callbacks.js';
 import type { ServeOptions } from '../cli.js';
@@ -11,7 +11,7 @@ const SERVER_FLAGS: Array<keyof ServeOptions> = ['callbacks', 'port', 'host', 'n
 /** CLI flags become the same config object a file would give, and pass through the same schema. */
 export function configFromOptions(opts: ServeOptions): EngineConfig {
   const password = opts.password ?? process.env.WEBDAT_TLS_PASSWORD;
-  const admin = opts.adminPort === undefined ? undefined : { port: opts.adminPort, host: '127.0.0.1' };
+  const admin = opts.adminPort === undefined ? undefined : adminSchema.parse({ port: opts.adminPort, host: '127.0.0.1' });
   if (opts.config !== undefined) {
     const used = SERVER_FLAGS.filter((k) => opts[k] !== undefined);
     if (used.length > 0) throw new EngineError('WEBDAT_ERR_USAGE', `--config cannot be combined with per-server flags (${used.join(', ')}); put them in the config file`);
