@@ -20,6 +20,12 @@ export interface InfoChannels {
   bytes_out: number;
   isolate_heap_bytes: number;
   cpu_time_ms: number;
+  /** invocations stopped for sending more than `limits.maxOutputBytes` */
+  errors_output: number;
+  /** responses refused (500) for more header fields or bytes than the limits allow */
+  header_budget_breaches: number;
+  /** log lines dropped over `limits.logLinesPerSecond` / `logBytesPerSecond` */
+  log_lines_dropped: number;
 }
 
 export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView;

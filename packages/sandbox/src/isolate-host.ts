@@ -8,7 +8,8 @@ import { hostCallbacks } from './host-functions.js';
 import { ModuleSources, linkModuleGraph } from './module-loader.js';
 import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
 import { armHostDeadline, classifyFailure, disarmHostDeadline, sliceMs } from './limits.js';
-import { checkResponse } from './http-message.js';
+import { checkResponse, headerBudgetProblem } from './http-message.js';
+import { LogBudget } from './log-budget.js';
 import { WireError, flattenEvents, readCommands, readIndex, readInts } from './isolate-wire.js';
 
 const KINDS = { event: EventKind, command: CommandKind, ws: WsOp };
@@ -40,12 +41,15 @@ export class TenantHost {
   /** open WebSocket connections, to re-seed a rebuilt isolate */
   private readonly clients = new Set<string>();
   private cpuBase = 0;
+  private headerBreaches = 0;
+  private readonly logs: LogBudget;
   private heapUsed = 0;
   private heapReadAt = 0;
 
   /** Loads the module graph; throws CallbacksLoadError with a message naming the file. */
   constructor(spec: TenantSpec, out: Command[], clients: Iterable<string> = []) {
     this.spec = spec;
+    this.logs = new LogBudget(spec.limits.logLinesPerSecond, spec.limits.logBytesPerSecond);
     for (const c of clients) this.clients.add(c);
     this.sources = new ModuleSources(spec.entry, spec.source);
     this.live = this.build(out);
@@ -57,7 +61,8 @@ export class TenantHost {
     try {
       const context = isolate.createContextSync();
       const factory = context.evalSync(PRELUDE_SOURCE, { reference: true, filename: 'webdat:prelude' }) as ivm.Reference;
-      const meta = { name: this.spec.name, port: this.spec.port, secure: this.spec.secure };
+      const { maxOutputBytes, maxHeaders } = this.spec.limits;
+      const meta = { name: this.spec.name, port: this.spec.port, secure: this.spec.secure, maxOutputBytes, maxHeaders };
       const api = factory.applySync(undefined, [...hostCallbacks(), new ivm.ExternalCopy(KINDS).copyInto(), new ivm.ExternalCopy(meta).copyInto()],
         { result: { reference: true } }) as ivm.Reference;
       const fn = (name: string) => api.getSync(name, { reference: true }) as ivm.Reference;
@@ -185,8 +190,7 @@ export class TenantHost {
     }
     if (end < events.length) this.backlog = events.slice(end);
     for (let i = 0; i < pendingPairs.length; i += 2) this.pending.add(pendingPairs[i]);
-    this.settle(out);
-    return this.result(batch, out, pendingPairs, breached ? began : -1);
+    return this.result(batch, this.settle(out), pendingPairs, breached ? began : -1);
   }
 
   /** The call was cut by the time limit: answer the event that was running (or the async ones) with timeout. */
@@ -235,20 +239,36 @@ export class TenantHost {
     return this.live;
   }
 
-  /** Validates responses, and drops answers for events the engine already gave up on. */
-  private settle(out: Command[]): void {
-    for (let i = 0; i < out.length; i++) {
-      const c = out[i];
+  /**
+   * Validates responses (header budget first, so an oversized list is not scanned further), and keeps
+   * the log lines that fit the server's log budget.
+   */
+  private settle(out: Command[]): Command[] {
+    const kept: Command[] = [];
+    const now = Date.now();
+    const { maxHeaders, maxHeaderBytes } = this.spec.limits;
+    for (const c of out) {
       if (c.c === CommandKind.respond || c.c === CommandKind.done) this.pending.delete(c.id);
+      if (c.c === CommandKind.log) {
+        if (this.logs.admit(c.msg.length, now)) kept.push(c);
+        continue;
+      }
       if (c.c === CommandKind.respond) {
-        const problem = checkResponse(c);
+        const overBudget = headerBudgetProblem(c.headers, maxHeaders, maxHeaderBytes);
+        if (overBudget !== null) this.headerBreaches++;
+        const problem = overBudget ?? checkResponse(c);
         if (problem !== null) {
-          out[i] = { c: CommandKind.log, level: 'error', msg: `onHTTPRequest returned an invalid response: ${problem}` };
-          out.splice(i + 1, 0, { c: CommandKind.done, id: c.id, o: 'exception' });
-          i++;
+          const msg = `onHTTPRequest returned an invalid response: ${problem}`;
+          if (this.logs.admit(msg.length, now)) kept.push({ c: CommandKind.log, level: 'error', msg });
+          kept.push({ c: CommandKind.done, id: c.id, o: 'exception' });
+          continue;
         }
       }
+      kept.push(c);
     }
+    const summary = this.logs.summary(now);
+    if (summary !== null) kept.push({ c: CommandKind.log, level: 'warn', msg: summary });
+    return kept;
   }
 
   private track(events: Event[]): void {
@@ -278,7 +298,10 @@ export class TenantHost {
       pending,
       backlog: this.backlog.length,
       breachedMs: breachedSince < 0 ? 0 : Math.max(1, now - breachedSince),
-      stats: { heapUsed, cpuTimeMs: (this.cpuBase + Number(this.cpuTime())) / 1e6, memoryRestarts: this.memoryRestarts },
+      stats: {
+        heapUsed, cpuTimeMs: (this.cpuBase + Number(this.cpuTime())) / 1e6, memoryRestarts: this.memoryRestarts,
+        headerBreaches: this.headerBreaches, logLinesDropped: this.logs.dropped,
+      },
     };
   }
 }

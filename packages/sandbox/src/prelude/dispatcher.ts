@@ -3,14 +3,17 @@
 // Events arrive and commands leave as flat arrays laid out as isolate-wire.ts describes. The host
 // reads the commands once per call; nothing here ever holds a host object.
 
+import type { createOutputBudget } from './output-budget.js';
+
 interface Kinds {
   event: Record<string, number>;
   command: Record<string, number>;
   ws: Record<string, number>;
 }
-interface Meta { name: string; port: number; secure: boolean }
+interface Meta { name: string; port: number; secure: boolean; maxOutputBytes: number; maxHeaders: number }
+type OutputBudget = ReturnType<typeof createOutputBudget>;
 
-export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
+export function createDispatcher(g: any, kinds: Kinds, meta: Meta, budget: OutputBudget) {
   // Captured before user code runs, so a callback that rewrites Date.now cannot skew the slicing.
   const now = Date.now;
   const E = kinds.event, C = kinds.command, W = kinds.ws;
@@ -65,10 +68,38 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
     return v === undefined || v === null ? new Uint8Array(0) : bytes(v, what);
   }
 
-  function send(client: unknown, op: number, data: unknown): boolean {
+  function send(client: unknown, op: number, data: string | Uint8Array): boolean {
     if (typeof client !== 'string' || !clients.has(client)) return false;
+    const over = budget.charge(data, 1);
+    if (over !== 0) overBudget(over === 1);
     out.push(C.wsSend, client, op, data);
     return true;
+  }
+
+  function broadcast(op: number, data: string | Uint8Array): boolean {
+    const n = info.websocket_connections;
+    const over = budget.charge(data, typeof n === 'number' ? n : 1);
+    if (over !== 0) overBudget(over === 1);
+    out.push(C.broadcast, op, data);
+    return true;
+  }
+
+  /**
+   * The invocation sent more than limits.maxOutputBytes: it ends now with outcome `output` (503 for
+   * HTTP), whatever it does next. A try/catch around the send cannot undo that: its later sends throw
+   * too and whatever it returns is ignored. Output of promise continuations cannot be told apart, so
+   * there every async event still running ends, as when a time limit cuts them.
+   */
+  function overBudget(first: boolean): never {
+    const id = budget.current;
+    if (first && id !== -1) {
+      out.push(C.log, 'error', `stopped: the callback sent more than limits.maxOutputBytes (${meta.maxOutputBytes} bytes; a broadcast counts once per recipient)`, C.done, id, 'output');
+    } else if (first && pending.size > 0) {
+      out.push(C.log, 'error', `stopped ${pending.size} async callbacks: their continuations sent more than limits.maxOutputBytes (${meta.maxOutputBytes} bytes)`);
+      pending.forEach((_s, pid) => { out.push(C.done, pid, 'output'); });
+      pending.clear();
+    }
+    throw new RangeError(`output budget exceeded (limits.maxOutputBytes = ${meta.maxOutputBytes})`);
   }
 
   function safeEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -115,8 +146,8 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
         return true;
       },
     },
-    webSocketBroadcastText: { value: (text: unknown) => { out.push(C.broadcast, W.text, String(text)); return true; } },
-    webSocketBroadcastBinary: { value: (data: unknown) => { const b = bytes(data, 'data'); out.push(C.broadcast, W.binary, b); return true; } },
+    webSocketBroadcastText: { value: (text: unknown) => broadcast(W.text, String(text)) },
+    webSocketBroadcastBinary: { value: (data: unknown) => broadcast(W.binary, bytes(data, 'data')) },
     authenticateBasic: { value: authenticateBasic },
   }));
 
@@ -165,9 +196,12 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
     return req;
   }
 
+  // One field past limits.maxHeaders is enough for the worker to refuse the response; collecting the
+  // rest would only copy them out of the isolate.
+  const headerCap = 2 * meta.maxHeaders;
   function pushHeader(list: string[], name: string, value: unknown): void {
-    if (value === undefined || value === null) return;
-    if (Array.isArray(value)) { for (const v of value) list.push(name, String(v)); return; }
+    if (value === undefined || value === null || list.length > headerCap) return;
+    if (Array.isArray(value)) { for (const v of value) { if (list.length > headerCap) return; list.push(name, String(v)); } return; }
     list.push(name, String(value));
   }
 
@@ -213,7 +247,9 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
       return;
     }
     let ret: unknown;
-    try { ret = fn.apply(undefined, args); } catch (err) { fail(id, err, name); return; }
+    budget.begin(id);
+    try { ret = fn.apply(undefined, args); } catch (err) { if (!budget.end()) fail(id, err, name); return; }
+    if (budget.end()) return;
     if (ret !== null && (typeof ret === 'object' || typeof ret === 'function') && typeof (ret as any).then === 'function') {
       pending.set(id, now());
       Promise.resolve(ret).then(
@@ -258,6 +294,7 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
     const o = out;
     out = [];
     logs = 0;
+    budget.read();
     return o;
   }
 
@@ -283,7 +320,7 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
       const t0 = now();
       let i = start;
       for (; i < at.length; i++) {
-        if (i > start && now() - t0 > sliceMs) break;
+        if (i > start && (now() - t0 > sliceMs || budget.full())) break;
         cursor = i;
         run(flat, at[i]);
       }
@@ -298,6 +335,7 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
     recover(): [unknown[], number, number[]] {
       const c = cursor;
       cursor = -1;
+      budget.end();
       const given: number[] = [];
       if (c === -1) { pending.forEach((_s, id) => given.push(id)); pending.clear(); }
       return [take(), c, given];
