@@ -200,7 +200,7 @@ class Lane {
           if (r.backlog > 0) this.again.add(r.tenant);
           this.rest(r.tenant, r.breachedMs);
         }
-        this.applying.push({ results: decoded.results, r: 0, c: 0, ringEnd, done: () => this.next() });
+        this.applying.push({ results: this.cheapestFirst(decoded.results), r: 0, c: 0, ringEnd, done: () => this.next() });
         if (this.applying.length === 1) this.apply();
       },
       (err: Error) => { this.lost(err, batches.map((b) => b.tenant)); this.next(); },
@@ -234,6 +234,19 @@ class Lane {
       this.applying.shift();
       a.done();
     }
+  }
+
+  /** Servers are independent: a quiet server's answers need not wait behind a loud one's output. */
+  private cheapestFirst(results: TenantResult[]): TenantResult[] {
+    if (results.length < 2) return results;
+    const cost = new Map<TenantResult, number>();
+    for (const r of results) {
+      const fanout = this.hooks.fanout(r.tenant);
+      let n = 0;
+      for (const c of r.commands) n += commandCost(c, fanout);
+      cost.set(r, n);
+    }
+    return results.sort((a, b) => cost.get(a)! - cost.get(b)!);
   }
 
   private applyLater(): void {
