@@ -184,7 +184,7 @@ test('more header fields or header bytes than the limits: 500 exception, logged;
 
 test('log lines over limits.logLinesPerSecond are dropped and counted, with one summary line', async () => {
   assert.equal((await get('lines', '/?n=50&size=8&tag=line-')).text, 'logged');
-  await webdat.waitFor(/45 log lines \(360 bytes\) dropped: over limits\.logLinesPerSecond or limits\.logBytesPerSecond/);
+  await webdat.waitFor(/45 log lines dropped: over limits\.logLinesPerSecond or limits\.logBytesPerSecond/);
   const written = webdat.stderr().match(/"msg":"line-\d{3}"/g) ?? [];
   assert.deepEqual(written, ['"msg":"line-000"', '"msg":"line-001"', '"msg":"line-002"', '"msg":"line-003"', '"msg":"line-004"']);
   assert.equal((await info('lines')).log_lines_dropped, 45);
@@ -192,7 +192,7 @@ test('log lines over limits.logLinesPerSecond are dropped and counted, with one 
 
 test('log bytes over limits.logBytesPerSecond are dropped and counted', async () => {
   assert.equal((await get('bytes', '/?n=10&size=30&tag=byte-')).text, 'logged');
-  await webdat.waitFor(/7 log lines \(210 bytes\) dropped/);
+  await webdat.waitFor(/7 log lines dropped/);
   assert.equal((webdat.stderr().match(/"msg":"byte-\d{3}\.+"/g) ?? []).length, 3);
   assert.equal((await info('bytes')).log_lines_dropped, 7);
 });

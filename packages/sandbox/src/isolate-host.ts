@@ -62,8 +62,8 @@ export class TenantHost {
     try {
       const context = isolate.createContextSync();
       const factory = context.evalSync(PRELUDE_SOURCE, { reference: true, filename: 'webdat:prelude' }) as ivm.Reference;
-      const { maxOutputBytes, maxHeaders } = this.spec.limits;
-      const meta = { name: this.spec.name, port: this.spec.port, secure: this.spec.secure, maxOutputBytes, maxHeaders };
+      const { maxOutputBytes, maxHeaders, logLinesPerSecond, logBytesPerSecond } = this.spec.limits;
+      const meta = { name: this.spec.name, port: this.spec.port, secure: this.spec.secure, maxOutputBytes, maxHeaders, logLinesPerSecond, logBytesPerSecond };
       const api = factory.applySync(undefined, [...hostCallbacks(), new ivm.ExternalCopy(KINDS).copyInto(), new ivm.ExternalCopy(meta).copyInto()],
         { result: { reference: true } }) as ivm.Reference;
       const fn = (name: string) => api.getSync(name, { reference: true }) as ivm.Reference;
@@ -91,8 +91,9 @@ export class TenantHost {
 
   /** Reads the commands the isolate produced (module-level console.log during load, for example). */
   private take(live: Live, out: Command[]): void {
-    const [cmds] = live.collect.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [unknown, unknown];
+    const [cmds, , dropped] = live.collect.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [unknown, unknown, unknown];
     readCommands(cmds, out);
+    this.countDropped(dropped);
   }
 
   /** Open connections, handed to the next generation on a reload so they stay usable. */
@@ -149,18 +150,20 @@ export class TenantHost {
       try {
         let open = this.pending.size;
         if (!done) {
-          const [cmds, next, openInIsolate] = live.dispatch.applySync(undefined, [flat, at, batch.info, cancel, start, slice],
-            { ...COPY, timeout: timeoutMs + slice }) as [unknown, unknown, unknown];
+          const [cmds, next, openInIsolate, dropped] = live.dispatch.applySync(undefined, [flat, at, batch.info, cancel, start, slice],
+            { ...COPY, timeout: timeoutMs + slice }) as [unknown, unknown, unknown, unknown];
           cancel = [];
           readCommands(cmds, out);
+          this.countDropped(dropped);
           start = readIndex(next, start + 1, end, 'the next event index');
           open += readIndex(openInIsolate, 0, Number.MAX_SAFE_INTEGER, 'the count of running async events');
           if (start < end && Date.now() >= turnEnds) end = start;
           if (start < end) continue;
         }
         if (open > 0 || recovered) {
-          const [cmds, pairs] = live.collect.applySync(undefined, [], { ...COPY, timeout: timeoutMs }) as [unknown, unknown];
+          const [cmds, pairs, dropped] = live.collect.applySync(undefined, [], { ...COPY, timeout: timeoutMs }) as [unknown, unknown, unknown];
           readCommands(cmds, out);
+          this.countDropped(dropped);
           pendingPairs = readInts(pairs, 'the running async events');
           if (pendingPairs.length % 2 !== 0) throw new WireError('the running async events are not [id, ms] pairs');
         }
@@ -197,8 +200,9 @@ export class TenantHost {
   /** The call was cut by the time limit: answer the event that was running (or the async ones) with timeout. */
   private recoverFromTimeout(live: Live, out: Command[], events: Event[]): number | null {
     try {
-      const [cmds, rawCursor, rawGiven] = live.recover.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [unknown, unknown, unknown];
+      const [cmds, rawCursor, rawGiven, dropped] = live.recover.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [unknown, unknown, unknown, unknown];
       readCommands(cmds, out);
+      this.countDropped(dropped);
       const cursor = readIndex(rawCursor, -1, events.length - 1, 'the running event index');
       const given = readInts(rawGiven, 'the async events given up');
       if (cursor >= 0) {
@@ -275,6 +279,11 @@ export class TenantHost {
     const summary = this.logs.summary(now);
     if (summary !== null) kept.push({ c: CommandKind.log, level: 'warn', msg: summary });
     return kept;
+  }
+
+  /** Log lines the isolate dropped itself (per-call cap, log budget) count with the ones dropped here. */
+  private countDropped(n: unknown): void {
+    this.logs.countDropped(readIndex(n, 0, Number.MAX_SAFE_INTEGER, 'the count of dropped log lines'));
   }
 
   private track(events: Event[]): void {

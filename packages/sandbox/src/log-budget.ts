@@ -1,6 +1,8 @@
 // Log lines of one isolate per second (limits.logLinesPerSecond / logBytesPerSecond). Every line
 // becomes a synchronous write on the I/O thread, so a flood from one server would slow every other;
-// lines over the budget are dropped here, on the worker, before they travel, and counted.
+// lines over the budget are dropped before they travel, and counted here: the isolate applies the
+// same budget before a line is copied out (prelude/log-allowance.ts) and reports what it dropped; this
+// bucket is the one the callbacks cannot touch.
 
 /** How often, at most, a server's log says that lines were dropped. */
 const SUMMARY_EVERY_MS = 1000;
@@ -13,7 +15,6 @@ export class LogBudget {
   /** lines dropped since the worker loaded the server */
   dropped = 0;
   private unreported = 0;
-  private unreportedBytes = 0;
   private reportedAt = 0;
 
   constructor(private readonly linesPerSecond: number, private readonly bytesPerSecond: number, now = Date.now()) {
@@ -35,18 +36,21 @@ export class LogBudget {
       this.bytes -= size;
       return true;
     }
-    this.dropped++;
-    this.unreported++;
-    this.unreportedBytes += size;
+    this.countDropped(1);
     return false;
+  }
+
+  /** Lines dropped before they reached the worker (the isolate applies the same budget first). */
+  countDropped(n: number): void {
+    this.dropped += n;
+    this.unreported += n;
   }
 
   /** One warning line about the lines dropped since the last one, at most once per second. */
   summary(now: number): string | null {
     if (this.unreported === 0 || now - this.reportedAt < SUMMARY_EVERY_MS) return null;
-    const msg = `${this.unreported} log lines (${this.unreportedBytes} bytes) dropped: over limits.logLinesPerSecond or limits.logBytesPerSecond`;
+    const msg = `${this.unreported} log lines dropped: over limits.logLinesPerSecond or limits.logBytesPerSecond (or 1,000 lines in one call)`;
     this.unreported = 0;
-    this.unreportedBytes = 0;
     this.reportedAt = now;
     return msg;
   }

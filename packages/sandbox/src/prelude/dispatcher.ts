@@ -4,16 +4,18 @@
 // reads the commands once per call; nothing here ever holds a host object.
 
 import type { createOutputBudget } from './output-budget.js';
+import type { createLogAllowance } from './log-allowance.js';
 
 interface Kinds {
   event: Record<string, number>;
   command: Record<string, number>;
   ws: Record<string, number>;
 }
-interface Meta { name: string; port: number; secure: boolean; maxOutputBytes: number; maxHeaders: number }
+interface Meta { name: string; port: number; secure: boolean; maxOutputBytes: number; maxHeaders: number; logLinesPerSecond: number; logBytesPerSecond: number }
 type OutputBudget = ReturnType<typeof createOutputBudget>;
+type LogAllowance = ReturnType<typeof createLogAllowance>;
 
-export function createDispatcher(g: any, kinds: Kinds, meta: Meta, budget: OutputBudget) {
+export function createDispatcher(g: any, kinds: Kinds, meta: Meta, budget: OutputBudget, admitLog: LogAllowance) {
   // Captured before user code runs, so a callback that rewrites Date.now cannot skew the slicing.
   const now = Date.now;
   const E = kinds.event, C = kinds.command, W = kinds.ws;
@@ -43,10 +45,11 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, budget: Outpu
 
   function log(level: string, args: unknown[]): void {
     if (logs >= MAX_LOGS_PER_CALL) { droppedLogs++; return; }
-    logs++;
     let msg = '';
     for (let i = 0; i < args.length; i++) msg += (i ? ' ' : '') + inspect(args[i], 0);
     if (msg.length > MAX_LOG_CHARS) msg = msg.slice(0, MAX_LOG_CHARS) + '…';
+    if (!admitLog(msg.length)) { droppedLogs++; return; }
+    logs++;
     out.push(C.log, level, msg);
   }
 
@@ -290,12 +293,18 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, budget: Outpu
   }
 
   function take(): unknown[] {
-    if (droppedLogs > 0) { out.push(C.log, 'warn', `${droppedLogs} log lines dropped (more than ${MAX_LOGS_PER_CALL} in one call)`); droppedLogs = 0; }
     const o = out;
     out = [];
     logs = 0;
     budget.read();
     return o;
+  }
+
+  /** Log lines dropped since the last call (over the per-call cap or the log budget): the worker counts them. */
+  function dropped(): number {
+    const n = droppedLogs;
+    droppedLogs = 0;
+    return n;
   }
 
   Object.defineProperty(g, 'console', { value: console, writable: true, configurable: true });
@@ -310,11 +319,11 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, budget: Outpu
     },
     /**
      * Runs events start.. (event i begins at flat[at[i]]) until all ran or `sliceMs` passed; returns
-     * [commands, next index, open async events]. With none open, the host can skip the `collect` call
+     * [commands, next index, open async events, log lines dropped]. With none open, the host can skip the `collect` call
      * that reads microtask results. Stopping after a slice gives every event at least the full time
      * limit of the call that runs it.
      */
-    dispatch(flat: any[], at: number[], snapshot: Record<string, number>, cancel: number[], start: number, sliceMs: number): [unknown[], number, number] {
+    dispatch(flat: any[], at: number[], snapshot: Record<string, number>, cancel: number[], start: number, sliceMs: number): [unknown[], number, number, number] {
       info = snapshot;
       for (let i = 0; i < cancel.length; i++) pending.delete(cancel[i]);
       const t0 = now();
@@ -325,20 +334,20 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, budget: Outpu
         run(flat, at[i]);
       }
       cursor = -1;
-      return [take(), i, pending.size];
+      return [take(), i, pending.size, dropped()];
     },
-    /** After a call: what its microtasks produced, and which async events are still running. */
-    collect(): [unknown[], number[]] {
-      return [take(), pendingPairs()];
+    /** After a call: what its microtasks produced, which async events are still running, log lines dropped. */
+    collect(): [unknown[], number[], number] {
+      return [take(), pendingPairs(), dropped()];
     },
-    /** After a call was cut by the time limit: commands so far, the event that was running, pending ids given up. */
-    recover(): [unknown[], number, number[]] {
+    /** After a call was cut by the time limit: commands so far, the event that was running, pending ids given up, log lines dropped. */
+    recover(): [unknown[], number, number[], number] {
       const c = cursor;
       cursor = -1;
       budget.end();
       const given: number[] = [];
       if (c === -1) { pending.forEach((_s, id) => given.push(id)); pending.clear(); }
-      return [take(), c, given];
+      return [take(), c, given, dropped()];
     },
   };
 }
