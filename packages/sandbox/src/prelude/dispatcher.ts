@@ -318,10 +318,11 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, budget: Outpu
       return found;
     },
     /**
-     * Runs events start.. (event i begins at flat[at[i]]) until all ran or `sliceMs` passed; returns
-     * [commands, next index, open async events, log lines dropped]. With none open, the host can skip
-     * the `collect` call that reads microtask results. Stopping after a slice gives every event at least the full time
-     * limit of the call that runs it.
+     * Runs events start.. (event i begins at flat[at[i]]) until all ran, `sliceMs` passed or the
+     * call's output reached one output budget; returns [commands, next index, open async events, log
+     * lines dropped]. With none open, the host can skip the `collect` call that reads microtask
+     * results. Stopping after a slice gives every event at least the full time limit of the call that
+     * runs it.
      */
     dispatch(flat: any[], at: number[], snapshot: Record<string, number>, cancel: number[], start: number, sliceMs: number): [unknown[], number, number, number] {
       info = snapshot;
