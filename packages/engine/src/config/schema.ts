@@ -18,7 +18,7 @@ export const limitsSchema = z.strictObject({
   maxHeaders: z.number().int().positive().max(10_000).default(100),
   maxHeaderBytes: z.number().int().positive().max(16 * MiB).default(64 * 1024),
   logLinesPerSecond: z.number().int().positive().default(1000),
-  logBytesPerSecond: z.number().int().positive().default(1 * MiB),
+  logBytesPerSecond: z.number().int().positive().default(256 * 1024),
 });
 
 const hostName = z.string().min(1).regex(/^[A-Za-z0-9.*-]+$/, 'must be a host name');
