@@ -39,7 +39,11 @@ export interface WebServer {
   readonly info: InfoChannels;
   /** ids of the open WebSocket connections */
   readonly webSocketConnections: ClientId[];
-  /** All sends return false (and do nothing) when the client is gone. */
+  /**
+   * All sends return false (and do nothing) when the client is gone. Sends and broadcasts throw a
+   * RangeError once the invocation has sent more than `limits.maxOutputBytes` (a broadcast counts once
+   * per recipient): the invocation then ends with `output` (HTTP 503) whatever it does next.
+   */
   webSocketSendText(client: ClientId, text: string): boolean;
   webSocketSendBinary(client: ClientId, data: Bytes | string): boolean;
   webSocketSendPing(client: ClientId, data?: Bytes | string): boolean;
