@@ -2,6 +2,7 @@ import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_li
 import type { WebdatServer } from '../server.js';
 import { EngineError } from '../errors.js';
 import { HostRouter } from './host-router.js';
+import { assertPortFree } from './port-free.js';
 import { handleRequest } from '../http/handle-request.js';
 import { writeStatus } from '../http/write-response.js';
 import { wsBehavior } from '../ws/behavior.js';
@@ -39,6 +40,7 @@ export class Listener {
     const app = this.app ?? this.createApp(server);
     if (this.spec.secure) this.addServerNames(app, server);
     if (this.socket === null) {
+      if (this.spec.port !== 0) await assertPortFree(this.spec.host, this.spec.port, `server "${server.name}"`);
       this.socket = await new Promise<us_listen_socket>((resolve, reject) => {
         app.listen(this.spec.host, this.spec.port, (socket) => {
           if (socket) resolve(socket);
