@@ -37,7 +37,7 @@ export function wsBehavior(listener: Listener): WebSocketBehavior<WsData> {
     sendPingsAutomatically: true,
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
       const server = listener.route(req);
-      if (server === null) { misdirected(res); return; }
+      if (server === null) { misdirected(res, req); return; }
       const query = req.getQuery();
       const uri = query ? `${req.getUrl()}?${query}` : req.getUrl();
       const key = req.getHeader('sec-websocket-key');
