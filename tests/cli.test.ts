@@ -14,12 +14,12 @@ test('--help lists the serve flags and exits 0', async () => {
   }
 });
 
-test('invalid flag values are refused with a message and a non-zero exit', async () => {
+test('invalid flag values are refused with a message and exit code 2', async () => {
   const r = await runWebdatExpectingExit(['serve', '--port', 'eighty']);
-  assert.notEqual(r.code, 0);
+  assert.equal(r.code, 2);
   assert.match(r.stderr, /--port/);
   const r2 = await runWebdatExpectingExit(['serve', '--timeout-ms', '-5']);
-  assert.notEqual(r2.code, 0);
+  assert.equal(r2.code, 2);
 });
 
 test('with no --callbacks the bundled defaults serve a page and the readiness line has the real port', async () => {

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { startWebdat, tempDir } from './helpers/webdat.ts';
+import { exchange } from './helpers/raw-http.ts';
 
 // Request forms a client can send on a raw socket (issue 9, item 10). webdat answers them as nginx
 // does where uWebSockets.js v20.30 lets it see them; the forms uWS drops itself are shown as they are.
@@ -38,32 +39,6 @@ fs.writeFileSync(config, JSON.stringify({
 const server = await startWebdat(['--config', config], { expectServers: 3 });
 after(() => server.stop());
 const solo = Number(new URL(server.urls.get('solo')!).port);
-
-interface Exchange { status: number; headers: string; body: string; bytes: number; closedMs: number }
-
-/** Writes `raw` on a fresh connection and collects everything until the server closes it (at most `ms`). */
-function exchange(port: number, raw: string, ms = 30_000): Promise<Exchange> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const s = net.connect(port, '127.0.0.1', () => s.write(raw));
-    const chunks: Buffer[] = [];
-    s.on('data', (d) => chunks.push(d));
-    s.on('error', () => { /* a reset still ends in 'close'; what arrived is asserted */ });
-    const t = setTimeout(() => { s.destroy(); reject(new Error(`the connection was still open after ${ms} ms`)); }, ms);
-    s.on('close', () => {
-      clearTimeout(t);
-      const text = Buffer.concat(chunks).toString('latin1');
-      const split = text.indexOf('\r\n\r\n');
-      resolve({
-        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0),
-        headers: split < 0 ? text : text.slice(0, split),
-        body: split < 0 ? '' : text.slice(split + 4),
-        bytes: text.length,
-        closedMs: Date.now() - started,
-      });
-    });
-  });
-}
 
 const get = (port: number, head: string) => exchange(port, `GET / HTTP/1.1\r\n${head}Connection: close\r\n\r\n`);
 
