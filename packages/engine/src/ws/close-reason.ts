@@ -1,5 +1,5 @@
 /** A close frame's payload is at most 125 bytes: the 2-byte code and a reason of up to 123 bytes (RFC 6455 §5.5). */
-export const MAX_CLOSE_REASON_BYTES = 123;
+const MAX_CLOSE_REASON_BYTES = 123;
 
 /**
  * The reason cut to what fits in a close frame, at a character boundary: uWS cuts at 123 bytes
