@@ -86,8 +86,8 @@ export function runWebdatExpectingExit(args: string[], opts: { env?: NodeJS.Proc
     const t = setTimeout(() => {
       proc.kill('SIGTERM');
       setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
-      reject(new Error(`still running after ${opts.ms ?? 20_000} ms\n${stdout}\n${stderr}`));
-    }, opts.ms ?? 20_000);
+      reject(new Error(`still running after ${opts.ms ?? 60_000} ms\n${stdout}\n${stderr}`));
+    }, opts.ms ?? 60_000);
     proc.on('exit', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
   });
 }
