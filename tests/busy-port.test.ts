@@ -38,14 +38,17 @@ async function refused(args: string[], port: number) {
 }
 
 test('a second webdat on the port of a running one exits 2 naming the port; the first keeps serving', async () => {
-  await refused(['--port', String(first.port), '--host', '127.0.0.1'], first.port);
-  await refused(['--port', String(first.port), '--host', '0.0.0.0'], first.port);
+  await Promise.all([
+    refused(['--port', String(first.port), '--host', '127.0.0.1'], first.port),
+    refused(['--port', String(first.port), '--host', '0.0.0.0'], first.port),
+  ]);
   const r = await fetch(`${first.url}/`);
   assert.equal(await r.text(), 'first');
 });
 
 test('a port held by a node:net server is refused, across 127.0.0.1, 0.0.0.0 and a dual-stack ::', async () => {
-  for (const [held, wanted] of [['127.0.0.1', '127.0.0.1'], ['127.0.0.1', '0.0.0.0'], ['::', '127.0.0.1']]) {
+  // Each pair on its own port, all at once (a webdat start takes seconds on a busy machine).
+  await Promise.all([['127.0.0.1', '127.0.0.1'], ['127.0.0.1', '0.0.0.0'], ['::', '127.0.0.1']].map(async ([held, wanted]) => {
     const s = await listen(held);
     const port = (s.address() as net.AddressInfo).port;
     try {
@@ -53,14 +56,16 @@ test('a port held by a node:net server is refused, across 127.0.0.1, 0.0.0.0 and
     } finally {
       await new Promise((r) => s.close(r));
     }
-  }
+  }));
 });
 
 test('a config server on a busy port and a busy admin port are refused the same way', async () => {
   const config = path.join(dir, 'busy.json');
   fs.writeFileSync(config, JSON.stringify({ servers: [{ name: 'late', host: '127.0.0.1', port: first.port, callbacks: 'cb.js' }] }));
-  await refused(['--config', config], first.port);
-  const r = await runWebdatExpectingExit(['serve', '--port', '0', '--host', '127.0.0.1', '--callbacks', path.join(dir, 'cb.js'), '--admin-port', String(first.port)]);
+  const [, r] = await Promise.all([
+    refused(['--config', config], first.port),
+    runWebdatExpectingExit(['serve', '--port', '0', '--host', '127.0.0.1', '--callbacks', path.join(dir, 'cb.js'), '--admin-port', String(first.port)]),
+  ]);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, new RegExp(`WEBDAT_ERR_LISTEN: the admin API cannot listen on 127\\.0\\.0\\.1:${first.port}: port ${first.port} is already in use`));
 });
