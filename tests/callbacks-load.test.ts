@@ -33,11 +33,12 @@ test('node: built-ins, bare packages and paths above the folder are refused, nam
     [`import x from 'lodash'; export function onHTTPRequest() {}`, /import 'lodash'.*refused/],
     [`import { a } from '../outside.js'; export function onHTTPRequest() {}`, /import '\.\.\/outside\.js'.*refused: it leaves the callbacks folder/],
   ];
-  for (const [source, message] of cases) {
+  // Side by side: a webdat start takes seconds on a busy machine.
+  await Promise.all(cases.map(async ([source, message]) => {
     const r = await serveFails({ 'sub/callbacks.js': source, 'outside.js': 'export const a = 1;' }, 'sub/callbacks.js');
     assert.equal(r.code, 2, source);
     assert.match(r.stderr, message, source);
-  }
+  }));
 });
 
 test('a symlink that leaves the folder is refused', async () => {
@@ -65,10 +66,9 @@ test('relative imports inside the folder work, including nested ones', async () 
 });
 
 test('top-level code that throws or loops is reported, not served', async () => {
-  const threw = await serveFails({ 'callbacks.js': `throw new Error('top-level-boom');` });
+  const [threw, looped] = await Promise.all([serveFails({ 'callbacks.js': `throw new Error('top-level-boom');` }), serveFails({ 'callbacks.js': `for (;;) {}` })]);
   assert.equal(threw.code, 2);
   assert.match(threw.stderr, /top-level-boom/);
-  const looped = await serveFails({ 'callbacks.js': `for (;;) {}` });
   assert.equal(looped.code, 2);
   assert.match(looped.stderr, /time limit|ms limit/);
 });
