@@ -10,6 +10,7 @@ import { checkTls } from './tls.js';
 import { Counters, type PendingEvent, type Ws } from './server-state.js';
 import { writeOutcome, writeResponse } from './http/write-response.js';
 import type { Listener } from './net/listener.js';
+import { closeReason } from './ws/close-reason.js';
 
 /** What a server needs from the engine that hosts it. */
 export interface ServerHost {
@@ -271,7 +272,7 @@ export class WebdatServer {
         }
         case CommandKind.wsClose: {
           const ws = this.clients.get(c.client);
-          if (ws !== undefined && !ws.getUserData().closed) ws.end(c.code, c.reason);
+          if (ws !== undefined && !ws.getUserData().closed) ws.end(c.code, closeReason(c.reason));
           break;
         }
         case CommandKind.broadcast:
