@@ -33,7 +33,7 @@ function ints(v: unknown, path: string): void {
 function version(o: unknown, path: string): asserts o is Record<string, unknown> {
   if (!isObj(o)) fail(path, 'an object');
   if (o.v !== PROTOCOL_VERSION) {
-    throw new ProtocolError(ProtocolErrorCode.version, `${path}.v: expected protocol version ${PROTOCOL_VERSION}, got ${String(o.v)}`);
+    throw new ProtocolError(ProtocolErrorCode.version, `${path}.v: expected protocol version ${PROTOCOL_VERSION}, got ${typeof o.v === 'number' ? o.v : typeof o.v}`);
   }
 }
 
