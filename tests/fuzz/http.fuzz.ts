@@ -73,7 +73,7 @@ export function render(r: Request, hostName: string): { bytes: Uint8Array; clean
 }
 
 /** The length of one complete response at the start of `buf`, or null while incomplete. */
-function responseLength(buf: Buffer, head: boolean): number | null {
+export function responseLength(buf: Buffer, head: boolean): number | null {
   const end = buf.indexOf('\r\n\r\n');
   if (end < 0) return null;
   const lines = buf.subarray(0, end).toString('latin1');
