@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startWebdat, tempDir } from './helpers/webdat.ts';
+import { connect } from './helpers/ws.ts';
 
 // SPEC §5 and issue 4: a worker thread that exits, and an engine process that V8 kills.
 
@@ -51,6 +52,27 @@ export async function onHTTPRequest(w, req, res) {
     assert.match(await again.text(), /^a \d+$/, 'server a serves again from a rebuilt isolate');
     assert.match(s.stderr(), /worker thread lost/);
     assert.equal(s.proc.exitCode, null, 'the engine process survived');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('after a worker thread is lost, the rebuilt isolate still reaches the WebSocket connections that stayed open', async () => {
+  const dir = tempDir({
+    'a.js': counter('a') + `export function onWebSocketReceiveText(w, client, data) { w.webSocketSendText(client, 'echo ' + data); }\n`,
+  });
+  const s = await startWebdat(['--callbacks', path.join(dir, 'a.js'), '--port', '0', '--host', '127.0.0.1'], { env: { WEBDAT_TEST_FAULTS: '1' } });
+  try {
+    const ws = await connect(s.url.replace('http', 'ws'));
+    ws.ws.send('one');
+    assert.equal(await ws.next(), 'echo one');
+    const fault = await fetch(s.url, { headers: { 'x-webdat-test-fault': 'exit' } });
+    assert.equal(fault.headers.get('x-webdat-error'), 'canceled');
+    await s.waitFor(/worker thread lost/);
+    assert.equal(await (await fetch(s.url)).text(), 'a 1', 'a fresh isolate on the replacement thread');
+    ws.ws.send('two');
+    assert.equal(await ws.next(), 'echo two', 'the connection opened before the loss is still known to the isolate');
+    ws.ws.close();
   } finally {
     await s.stop();
   }

@@ -195,8 +195,10 @@ async function faults(port: number, deaths: () => number, started: number): Prom
       }
       continue;
     }
-    void one(tick % 5 === 0 ? '/memory' : tick % 3 === 0 ? '/' : '/loop');
-    if (tick % 30 === 0) void one('/', 'x-webdat-test-fault: exit\r\n');
+    // Breaches are spaced so that turns within the limits end the server's rest streak between them:
+    // a server that only ever loops gets a ninth of a core, and its queue would outgrow the drain.
+    void one(tick % 10 === 0 ? '/loop' : tick % 15 === 5 ? '/memory' : '/');
+    if (tick % 45 === 20) void one('/', 'x-webdat-test-fault: exit\r\n');
     await sleep(1000);
   }
 }
@@ -215,7 +217,7 @@ async function main(): Promise<number> {
   console.log(`webdat soak: ${SECONDS} s, port ${port}, ${QUIET.length * (HTTP_PER_SERVER + WS_PER_SERVER)} client connections, ${ENGINE_DEATHS} engine deaths planned`);
   const s = await startWebdat(['--config', file], { expectServers: 4, env: { WEBDAT_TEST_FAULTS: '1', WEBDAT_LOG_LEVEL: 'warn' } });
   const deathTimes: number[] = [];
-  s.proc.stderr!.on('data', (d: Buffer) => { for (const _ of d.toString().matchAll(/engine died/g)) deathTimes.push(Date.now()); });
+  s.proc.stderr!.on('data', (d: Buffer) => { for (const _ of d.toString().matchAll(/webdat supervisor: engine died/g)) deathTimes.push(Date.now()); });
   const watch = new EngineWatch(s.proc.pid!, 1000);
   const started = Date.now();
   const clients: Promise<void>[] = [];
@@ -233,6 +235,7 @@ async function main(): Promise<number> {
   watch.stop();
   const unanswered = [...pending];
   const stderr = s.stderr();
+  if (process.env.SOAK_LOG !== undefined) fs.writeFileSync(process.env.SOAK_LOG, stderr);
   await s.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 
@@ -259,6 +262,7 @@ async function main(): Promise<number> {
   console.log(`  bad server: ${tally.bad.sent} sent, ${tally.bad.lost} lost to engine deaths; answers ${JSON.stringify(tally.bad.byAnswer)}`);
   console.log(`  engine deaths ${deathTimes.length} (at ${deathTimes.map((d) => Math.round((d - started) / 1000) + ' s').join(', ')}), worker threads lost ${workerLosses}, reconnects ${tally.reconnects}, quarantined: ${quarantined.length ? quarantined.join(', ') : 'none'}`);
   console.log(`  unanswered ${unanswered.length}, lost without an engine death ${unexplained.length}`);
+  for (const line of stderr.split('\n').filter((l) => l.startsWith('webdat supervisor:'))) console.log(`  ${line}`);
   for (const l of lives) console.log(`  engine ${l.pid} (${l.seconds} s): RSS ${pct(l.rss, 'KiB')}, descriptors ${pct(l.fds, '')}`);
   for (const p of problems.slice(0, 30)) console.log(`  PROBLEM ${p}`);
   console.log(problems.length === 0 ? 'soak passed' : `soak FAILED (${problems.length} problems)`);

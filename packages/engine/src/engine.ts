@@ -62,6 +62,7 @@ export class Engine {
           for (const t of tenants) this.byTenant.get(t)?.failInstance(t, 'canceled');
         },
         snapshot: (t) => this.byTenant.get(t)?.info() ?? ({} as InfoSnapshot),
+        clients: (t) => this.byTenant.get(t)?.clientsOf(t) ?? [],
       },
     });
     for (const s of config.servers) this.register(s);

@@ -108,6 +108,7 @@ function checkSpec(s: unknown, path: string): asserts s is TenantSpec {
   str(s, 'name', path); str(s, 'entry', path);
   if (typeof s.secure !== 'boolean') fail(`${path}.secure`, 'a boolean');
   if (s.source !== undefined && typeof s.source !== 'string') fail(`${path}.source`, 'a string');
+  if (s.clients !== undefined) strings(s.clients, `${path}.clients`);
   if (!isObj(s.limits)) fail(`${path}.limits`, 'an object');
   if (typeof s.limits.timeoutMs !== 'number' || !(s.limits.timeoutMs > 0)) fail(`${path}.limits.timeoutMs`, 'a positive number');
   if (typeof s.limits.memoryMb !== 'number' || !(s.limits.memoryMb > 0)) fail(`${path}.limits.memoryMb`, 'a positive number');

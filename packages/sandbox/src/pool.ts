@@ -17,6 +17,8 @@ export interface PoolHooks {
   onWorkerLost(lane: number, tenants: number[], error: Error): void;
   /** the info channels to hand to a tenant's callbacks with its next batch */
   snapshot(tenant: number): InfoSnapshot;
+  /** the tenant's open WebSocket connections, which an isolate rebuilt after a worker loss must know */
+  clients(tenant: number): string[];
 }
 
 interface Control {
@@ -260,7 +262,10 @@ class Lane {
   private lost(error: Error, inFlight: number[]): void {
     if (this.closed) return;
     this.ring.freeAll();
-    const reload = [...this.specs.values()].map((spec): Control => ({ task: { v: PROTOCOL_VERSION, t: TaskKind.load, spec }, resolve: () => {} }));
+    const reload = [...this.specs.values()].map((spec): Control => ({
+      task: { v: PROTOCOL_VERSION, t: TaskKind.load, spec: { ...spec, clients: this.hooks.clients(spec.tenant) } },
+      resolve: () => {},
+    }));
     this.control.unshift(...reload);
     this.hooks.onWorkerLost(this.index, [...new Set([...inFlight, ...this.specs.keys()])], error);
   }
