@@ -16,7 +16,7 @@ test('one lane at a time carries suspects; the holder yields to a waiting lane; 
   assert.equal(g.enter(1, () => woken.push(1)), false);
   assert.equal(g.enter(0, () => woken.push(0)), false, 'the holder gets no new turn while lane 1 waits');
   g.leave();
-  assert.deepEqual(woken, []);
+  assert.equal(woken.length, 0);
   g.leave();
   assert.deepEqual(woken, [1, 0], 'waiting lanes are woken in the order they asked');
   assert.equal(g.enter(1, () => woken.push(1)), true);
