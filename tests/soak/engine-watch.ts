@@ -49,18 +49,18 @@ export class EngineWatch {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-
 /**
- * Growth over the second half of a life: the median of its last five samples against the median of
- * the first five of that half (medians, so that one GC or one reconnect burst does not decide).
+ * Growth over the second half of a life: the lowest value of its last fifth against the lowest of its
+ * first fifth. A leak raises the floor; the fourth server's memory breaches and worker replacements
+ * only raise peaks that fall back (the engine's RSS swung ±20% around a flat floor with medians).
  */
 export function secondHalfGrowth(life: Life, pick: (s: Sample) => number): { from: number; to: number; growth: number } | null {
   const s = life.samples;
   if (s.length < 20) return null;
   const mid = s[0].t + (s[s.length - 1].t - s[0].t) / 2;
   const half = s.filter((x) => x.t >= mid);
-  const from = median(half.slice(0, 5).map(pick));
-  const to = median(half.slice(-5).map(pick));
+  const fifth = Math.max(2, Math.floor(half.length / 5));
+  const from = Math.min(...half.slice(0, fifth).map(pick));
+  const to = Math.min(...half.slice(-fifth).map(pick));
   return { from, to, growth: (to - from) / from };
 }

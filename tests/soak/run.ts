@@ -11,8 +11,8 @@ import { EngineWatch, secondHalfGrowth } from './engine-watch.ts';
 // while a fourth, on the same port, loops into its time limit, breaks its memory limit, loses its
 // worker thread and takes the engine down. Every request and message must be answered (by its own
 // server), answered with a documented 5xx, or lost with a connection that an engine death closed.
-// Within each engine life (until the fourth server is told to kill it), RSS and open descriptors
-// must stay flat over its second half.
+// Within each engine life (until the fourth server is told to kill it), the floors of RSS and open
+// descriptors must stay flat over its second half.
 // SOAK_SECONDS (default 600) sets the length; traffic goes to 127.0.0.1 only; it stops by itself.
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
@@ -212,7 +212,7 @@ async function main(): Promise<number> {
   fs.writeFileSync(file, JSON.stringify({
     servers: [
       ...QUIET.map((n) => ({ name: n, port, host: '127.0.0.1', hosts: [`${n}.test`], callbacks: `${n}.js` })),
-      { name: 'bad', port, host: '127.0.0.1', hosts: ['bad.test'], callbacks: 'bad.js', limits: { timeoutMs: 1000, memoryMb: 64 } },
+      { name: 'bad', port, host: '127.0.0.1', hosts: ['bad.test'], callbacks: 'bad.js', limits: { timeoutMs: 1000, memoryMb: 32 } },
     ],
     workers: 2,
   }));
@@ -269,7 +269,7 @@ async function main(): Promise<number> {
   console.log(`  engine deaths ${deathTimes.length} (at ${deathTimes.map((d) => Math.round((d - started) / 1000) + ' s').join(', ')}), worker threads lost ${workerLosses}, reconnects ${tally.reconnects}, quarantined: ${quarantined.length ? quarantined.join(', ') : 'none'}`);
   console.log(`  unanswered ${unanswered.length}, lost without an engine death ${unexplained.length}`);
   for (const line of stderr.split('\n').filter((l) => l.startsWith('webdat supervisor:'))) console.log(`  ${line}`);
-  for (const l of lives) console.log(`  engine ${l.pid} (${l.seconds} s): RSS ${pct(l.rss, 'KiB')}, descriptors ${pct(l.fds, '')}`);
+  for (const l of lives) console.log(`  engine ${l.pid} (${l.seconds} s judged): RSS floor ${pct(l.rss, 'KiB')}, descriptors ${pct(l.fds, '')}`);
   for (const p of problems.slice(0, 30)) console.log(`  PROBLEM ${p}`);
   console.log(problems.length === 0 ? 'soak passed' : `soak FAILED (${problems.length} problems)`);
   return problems.length === 0 ? 0 : 1;
