@@ -1,6 +1,6 @@
 // A quiet server beside the one being fuzzed: it must keep answering, each time within PROBE_MS.
 
-const PROBE_MS = 10_000;
+const PROBE_MS = 30_000;
 
 export class Probe {
   readonly url: string;

@@ -267,7 +267,8 @@ async function main(): Promise<number> {
   console.log(`  WebSocket to a, b, c: ${tally.ws.sent} sent, ${tally.ws.echoed} echoed by their own server, ${tally.ws.lost} lost with a connection an engine death closed`);
   console.log(`  bad server: ${tally.bad.sent} sent, ${tally.bad.lost} lost to engine deaths; answers ${JSON.stringify(tally.bad.byAnswer)}`);
   console.log(`  engine deaths ${deathTimes.length} (at ${deathTimes.map((d) => Math.round((d - started) / 1000) + ' s').join(', ')}), worker threads lost ${workerLosses}, reconnects ${tally.reconnects}, quarantined: ${quarantined.length ? quarantined.join(', ') : 'none'}`);
-  console.log(`  unanswered ${unanswered.length}, lost without an engine death ${unexplained.length}`);
+  const byServer = (xs: Array<{ server: string }>) => JSON.stringify(xs.reduce<Record<string, number>>((o, x) => { o[x.server] = (o[x.server] ?? 0) + 1; return o; }, {}));
+  console.log(`  unanswered ${unanswered.length} ${byServer(unanswered)}, lost without an engine death ${unexplained.length} ${byServer(unexplained)}`);
   for (const line of stderr.split('\n').filter((l) => l.startsWith('webdat supervisor:'))) console.log(`  ${line}`);
   for (const l of lives) console.log(`  engine ${l.pid} (${l.seconds} s judged): RSS floor ${pct(l.rss, 'KiB')}, descriptors ${pct(l.fds, '')}`);
   for (const p of problems.slice(0, 30)) console.log(`  PROBLEM ${p}`);
