@@ -61,7 +61,8 @@ test('after a worker thread is lost, the rebuilt isolate still reaches the WebSo
   const dir = tempDir({
     'a.js': counter('a') + `export function onWebSocketReceiveText(w, client, data) { w.webSocketSendText(client, 'echo ' + data); }\n`,
   });
-  const s = await startWebdat(['--callbacks', path.join(dir, 'a.js'), '--port', '0', '--host', '127.0.0.1'], { env: { WEBDAT_TEST_FAULTS: '1' } });
+  // A generous time limit: on a loaded machine even a trivial callback can miss the default 100 ms.
+  const s = await startWebdat(['--callbacks', path.join(dir, 'a.js'), '--port', '0', '--host', '127.0.0.1', '--timeout-ms', '10000'], { env: { WEBDAT_TEST_FAULTS: '1' } });
   try {
     const ws = await connect(s.url.replace('http', 'ws'));
     ws.ws.send('one');
