@@ -319,6 +319,12 @@ export class WebdatServer {
   }
 
   /** The events of one instance end with `outcome` (its worker thread was lost). */
+  /** Ids of the open WebSocket connections served by the instance `tenant`. */
+  clientsOf(tenant: number): string[] {
+    const i = this.instances.findIndex((x) => x.tenant === tenant);
+    return [...this.clients].filter(([, ws]) => ws.getUserData().inst === i).map(([id]) => id);
+  }
+
   failInstance(tenant: number, outcome: Exclude<Outcome, 'ok'>): void {
     const i = this.instances.findIndex((x) => x.tenant === tenant);
     for (const [id, e] of [...this.pending]) if (e.inst === i) this.finish(id, outcome);

@@ -5,6 +5,7 @@ import { adminSchema, type EngineConfig } from '../config/schema.js';
 import { Engine } from '../engine.js';
 import { watchCallbacks } from '../reload/watch-callbacks.js';
 import type { ServeOptions } from '../cli.js';
+import { SUSPECTS_ENV } from './blame.js';
 
 const SERVER_FLAGS: Array<keyof ServeOptions> = ['callbacks', 'port', 'host', 'name', 'secure', 'privateKey', 'certificate', 'password', 'timeoutMs', 'memoryMb'];
 
@@ -53,7 +54,8 @@ export async function runEngine(opts: ServeOptions): Promise<number | null> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   try {
     const disabled = new Set<string>(JSON.parse(process.env.WEBDAT_DISABLED ?? '[]') as string[]);
-    engine = new Engine(configFromOptions(opts), { logger, disabled });
+    const suspects = new Map(Object.entries(JSON.parse(process.env[SUSPECTS_ENV] ?? '{}') as Record<string, number>));
+    engine = new Engine(configFromOptions(opts), { logger, disabled, suspects });
     starting = engine.start();
     await starting;
     if (opts.watch === true) watchCallbacks(engine);

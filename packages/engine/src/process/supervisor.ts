@@ -5,18 +5,22 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ACTIVITY_FILE_ENV, readActivity } from '@webdat/sandbox';
 import type { ServeOptions } from '../cli.js';
+import { Blame, DEATH_WINDOW_MS, QUARANTINE_AFTER, SUSPECTS_ENV } from './blame.js';
 
 // `webdat serve` is this small process around the engine process (SPEC §5): V8 can fail in ways
 // isolated-vm cannot contain, so the engine is restarted at once when it dies, the server whose
-// callbacks were running is named, and a server that keeps killing the engine is left inactive.
+// callbacks were running is named, and a server that keeps killing the engine is left inactive
+// (blame.ts decides which server that is).
 
 const BIN = fileURLToPath(new URL('../../bin/webdat.js', import.meta.url));
 /** exit codes of the engine that mean "your input is wrong": restarting would not help */
 const FATAL_EXITS = new Set([2, 3]);
-const QUARANTINE_AFTER = 3;
-const DEATH_WINDOW_MS = 60_000;
 /** a worker busy in one batch for this long is hung (a batch is bounded by the time limits) */
 const HANG_MS = 10_000;
+
+function quoted(names: string[]): string {
+  return names.map((n) => `"${n}"`).join(', ');
+}
 
 function say(msg: string): void {
   process.stderr.write(`webdat supervisor: ${msg}\n`);
@@ -34,8 +38,7 @@ function engineArgs(argv: string[]): string[] {
 }
 
 export function runSupervisor(argv: string[], opts: ServeOptions): Promise<number> {
-  const deaths = new Map<string, number[]>();
-  const disabled = new Set<string>();
+  const blame = new Blame();
   let child: ChildProcess | null = null;
   let stopping = false;
   let rapid = 0;
@@ -47,22 +50,22 @@ export function runSupervisor(argv: string[], opts: ServeOptions): Promise<numbe
   return new Promise<number>((resolve) => {
     const start = () => {
       let hangTimer: NodeJS.Timeout | null = null;
+      let hung: string[] | null = null;
       const startedAt = Date.now();
       // A new engine starts with every lane idle.
       fs.writeFileSync(activityFile, '');
       child = spawn(process.execPath, ['--no-node-snapshot', BIN, ...engineArgs(argv)], {
-        env: { ...env, WEBDAT_DISABLED: JSON.stringify([...disabled]) },
+        env: { ...env, WEBDAT_DISABLED: JSON.stringify([...blame.disabled]), [SUSPECTS_ENV]: JSON.stringify(blame.suspects(startedAt)) },
         stdio: 'inherit',
       });
       hangTimer = setInterval(() => {
         const now = Date.now();
-        for (const { server, since } of readActivity(activityFile)) {
-          if (now - since > HANG_MS) {
-            say(`engine hung in callbacks of server "${server}" for over ${HANG_MS / 1000} s; killing it`);
-            child?.kill('SIGKILL');
-            return;
-          }
-        }
+        const stuck = readActivity(activityFile).filter((a) => now - a.since > HANG_MS).map((a) => a.server);
+        if (stuck.length === 0 || hung !== null) return;
+        // The servers stuck are the ones to blame, not those that happened to run beside them.
+        hung = stuck;
+        say(`engine hung in callbacks of ${quoted(stuck)} for over ${HANG_MS / 1000} s; killing it`);
+        child?.kill('SIGKILL');
       }, 1000);
       hangTimer.unref();
       child.on('exit', (code, signal) => {
@@ -70,17 +73,16 @@ export function runSupervisor(argv: string[], opts: ServeOptions): Promise<numbe
         child = null;
         if (stopping || (code === 0 && signal === null)) { resolve(code ?? 0); return; }
         if (code !== null && FATAL_EXITS.has(code)) { resolve(code); return; }
-        const culprits = [...new Set(readActivity(activityFile).map((a) => a.server))];
-        say(`engine died (${signal ?? `exit ${code}`})` + (culprits.length ? ` while running callbacks of ${culprits.map((c) => `"${c}"`).join(', ')}` : '') + '; restarting');
+        const culprits = hung ?? [...new Set(readActivity(activityFile).map((a) => a.server))];
+        say(`engine died (${signal ?? `exit ${code}`})` + (culprits.length ? ` while running callbacks of ${quoted(culprits)}` : '') + '; restarting');
         const now = Date.now();
-        for (const name of culprits) {
-          const recent = (deaths.get(name) ?? []).filter((t) => now - t < DEATH_WINDOW_MS);
-          recent.push(now);
-          deaths.set(name, recent);
-          if (recent.length >= QUARANTINE_AFTER && !disabled.has(name)) {
-            disabled.add(name);
-            say(`server "${name}" brought the engine down ${recent.length} times within ${DEATH_WINDOW_MS / 1000} s; it stays inactive until webdat is restarted`);
-          }
+        const verdict = blame.death(culprits, now);
+        if (verdict.suspects.length > 1) {
+          say(`${quoted(verdict.suspects)} were running together, so none is blamed; until one is named alone, each runs apart from the others until the engine has run ${DEATH_WINDOW_MS / 1000} s without dying`);
+        } else if (verdict.quarantined !== null) {
+          say(`server "${verdict.quarantined}" brought the engine down ${verdict.count} times within ${DEATH_WINDOW_MS / 1000} s; it stays inactive until webdat is restarted`);
+        } else if (verdict.guilty !== null) {
+          say(`server "${verdict.guilty}" was the only one running: death ${verdict.count} of ${QUARANTINE_AFTER} within ${DEATH_WINDOW_MS / 1000} s before it is left inactive`);
         }
         // Back off only when the engine dies right after start with nobody to blame (a crash loop).
         rapid = culprits.length === 0 && now - startedAt < 2000 ? rapid + 1 : 0;
