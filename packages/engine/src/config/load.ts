@@ -20,14 +20,17 @@ export function formatIssues(err: z.ZodError, prefix = ''): string {
 
 function resolvePaths(s: ServerConfig, base: string): ServerConfig {
   const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(base, p));
-  return { ...s, callbacks: abs(s.callbacks) ?? DEFAULT_CALLBACKS, privateKey: abs(s.privateKey), certificate: abs(s.certificate) };
+  return {
+    ...s, callbacks: abs(s.callbacks) ?? DEFAULT_CALLBACKS, privateKey: abs(s.privateKey), certificate: abs(s.certificate),
+    egress: s.egress.caFile === undefined ? { allow: s.egress.allow } : { allow: s.egress.allow, caFile: abs(s.egress.caFile) },
+  };
 }
 
 /** Validates a whole config; relative paths are resolved against `base` (the config file's folder). */
 export function parseConfig(input: unknown, base: string, source = 'config'): EngineConfig {
   const r = configSchema.safeParse(input);
   if (!r.success) throw new EngineError('WEBDAT_ERR_CONFIG', `${source} is invalid:\n${formatIssues(r.error)}`);
-  return { ...r.data, servers: r.data.servers.map((s) => resolvePaths(s, base)) };
+  return { ...r.data, dataDir: path.resolve(base, r.data.dataDir), servers: r.data.servers.map((s) => resolvePaths(s, base)) };
 }
 
 export function parseServer(input: ServerInput, base: string): ServerConfig {
