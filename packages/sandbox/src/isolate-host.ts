@@ -74,7 +74,7 @@ export class TenantHost {
     for (const c of clients) this.clients.add(c);
     this.sources = new ModuleSources(spec.entry, spec.source);
     this.ops = new TenantOps(openCapabilities(spec), (id, inv, r) => loop.push(() => this.settleOp(id, inv, r)));
-    this.timers = new TenantTimers(spec.limits.maxTimers, (id) => loop.push(() => this.fireTimer(id)));
+    this.timers = new TenantTimers(spec.limits.maxTimers, (id, creator) => loop.push(() => this.fireTimer(id, creator)));
     try {
       this.live = this.build(out);
     } catch (err) {
@@ -96,9 +96,9 @@ export class TenantHost {
       const factory = context.evalSync(PRELUDE_SOURCE, { reference: true, filename: 'webdat:prelude' }) as ivm.Reference;
       const meta = { name: this.spec.name, port: this.spec.port, secure: this.spec.secure, maxTimers: this.spec.limits.maxTimers };
       const opHost = new ivm.Callback((name: unknown, args: unknown, inv: unknown) => { checkHostDeadline(); return this.ops.start(name, args, inv); });
-      const timerHost = new ivm.Callback((op: unknown, a: unknown, b: unknown) => {
+      const timerHost = new ivm.Callback((op: unknown, a: unknown, b: unknown, c: unknown) => {
         checkHostDeadline();
-        if (op === 0) return this.timers.create(a, b);
+        if (op === 0) return this.timers.create(a, b, c);
         this.timers.clear(a);
         return 0;
       });
@@ -301,8 +301,7 @@ export class TenantHost {
   private settleOp(id: number, invocation: number, result: OpResult): TenantResult | null {
     const running = this.pending.get(invocation);
     if (running === undefined || this.live === null) return null;
-    const { cpuMs, timeoutMs } = this.spec.limits;
-    const budget = Math.min(cpuMs - running.cpuMs, running.start + timeoutMs - Date.now());
+    const budget = this.budgetOf(running);
     if (budget <= 0) return this.expire([invocation]);
     const value = result.ok ? result.value : result.error;
     return this.outside(invocation, budget, (live, timeout) => {
@@ -311,11 +310,23 @@ export class TenantHost {
     });
   }
 
-  /** Runs a due timer's callback as an invocation of its own (SPEC §9). */
-  private fireTimer(timerId: number): TenantResult | null {
+  /** What is left of an async invocation's CPU budget and time limit, in ms. */
+  private budgetOf(r: Running): number {
+    const { cpuMs, timeoutMs } = this.spec.limits;
+    return Math.min(cpuMs - r.cpuMs, r.start + timeoutMs - Date.now());
+  }
+
+  /**
+   * Runs a due timer's callback as an invocation of its own (SPEC §9). If the invocation that created
+   * the timer still awaits, the call also runs its continuation, within what is left of its budget.
+   */
+  private fireTimer(timerId: number, creator: number): TenantResult | null {
     if (this.live === null) return null;
     const id = -++this.timerInvocations;
-    return this.outside(id, this.stretchMs, (live, timeout) => {
+    const awaiting = this.pending.get(creator);
+    const budget = awaiting === undefined ? this.stretchMs : Math.min(this.stretchMs, this.budgetOf(awaiting));
+    if (budget <= 0) return this.expire([creator]);
+    return this.outside(id, budget, (live, timeout) => {
       const owner = live.fire.applySync(undefined, [id, timerId], { ...COPY, timeout });
       return typeof owner === 'number' ? owner : id;
     });
@@ -369,10 +380,24 @@ export class TenantHost {
     }
     if (pairs !== null) this.reconcile(pairs);
     const r = this.pending.get(charged);
-    if (r !== undefined) r.cpuMs += this.cpuMs() - cpu;
+    if (r !== undefined) {
+      r.cpuMs += this.cpuMs() - cpu;
+      // The stretch that spent the rest of the budget ran within its call's timeout; the invocation ends here.
+      if (this.budgetOf(r) <= 0) this.giveUp(live, charged, out);
+    }
     this.afterTurn(out);
     if (out.length === 0) return null;
     return this.result(this.spec, out, pairs ?? [], breached ? began : -1);
+  }
+
+  /** Ends one async invocation whose CPU budget is spent, as a time-limit breach. */
+  private giveUp(live: Live, id: number, out: Command[]): void {
+    try {
+      live.expire.applySync(undefined, [[id]], { arguments: { copy: true }, timeout: this.stretchMs });
+      this.reconcile(this.collectPairs(live, out));
+    } catch {
+      this.lose(out, [], 'internal');
+    }
   }
 
   private collectPairs(live: Live, out: Command[]): number[] {

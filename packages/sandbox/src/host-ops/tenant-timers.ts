@@ -7,9 +7,10 @@ export class TenantTimers {
   private seq = 0;
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private readonly max: number;
-  private readonly due: (id: number) => void;
+  private readonly due: (id: number, creator: number) => void;
 
-  constructor(max: number, due: (id: number) => void) {
+  /** `due` gets the timer and the invocation that created it (whose awaited continuation it may resume). */
+  constructor(max: number, due: (id: number, creator: number) => void) {
     this.max = max;
     this.due = due;
   }
@@ -19,14 +20,15 @@ export class TenantTimers {
   }
 
   /** Called from inside the isolate: the new timer's id, or -1 when `max` are pending. */
-  create(ms: unknown, repeat: unknown): number {
+  create(ms: unknown, repeat: unknown, creator: unknown): number {
     if (this.timers.size >= this.max) return -1;
     const delay = typeof ms === 'number' && ms >= 0 && ms <= 2_147_483_647 ? Math.floor(ms) : 0;
+    const by = typeof creator === 'number' && Number.isInteger(creator) ? creator : 0;
     const id = ++this.seq;
     // An interval of 0 would fire on every turn of the worker's loop; browsers clamp too.
     const handle = repeat === 1
-      ? setInterval(() => this.due(id), Math.max(1, delay))
-      : setTimeout(() => { this.timers.delete(id); this.due(id); }, delay);
+      ? setInterval(() => this.due(id, by), Math.max(1, delay))
+      : setTimeout(() => { this.timers.delete(id); this.due(id, by); }, delay);
     this.timers.set(id, handle);
     return id;
   }

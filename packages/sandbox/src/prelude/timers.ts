@@ -3,8 +3,11 @@
 // later calls the dispatcher's `fire` with the timer id; the callback then runs as an invocation of
 // its own. Here live only the functions and arguments to call.
 
-/** op 0: create(ms, repeat 0|1) → id, or -1 when limits.maxTimers are pending; op 1: clear(id). */
-export type TimerHost = (op: 0 | 1, a: number, b?: number) => number;
+/**
+ * op 0: create(ms, repeat 0|1, creating invocation) → id, or -1 when limits.maxTimers are pending;
+ * op 1: clear(id).
+ */
+export type TimerHost = (op: 0 | 1, a: number, b?: number, c?: number) => number;
 
 export interface Timer {
   fn: Function;
@@ -32,9 +35,10 @@ export function installTimers(g: any, timerHost: TimerHost, maxTimers: number, c
     let delay = Number(ms);
     // As in browsers: NaN, negative and overflowing delays mean 0.
     if (!(delay >= 0) || delay > MAX_DELAY) delay = 0;
-    const id = timerHost(0, Math.floor(delay), repeat ? 1 : 0);
+    const by = creator();
+    const id = timerHost(0, Math.floor(delay), repeat ? 1 : 0, by);
     if (id < 0) throw new RangeErrorCtor(`too many pending timers: limits.maxTimers is ${maxTimers}`);
-    timers.set(id, { fn, args, repeat, creator: creator() });
+    timers.set(id, { fn, args, repeat, creator: by });
     return id;
   }
 
