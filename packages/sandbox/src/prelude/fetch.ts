@@ -145,6 +145,5 @@ export function installFetch(g: any, ops: HostOps): void {
   Object.defineProperties(g, {
     fetch: { value: fetch, writable: true, configurable: true },
     Headers: { value: Headers, writable: true, configurable: true },
-    Response: { value: Response, writable: true, configurable: true },
   });
 }
