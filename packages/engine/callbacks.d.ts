@@ -45,6 +45,82 @@ export interface WebServer {
   webSocketBroadcastBinary(data: Bytes | string): boolean;
   /** Checks an `Authorization: Basic` header in constant time; malformed headers are false. */
   authenticateBasic(request: Request, username: string, password: string): boolean;
+  /** This server's persistent key-value store (it outlives the isolate, reloads and restarts). */
+  readonly storage: Storage;
+}
+
+/**
+ * What `storage` keeps: strings, numbers, booleans, null, arrays, plain objects, Uint8Array, Date,
+ * Map and Set, nested, at most 1 MiB encoded.
+ */
+export type StorableValue =
+  | string | number | boolean | null | Uint8Array | Date
+  | StorableValue[] | { [key: string]: StorableValue } | Map<StorableValue, StorableValue> | Set<StorableValue>;
+
+/**
+ * `webServer.storage`. Keys are non-empty strings of at most 512 UTF-8 bytes. A bad key or value
+ * rejects with TypeError (DataCloneError for what cannot be cloned); a put over `limits.storageMb`
+ * rejects with an error named QuotaExceededError and changes nothing.
+ */
+export interface Storage {
+  /** the value, or undefined when absent */
+  get(key: string): Promise<StorableValue | undefined>;
+  /** resolves once the write is durable */
+  put(key: string, value: StorableValue): Promise<void>;
+  /** true if the key existed */
+  delete(key: string): Promise<boolean>;
+  /** ascending key order; `start` inclusive; `limit` 100 by default, at most 1000 */
+  list(options?: { prefix?: string; start?: string; limit?: number }): Promise<Array<{ key: string; value: StorableValue }>>;
+}
+
+export type HeadersInit = WebdatHeaders | Array<[string, string]> | Record<string, string>;
+
+/** The `Headers` class of outbound fetch: names are case-insensitive, repeated values joined with ', '. */
+export interface WebdatHeaders {
+  append(name: string, value: string): void;
+  set(name: string, value: string): void;
+  get(name: string): string | null;
+  has(name: string): boolean;
+  delete(name: string): void;
+  forEach(fn: (value: string, name: string, headers: WebdatHeaders) => void): void;
+  entries(): IterableIterator<[string, string]>;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<string>;
+  [Symbol.iterator](): IterableIterator<[string, string]>;
+}
+
+export interface FetchInit {
+  method?: string;
+  headers?: HeadersInit;
+  body?: string | Uint8Array | ArrayBuffer | null;
+  redirect?: 'follow' | 'manual' | 'error';
+}
+
+/** What `fetch` resolves to; reading a body over `limits.maxFetchBytes` rejects with TypeError. */
+export interface FetchResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly ok: boolean;
+  readonly url: string;
+  readonly redirected: boolean;
+  readonly headers: WebdatHeaders;
+  readonly bodyUsed: boolean;
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+// The globals of SPEC §9 and §10. They are declared for callbacks files checked without the DOM
+// library or @types/node (examples/tsconfig.json); timer ids are numbers, as in browsers.
+declare global {
+  function setTimeout<A extends unknown[]>(fn: (...args: A) => unknown, ms?: number, ...args: A): number;
+  function setInterval<A extends unknown[]>(fn: (...args: A) => unknown, ms?: number, ...args: A): number;
+  function clearTimeout(id: number | undefined): void;
+  function clearInterval(id: number | undefined): void;
+  function queueMicrotask(fn: () => void): void;
+  /** Outbound HTTP(S), denied unless the server's `egress.allow` lists the host. */
+  function fetch(url: string | { href: string }, init?: FetchInit): Promise<FetchResponse>;
+  var Headers: { new (init?: HeadersInit): WebdatHeaders; prototype: WebdatHeaders };
 }
 
 export interface Request {
