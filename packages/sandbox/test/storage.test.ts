@@ -363,6 +363,28 @@ test('a put acknowledged by a process survives its kill -9 the moment after', as
   });
 });
 
+test('the data directory is made on first use, with its parents; an unusable one answers StorageUnavailableError', async () => {
+  const dir = tempDir();
+  try {
+    const dataDir = path.join(dir, 'not', 'yet');
+    const backend = openLmdbBackend(dataDir);
+    const store = backend.open('lazy', { storageMb: 64 });
+    assert.equal(fs.existsSync(dataDir), false, 'opening a store touches nothing');
+    value(await store.put('k', 1));
+    assert.ok(fs.existsSync(dataDir));
+    await backend.close();
+
+    fs.writeFileSync(path.join(dir, 'a-file'), '');
+    const broken = openLmdbBackend(path.join(dir, 'a-file'));
+    const message = failure(await broken.open('lazy', { storageMb: 64 }).get('k'), 'StorageUnavailableError');
+    assert.match(message, /a-file/);
+    failure(await broken.open('lazy', { storageMb: 64 }).put('k', 1), 'StorageUnavailableError');
+    await broken.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a closed backend answers StorageUnavailableError', async () => {
   const dataDir = tempDir();
   try {

@@ -1,4 +1,4 @@
-import type { Database } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
 import type { StorageError, StorageResult } from './types.js';
 
 export type Bytes = Buffer;
@@ -8,9 +8,12 @@ export interface Write {
   key: Bytes;
   keyBytes: number;
   value: Uint8Array | null;
+  /** the server's storageMb when the write was made */
+  storageMb: number;
 }
 
 export interface Tables {
+  root: RootDatabase;
   data: Database<Bytes, Bytes>;
   usage: Database<number, Bytes>;
 }
@@ -41,7 +44,6 @@ interface Pending {
  * puts of one server (Promise.all) to one commit instead of a race among them.
  */
 export class TenantWrites {
-  storageMb = 0;
   private pending: Pending[] = [];
   private running = false;
 
@@ -79,8 +81,8 @@ export class TenantWrites {
   private async commit(group: Write[]): Promise<StorageResult<unknown>[]> {
     const { data, usage } = this.tables;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      // a read snapshot lives until the next turn; a retry must see the commit that beat it
-      if (attempt > 0) usage.resetReadTxn();
+      // plan on the newest commit (a stale snapshot would only lose the race); a retry must see the commit that beat it
+      usage.resetReadTxn();
       const entry = usage.getEntry(this.ns);
       const plan = this.plan(group, entry?.value ?? 0);
       if (plan.writes.length === 0) return plan.results;
@@ -118,8 +120,8 @@ export class TenantWrites {
       const size = w.keyBytes + w.value.byteLength;
       const next = used - old + size;
       // a write that does not grow the server's data is allowed even over a lowered quota
-      if (next > this.storageMb * MIB && next > used) {
-        const message = `storage quota of ${this.storageMb} MB exceeded: ${used} bytes stored, this put would make it ${next}`;
+      if (next > w.storageMb * MIB && next > used) {
+        const message = `storage quota of ${w.storageMb} MB exceeded: ${used} bytes stored, this put would make it ${next}`;
         return { ok: false, error: { name: 'QuotaExceededError', message } };
       }
       used = next;
