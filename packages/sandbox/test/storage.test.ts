@@ -267,13 +267,16 @@ test('two servers never see each other\'s keys, whatever their names', async () 
   });
 });
 
+/** The report arrives before the thread ends: the writer waits to be terminated once it reported. */
 function runWorker(job: WriterJob): Promise<{ stored: number; quota: number; other: string[] }> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./fixtures/ts-worker.mjs', import.meta.url), { workerData: { ...job, module: writerModule } });
-    let report: { stored: number; quota: number; other: string[] } | undefined;
-    worker.on('message', (m) => (report = m));
+    worker.on('message', (report) => {
+      resolve(report);
+      void worker.terminate();
+    });
     worker.on('error', reject);
-    worker.on('exit', (code) => (code === 0 && report ? resolve(report) : reject(new Error(`writer thread exited ${code}`))));
+    worker.on('exit', (code) => reject(new Error(`writer thread exited ${code} before it reported`)));
   });
 }
 
@@ -283,7 +286,8 @@ function runProcess(job: WriterJob): Promise<{ stored: number; quota: number; ot
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`writer process exited ${code}`))));
+    // 'close', not 'exit': stdout may still hold the report when the process has exited
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`writer process exited ${code}: ${out}`))));
   });
 }
 
