@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { openLmdbBackend, type StorageBackend, type StorageResult, type TenantStore } from '../src/capabilities/storage/index.ts';
+import { openLmdbBackend, sharedLmdbBackend, type StorageBackend, type StorageResult, type TenantStore } from '../src/capabilities/storage/index.ts';
 import { encodeValue } from '../src/capabilities/storage/values.ts';
 import type { WriterJob } from './fixtures/storage-writer.ts';
 
@@ -386,6 +386,19 @@ test('the data directory is made on first use, with its parents; an unusable one
     await broken.close();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a thread shares one backend per data directory', async () => {
+  const dataDir = tempDir();
+  try {
+    const shared = sharedLmdbBackend(dataDir);
+    assert.equal(sharedLmdbBackend(path.join(dataDir, '.')), shared);
+    assert.notEqual(sharedLmdbBackend(path.join(dataDir, 'other')), shared);
+    value(await shared.open('s', { storageMb: 1 }).put('k', 'v'));
+    assert.equal(value(await sharedLmdbBackend(dataDir).open('s', { storageMb: 1 }).get('k')), 'v');
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
 
