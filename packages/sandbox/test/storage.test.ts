@@ -247,6 +247,19 @@ test('the quota counts key and value bytes; a put over it fails and leaves the d
   });
 });
 
+test('puts waiting for the disk are bounded by the quota: a flood of copies of one large value is refused past it, not held in memory', async () => {
+  await withBackend(async (backend) => {
+    const store = backend.open('flood', { storageMb: 64 });
+    const large = new Uint8Array(MIB - 7).fill(1);
+    const results = await Promise.all(Array.from({ length: 100 }, () => store.put('same', large)));
+    assert.equal(results.filter((r) => r.ok).length, 64, '64 MiB may wait');
+    for (const r of results.slice(64)) assert.match(failure(r, 'QuotaExceededError'), /waiting to be written/);
+    assert.deepStrictEqual(value(await store.get('same')), large);
+    value(await store.put('same', large), 'room again once written');
+    value(await store.put('small', 1));
+  });
+});
+
 test('two servers never see each other\'s keys, whatever their names', async () => {
   await withBackend(async (backend) => {
     // "ab" + key "c" and "a" + key "bc" would collide if names were simply concatenated

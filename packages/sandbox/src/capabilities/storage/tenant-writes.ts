@@ -24,6 +24,13 @@ export interface Tables {
  */
 const MAX_ATTEMPTS = 1000;
 const MIB = 1024 * 1024;
+/**
+ * Encoded bytes of puts waiting for the disk that a server may hold in this thread, at least: a
+ * callback can put one large string a thousand times without growing its isolate, and every copy
+ * would wait here in host memory. More than the server's quota (or this) waiting cannot all be
+ * stored anyway.
+ */
+const MIN_WAITING_BYTES = 8 * MIB;
 
 export function unavailable(e: unknown): StorageResult<never> {
   const error: StorageError = { name: 'StorageUnavailableError', message: `storage failed: ${(e as Error)?.message ?? String(e)}` };
@@ -46,6 +53,8 @@ interface Pending {
 export class TenantWrites {
   private pending: Pending[] = [];
   private running = false;
+  /** encoded bytes of the puts queued or being committed */
+  private waitingBytes = 0;
 
   constructor(
     private readonly ns: Bytes,
@@ -53,8 +62,21 @@ export class TenantWrites {
   ) {}
 
   submit<T>(write: Write): Promise<StorageResult<T>> {
+    const bytes = write.value?.byteLength ?? 0;
+    const room = Math.max(write.storageMb * MIB, MIN_WAITING_BYTES);
+    if (this.waitingBytes + bytes > room) {
+      const message = `storage quota of ${write.storageMb} MB exceeded: ${this.waitingBytes} bytes of puts are still waiting to be written`;
+      return Promise.resolve({ ok: false, error: { name: 'QuotaExceededError', message } });
+    }
+    this.waitingBytes += bytes;
     return new Promise((settle) => {
-      this.pending.push({ write, settle: settle as Pending['settle'] });
+      this.pending.push({
+        write,
+        settle: (result) => {
+          this.waitingBytes -= bytes;
+          settle(result as StorageResult<T>);
+        },
+      });
       if (!this.running) void this.drain();
     });
   }
