@@ -1,0 +1,116 @@
+import fs from 'node:fs';
+import { Agent, fetch as undiciFetch, type Response } from 'undici';
+import { AllowList } from './allow-list.js';
+import { causeMessage, readLimited } from './body.js';
+import { egressConnector } from './connector.js';
+import { checkName, EgressRefused, systemLookup, type Lookup } from './egress.js';
+import { followRedirect, MAX_REDIRECTS, redirectTarget } from './redirect.js';
+import { parseRequest, type OutboundRequest } from './request.js';
+import { Slots } from './slots.js';
+import type { EgressPolicy, FetchLimits, FetchResponse, FetchResult, TenantFetcher } from './types.js';
+
+export interface FetcherOptions {
+  /** the resolver the egress check uses; tests give names to loopback servers with it */
+  lookup?: Lookup;
+}
+
+/**
+ * The host side of a server's `fetch` (SPEC §10). Throws when the policy itself is invalid (an
+ * allow entry that does not parse, an unreadable or non-PEM caFile); config validation reports
+ * those earlier with the same messages.
+ */
+export function createFetcher(policy: EgressPolicy, limits: FetchLimits, options: FetcherOptions = {}): TenantFetcher {
+  const allow = new AllowList(policy.allow);
+  const ca = policy.caFile === undefined ? null : readCa(policy.caFile);
+  const agent = new Agent({ connect: egressConnector(allow, ca, options.lookup ?? systemLookup) });
+  const slots = new Slots(limits.maxFetches);
+
+  async function hops(first: OutboundRequest, signal: AbortSignal, slot: number): Promise<FetchResponse> {
+    let req = first;
+    for (let redirects = 0; ; redirects++) {
+      checkName(allow, req.url);
+      const res = await send(req, signal);
+      const next = redirectTarget(res.status, res.headers.get('location'), req.url);
+      if (next === null || req.redirect === 'manual') return respond(res, req.url, redirects > 0, signal, slot);
+      await res.body?.cancel();
+      if (req.redirect === 'error') throw new TypeError(`fetch to ${req.url.href} failed: the response redirects (${res.status}) and redirect is "error"`);
+      if (redirects === MAX_REDIRECTS) throw new TypeError(`fetch to ${first.url.href} failed: more than ${MAX_REDIRECTS} redirects`);
+      req = followRedirect(req, res.status, next);
+    }
+  }
+
+  async function send(req: OutboundRequest, signal: AbortSignal): Promise<Response> {
+    try {
+      return await undiciFetch(req.url, { method: req.method, headers: req.headers, body: req.body, redirect: 'manual', dispatcher: agent, signal });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const cause = innermost(err);
+      if (cause instanceof EgressRefused) throw cause;
+      throw new TypeError(`fetch to ${req.url.href} failed: ${causeMessage(err)}`);
+    }
+  }
+
+  async function respond(res: Response, url: URL, redirected: boolean, signal: AbortSignal, slot: number): Promise<FetchResponse> {
+    const { body, error } = await readLimited(res, limits.maxFetchBytes, signal);
+    const held = body.byteLength > 0 || error !== undefined;
+    const value: FetchResponse = {
+      status: res.status, statusText: res.statusText, url: url.href, redirected,
+      headers: [...res.headers], body, slot: held ? slot : null,
+    };
+    if (error !== undefined) value.bodyError = error;
+    return value;
+  }
+
+  return {
+    async fetch(raw, signal): Promise<FetchResult> {
+      let req: OutboundRequest;
+      try {
+        req = parseRequest(raw);
+      } catch (err) {
+        return failure(err);
+      }
+      if (signal.aborted) return failure(aborted());
+      const slot = slots.acquire(signal);
+      if (slot === null) return failure(new TypeError(`fetch to ${req.url.href} refused: ${limits.maxFetches} fetches are already running (limits.maxFetches)`));
+      try {
+        const value = await hops(req, signal, slot);
+        if (value.slot === null || signal.aborted) slots.release(slot);
+        return { ok: true, value };
+      } catch (err) {
+        slots.release(slot);
+        return failure(signal.aborted ? aborted() : err);
+      }
+    },
+    release: (slot) => slots.release(slot),
+    get active() {
+      return slots.active;
+    },
+    close: () => agent.destroy(),
+  };
+}
+
+function readCa(file: string): string {
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`egress.caFile "${file}" cannot be read: ${(err as Error).message}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`egress.caFile "${file}" holds no PEM certificate`);
+  return pem;
+}
+
+function innermost(err: unknown): unknown {
+  let e = err;
+  while (e instanceof Error && e.cause !== undefined) e = e.cause;
+  return e;
+}
+
+function aborted(): TypeError {
+  return new TypeError('fetch aborted: its invocation ended');
+}
+
+function failure(err: unknown): FetchResult {
+  const message = err instanceof TypeError ? err.message : `fetch failed: ${causeMessage(err)}`;
+  return { ok: false, error: { name: 'TypeError', message } };
+}
