@@ -1,11 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import zlib from 'node:zlib';
 import { makeCerts } from '../../../tests/helpers/certs.ts';
+import { startUpstream, type Upstream } from '../../../tests/helpers/upstream.ts';
 import { allowListProblem, parseAllowEntry } from '../src/capabilities/fetch/allow-list.ts';
 import type { Lookup } from '../src/capabilities/fetch/egress.ts';
 import { createFetcher } from '../src/capabilities/fetch/fetcher.ts';
@@ -15,106 +11,6 @@ import type { EgressPolicy, FetchResponse, FetchResult, TenantFetcher } from '..
 // Every upstream here listens on 127.0.0.1 and is started by this file. Names other than
 // `localhost` come from a lookup given to the fetcher, which records each query, so a test can
 // prove that a refused name was never resolved (nothing is ever asked of a real DNS server).
-
-interface Upstream {
-  port: number;
-  origin: string;
-  /** requests seen, as "METHOD /path" */
-  seen: string[];
-  /** resolves once a request for /hold arrived */
-  holding(): Promise<void>;
-  /** ends every held /hold response */
-  releaseHeld(): void;
-  /** resolves once a held request's connection closed before it was answered */
-  heldClosed(): Promise<void>;
-  /** TCP connections accepted so far */
-  connections(): number;
-  close(): Promise<void>;
-}
-
-function route(u: Upstream, held: http.ServerResponse[], signals: { arrived: () => void; closed: () => void }) {
-  return (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    u.seen.push(`${req.method} ${url.pathname}`);
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      switch (url.pathname) {
-        case '/echo':
-          res.setHeader('content-type', 'application/json');
-          res.setHeader('set-cookie', ['a=1', 'b=2']);
-          res.end(JSON.stringify({ method: req.method, headers: req.headers, body: body.toString('base64') }));
-          return;
-        case '/redirect':
-          res.writeHead(Number(url.searchParams.get('status') ?? 302), { location: url.searchParams.get('to') ?? '/echo' });
-          res.end('moved');
-          return;
-        case '/loop':
-          res.writeHead(302, { location: '/loop' });
-          res.end();
-          return;
-        case '/bytes': {
-          const n = Number(url.searchParams.get('n'));
-          if (url.searchParams.has('chunked')) {
-            res.write(Buffer.alloc(Math.floor(n / 2), 'a'));
-            res.end(Buffer.alloc(n - Math.floor(n / 2), 'b'));
-          } else res.end(Buffer.alloc(n, 'x'));
-          return;
-        }
-        case '/gzip':
-          res.writeHead(200, { 'content-encoding': 'gzip' });
-          res.end(zlib.gzipSync(Buffer.alloc(Number(url.searchParams.get('n')), 0)));
-          return;
-        case '/empty':
-          res.writeHead(204);
-          res.end();
-          return;
-        case '/hold':
-          held.push(res);
-          res.on('close', () => { if (!res.writableEnded) signals.closed(); });
-          signals.arrived();
-          return;
-        default:
-          res.writeHead(200, { 'content-type': 'text/plain', 'x-upstream': 'yes' });
-          res.end('hello');
-      }
-    });
-  };
-}
-
-async function startUpstream(tlsFiles?: { key: string; cert: string }): Promise<Upstream> {
-  const held: http.ServerResponse[] = [];
-  let arrived: () => void = () => {};
-  let closed: () => void = () => {};
-  let arrivedP = new Promise<void>((r) => { arrived = r; });
-  const closedP = new Promise<void>((r) => { closed = r; });
-  const u = {
-    seen: [] as string[],
-    holding: () => arrivedP,
-    releaseHeld() {
-      for (const r of held.splice(0)) r.end('released');
-      arrivedP = new Promise<void>((r) => { arrived = r; });
-    },
-    heldClosed: () => closedP,
-  } as Upstream;
-  const handler = route(u, held, { arrived: () => arrived(), closed: () => closed() });
-  const server = tlsFiles === undefined
-    ? http.createServer(handler)
-    : https.createServer({ key: fs.readFileSync(tlsFiles.key), cert: fs.readFileSync(tlsFiles.cert) }, handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  let accepted = 0;
-  server.on(tlsFiles === undefined ? 'connection' : 'secureConnection', () => accepted++);
-  u.connections = () => accepted;
-  u.port = (server.address() as AddressInfo).port;
-  u.origin = `${tlsFiles === undefined ? 'http' : 'https'}://127.0.0.1:${u.port}`;
-  u.close = () => {
-    u.releaseHeld();
-    server.closeAllConnections();
-    return new Promise<void>((r) => server.close(() => r()));
-  };
-  return u;
-}
 
 /** A resolver for made-up names; every query is recorded. Unknown names fail like NXDOMAIN. */
 function fakeDns(names: Record<string, string[]>): { lookup: Lookup; asked: string[] } {
@@ -473,7 +369,7 @@ describe('limits', () => {
     assert.equal(empty.status, 204);
     assert.equal(empty.slot, null, 'an empty body is consumed on arrival');
     assert.equal(f.active, 1);
-    await a.holding();
+    await a.held(1);
     a.releaseHeld();
     const held = ok(await first);
     assert.equal(text(held), 'released');
@@ -488,12 +384,12 @@ describe('limits', () => {
     const delivered = ok(await f.fetch(get(`${a.origin}/hello`), invocation.signal));
     assert.notEqual(delivered.slot, null);
     const running = f.fetch(get(`${a.origin}/hold`), invocation.signal);
-    await a.holding();
+    await a.held(2);
     assert.equal(f.active, 2);
     invocation.abort();
     refused(await running, /^fetch aborted: its invocation ended$/);
     assert.equal(f.active, 0);
-    await a.heldClosed();
+    await a.heldClosed(1);
     refused(await f.fetch(get(`${a.origin}/hello`), invocation.signal), /^fetch aborted/);
     assert.equal(f.active, 0);
     a.releaseHeld();
