@@ -12,10 +12,10 @@ export interface Upstream {
   origin: string;
   /** requests seen, as "METHOD /path" */
   seen: string[];
-  /** resolves once `n` requests for /hold have arrived since the upstream started */
-  held(n: number): Promise<void>;
-  /** resolves once `n` held requests lost their connection before they were answered */
-  heldClosed(n: number): Promise<void>;
+  /** requests for /hold that arrived so far, and a promise for when the count reaches `n` */
+  holds: Count;
+  /** held requests whose connection closed before they were answered */
+  holdsCut: Count;
   /** ends every held /hold response with the body "released" */
   releaseHeld(): void;
   /** TCP (or TLS) connections accepted so far */
@@ -23,8 +23,13 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
+export interface Count {
+  readonly value: number;
+  reach(n: number): Promise<void>;
+}
+
 /** Counts that tests can wait for without polling or timing. */
-class Counter {
+class Counter implements Count {
   value = 0;
   readonly #waiters: { n: number; resolve: () => void }[] = [];
   bump(): void {
@@ -108,8 +113,8 @@ export async function startUpstream(tlsFiles?: { key: string; cert: string }): P
     port,
     origin: `${tlsFiles === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
     seen,
-    held: (n) => held.reach(n),
-    heldClosed: (n) => closed.reach(n),
+    holds: held,
+    holdsCut: closed,
     releaseHeld,
     connections: () => accepted.value,
     close() {

@@ -189,6 +189,22 @@ describe('egress policy', () => {
     assert.equal(dns.asked.length, a.connections() - before);
     a.seen.length = 0;
   });
+  test('more origins than the agent keeps: pools are recycled without cutting a fetch that is still running', async () => {
+    const names = Array.from({ length: 70 }, (_, i) => `o${i}.many.test`);
+    const dns = fakeDns(Object.fromEntries(names.map((n) => [n, ['127.0.0.1']])));
+    const f = fetcher({ allow: names.map((n) => `${n}:${a.port}`) }, LIMITS, dns.lookup);
+    const holds = a.holds.value;
+    const long = f.fetch(get(`http://${names[0]}:${a.port}/hold`), never());
+    await a.holds.reach(holds + 1);
+    for (const n of names.slice(1)) {
+      const r = ok(await f.fetch(get(`http://${n}:${a.port}/hello`), never()));
+      assert.equal(text(r), 'hello');
+      f.release(r.slot as number);
+    }
+    a.releaseHeld();
+    assert.equal(text(ok(await long)), 'released');
+    a.seen.length = 0;
+  });
 });
 
 describe('redirects', () => {
@@ -355,6 +371,7 @@ describe('limits', () => {
 
   test('the (maxFetches+1)-th concurrent fetch is refused; slots are held until the body is consumed', async () => {
     const f = fetcher({ allow: [`127.0.0.1:${a.port}`] }, { maxFetches: 2, maxFetchBytes: 1024 });
+    const holds = a.holds.value;
     const first = f.fetch(get(`${a.origin}/hold`), never());
     const second = f.fetch(get(`${a.origin}/hello`), never());
     assert.equal(f.active, 2);
@@ -369,7 +386,7 @@ describe('limits', () => {
     assert.equal(empty.status, 204);
     assert.equal(empty.slot, null, 'an empty body is consumed on arrival');
     assert.equal(f.active, 1);
-    await a.held(1);
+    await a.holds.reach(holds + 1);
     a.releaseHeld();
     const held = ok(await first);
     assert.equal(text(held), 'released');
@@ -383,13 +400,14 @@ describe('limits', () => {
     const invocation = new AbortController();
     const delivered = ok(await f.fetch(get(`${a.origin}/hello`), invocation.signal));
     assert.notEqual(delivered.slot, null);
+    const [holds, cut] = [a.holds.value, a.holdsCut.value];
     const running = f.fetch(get(`${a.origin}/hold`), invocation.signal);
-    await a.held(2);
+    await a.holds.reach(holds + 1);
     assert.equal(f.active, 2);
     invocation.abort();
     refused(await running, /^fetch aborted: its invocation ended$/);
     assert.equal(f.active, 0);
-    await a.heldClosed(1);
+    await a.holdsCut.reach(cut + 1);
     refused(await f.fetch(get(`${a.origin}/hello`), invocation.signal), /^fetch aborted/);
     assert.equal(f.active, 0);
     a.releaseHeld();

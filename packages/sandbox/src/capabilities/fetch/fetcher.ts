@@ -9,6 +9,8 @@ import { parseRequest, type OutboundRequest } from './request.js';
 import { Slots } from './slots.js';
 import type { EgressPolicy, FetchLimits, FetchResponse, FetchResult, TenantFetcher } from './types.js';
 
+const MAX_ORIGINS = 64;
+
 export interface FetcherOptions {
   /** the resolver the egress check uses; tests give names to loopback servers with it */
   lookup?: Lookup;
@@ -22,7 +24,9 @@ export interface FetcherOptions {
 export function createFetcher(policy: EgressPolicy, limits: FetchLimits, options: FetcherOptions = {}): TenantFetcher {
   const allow = new AllowList(policy.allow);
   const ca = policy.caFile === undefined ? null : readCa(policy.caFile);
-  const agent = new Agent({ connect: egressConnector(allow, ca, options.lookup ?? systemLookup) });
+  const connect = egressConnector(allow, ca, options.lookup ?? systemLookup);
+  let agent = new Agent({ connect });
+  let origins = new Set<string>();
   const slots = new Slots(limits.maxFetches);
 
   async function hops(first: OutboundRequest, signal: AbortSignal, slot: number): Promise<FetchResponse> {
@@ -39,9 +43,23 @@ export function createFetcher(policy: EgressPolicy, limits: FetchLimits, options
     }
   }
 
+  // undici's Agent keeps one pool per origin it ever saw; a `*.suffix` entry allows endless origins,
+  // so past MAX_ORIGINS the agent is replaced and the old one closes once its requests are done.
+  function dispatcherFor(url: URL): Agent {
+    if (!origins.has(url.origin)) {
+      if (origins.size >= MAX_ORIGINS) {
+        void agent.close();
+        agent = new Agent({ connect });
+        origins = new Set();
+      }
+      origins.add(url.origin);
+    }
+    return agent;
+  }
+
   async function send(req: OutboundRequest, signal: AbortSignal): Promise<Response> {
     try {
-      return await undiciFetch(req.url, { method: req.method, headers: req.headers, body: req.body, redirect: 'manual', dispatcher: agent, signal });
+      return await undiciFetch(req.url, { method: req.method, headers: req.headers, body: req.body, redirect: 'manual', dispatcher: dispatcherFor(req.url), signal });
     } catch (err) {
       if (signal.aborted) throw err;
       const cause = innermost(err);

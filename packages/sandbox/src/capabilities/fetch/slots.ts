@@ -1,10 +1,13 @@
 /**
  * The concurrency slots of one server's fetches (SPEC §5 `limits.maxFetches`). A slot is held from
- * the call until the isolate consumed the body or the invocation ended, whichever comes first.
+ * the call until the isolate consumed the body or the invocation ended, whichever comes first. Each
+ * invocation's signal gets one listener, however many fetches it makes.
  */
 export class Slots {
   readonly #max: number;
-  readonly #held = new Map<number, () => void>();
+  /** slot → the invocation signal it belongs to */
+  readonly #held = new Map<number, AbortSignal>();
+  readonly #bySignal = new WeakMap<AbortSignal, Set<number>>();
   #next = 1;
 
   constructor(max: number) {
@@ -19,16 +22,22 @@ export class Slots {
   acquire(signal: AbortSignal): number | null {
     if (this.#held.size >= this.#max) return null;
     const slot = this.#next++;
-    const onAbort = () => this.release(slot);
-    signal.addEventListener('abort', onAbort, { once: true });
-    this.#held.set(slot, () => signal.removeEventListener('abort', onAbort));
+    this.#held.set(slot, signal);
+    let slots = this.#bySignal.get(signal);
+    if (slots === undefined) {
+      const mine = new Set<number>();
+      slots = mine;
+      this.#bySignal.set(signal, mine);
+      signal.addEventListener('abort', () => { for (const s of mine) this.#held.delete(s); mine.clear(); }, { once: true });
+    }
+    slots.add(slot);
     return slot;
   }
 
   release(slot: number): void {
-    const detach = this.#held.get(slot);
-    if (detach === undefined) return;
+    const signal = this.#held.get(slot);
+    if (signal === undefined) return;
     this.#held.delete(slot);
-    detach();
+    this.#bySignal.get(signal)?.delete(slot);
   }
 }
