@@ -55,6 +55,19 @@ export async function onHTTPRequest(webServer, request, response) {
         out.second = await second.text();
         break;
       }
+      case '/flood': {
+        // A hostile loop: thousands of fetches at once, allowed and refused, none awaited in turn.
+        const all = [];
+        for (let i = 0; i < 2000; i++) all.push(fetch(i % 2 ? u + '/hello' : 'http://not-allowed.test/'));
+        const settled = await Promise.allSettled(all);
+        const count = (pred) => settled.filter(pred).length;
+        out = {
+          fulfilled: count((r) => r.status === 'fulfilled'),
+          refusedHost: count((r) => r.status === 'rejected' && r.reason instanceof TypeError && /not-allowed\.test/.test(r.reason.message)),
+          refusedSlots: count((r) => r.status === 'rejected' && r.reason instanceof TypeError && /limits\.maxFetches/.test(r.reason.message)),
+        };
+        break;
+      }
       case '/concurrent': {
         const held = [fetch(u + '/hold'), fetch(u + '/hold')];
         held.forEach((p) => p.catch(() => {}));
@@ -181,6 +194,11 @@ test('maxFetches: the next concurrent fetch rejects with TypeError; a slot is he
   assertTypeError(slots.third, /limits\.maxFetches/);
   assert.equal(slots.fourth, 'hello');
   assert.equal(slots.second, 'hello');
+});
+
+test('a flood of fetches in one invocation: refusals are immediate TypeErrors, the answer comes', async () => {
+  assert.deepEqual(await call('api', '/flood', { u: up.origin }), { fulfilled: 2, refusedHost: 1000, refusedSlots: 998 });
+  assert.equal((await call('api', '/get', { u: `${up.origin}/hello` })).body, 'hello', 'the slots of the flood are free again');
 });
 
 test('a fetch still running when its invocation ends is aborted, and the client gets its answer', async () => {
