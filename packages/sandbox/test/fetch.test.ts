@@ -375,7 +375,7 @@ describe('limits', () => {
     const first = f.fetch(get(`${a.origin}/hold`), never());
     const second = f.fetch(get(`${a.origin}/hello`), never());
     assert.equal(f.active, 2);
-    refused(await f.fetch(get(`${a.origin}/hello`), never()), /refused: 2 fetches are already running \(limits\.maxFetches\)/);
+    refused(await f.fetch(get(`${a.origin}/hello`), never()), /refused: 2 fetches of this server are running or have unread bodies \(limits\.maxFetches\)/);
     const done = ok(await second);
     assert.equal(f.active, 2, 'a delivered body holds its slot until released');
     refused(await f.fetch(get(`${a.origin}/hello`), never()), /limits\.maxFetches/);

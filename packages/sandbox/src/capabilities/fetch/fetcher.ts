@@ -89,7 +89,7 @@ export function createFetcher(policy: EgressPolicy, limits: FetchLimits, options
       }
       if (signal.aborted) return failure(aborted());
       const slot = slots.acquire(signal);
-      if (slot === null) return failure(new TypeError(`fetch to ${req.url.href} refused: ${limits.maxFetches} fetches are already running (limits.maxFetches)`));
+      if (slot === null) return failure(new TypeError(`fetch to ${req.url.href} refused: ${limits.maxFetches} fetches of this server are running or have unread bodies (limits.maxFetches)`));
       try {
         const value = await hops(req, signal, slot);
         if (value.slot === null || signal.aborted) slots.release(slot);
@@ -108,14 +108,20 @@ export function createFetcher(policy: EgressPolicy, limits: FetchLimits, options
 }
 
 function readCa(file: string): string {
+  const problem = caFileProblem(file);
+  if (problem !== null) throw new Error(problem);
+  return fs.readFileSync(file, 'utf8');
+}
+
+/** What is wrong with an `egress.caFile`, or null when it holds a PEM certificate (for config validation). */
+export function caFileProblem(file: string): string | null {
   let pem: string;
   try {
     pem = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`egress.caFile "${file}" cannot be read: ${(err as Error).message}`);
+    return `egress.caFile "${file}" cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
   }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`egress.caFile "${file}" holds no PEM certificate`);
-  return pem;
+  return pem.includes('-----BEGIN CERTIFICATE-----') ? null : `egress.caFile "${file}" holds no PEM certificate`;
 }
 
 function innermost(err: unknown): unknown {
