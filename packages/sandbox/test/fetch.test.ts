@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { makeCerts } from '../../../tests/helpers/certs.ts';
 import { startUpstream, type Upstream } from '../../../tests/helpers/upstream.ts';
 import { allowListProblem, parseAllowEntry } from '../src/capabilities/fetch/allow-list.ts';
@@ -318,11 +319,15 @@ describe('requests and responses', () => {
     assert.equal(f.active, 0);
   });
 
-  test('an upstream that refuses the connection is a TypeError naming the URL', async () => {
-    const closed = await startUpstream();
-    const port = closed.port;
-    await closed.close();
-    refused(await fetcher({ allow: [`127.0.0.1:${port}`] }).fetch(get(`http://127.0.0.1:${port}/`), never()), new RegExp(`fetch to http://127\\.0\\.0\\.1:${port}/ failed: .*ECONNREFUSED`));
+  test('an upstream that drops the connection is a TypeError naming the URL', async () => {
+    const rude = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((r) => rude.listen(0, '127.0.0.1', r));
+    const { port } = rude.address() as net.AddressInfo;
+    try {
+      refused(await fetcher({ allow: [`127.0.0.1:${port}`] }).fetch(get(`http://127.0.0.1:${port}/`), never()), new RegExp(`^fetch to http://127\\.0\\.0\\.1:${port}/ failed: `));
+    } finally {
+      await new Promise((r) => rude.close(r));
+    }
   });
 });
 
