@@ -380,6 +380,8 @@ describe('limits', () => {
     const first = f.fetch(get(`${a.origin}/hold`), never());
     const second = f.fetch(get(`${a.origin}/hello`), never());
     assert.equal(f.active, 2);
+    for (let slot = 0; slot < 100; slot++) f.release(slot);
+    assert.equal(f.active, 2, 'the isolate cannot free the slot of a fetch still running');
     refused(await f.fetch(get(`${a.origin}/hello`), never()), /refused: 2 fetches of this server are running or have unread bodies \(limits\.maxFetches\)/);
     const done = ok(await second);
     assert.equal(f.active, 2, 'a delivered body holds its slot until released');

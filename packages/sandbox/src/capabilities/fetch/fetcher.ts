@@ -92,14 +92,15 @@ export function createFetcher(policy: EgressPolicy, limits: FetchLimits, options
       if (slot === null) return failure(new TypeError(`fetch to ${req.url.href} refused: ${limits.maxFetches} fetches of this server are running or have unread bodies (limits.maxFetches)`));
       try {
         const value = await hops(req, signal, slot);
-        if (value.slot === null || signal.aborted) slots.release(slot);
+        if (value.slot === null || signal.aborted) slots.free(slot);
+        else slots.deliver(slot);
         return { ok: true, value };
       } catch (err) {
-        slots.release(slot);
+        slots.free(slot);
         return failure(signal.aborted ? aborted() : err);
       }
     },
-    release: (slot) => slots.release(slot),
+    release: (slot) => slots.consumed(slot),
     get active() {
       return slots.active;
     },

@@ -5,8 +5,8 @@
  */
 export class Slots {
   readonly #max: number;
-  /** slot → the invocation signal it belongs to */
-  readonly #held = new Map<number, AbortSignal>();
+  /** slot → the invocation signal it belongs to, and whether its response went to the isolate */
+  readonly #held = new Map<number, { signal: AbortSignal; delivered: boolean }>();
   readonly #bySignal = new WeakMap<AbortSignal, Set<number>>();
   #next = 1;
 
@@ -22,7 +22,7 @@ export class Slots {
   acquire(signal: AbortSignal): number | null {
     if (this.#held.size >= this.#max) return null;
     const slot = this.#next++;
-    this.#held.set(slot, signal);
+    this.#held.set(slot, { signal, delivered: false });
     let slots = this.#bySignal.get(signal);
     if (slots === undefined) {
       const mine = new Set<number>();
@@ -34,10 +34,24 @@ export class Slots {
     return slot;
   }
 
-  release(slot: number): void {
-    const signal = this.#held.get(slot);
-    if (signal === undefined) return;
+  /** The response went to the isolate: from now on only reading its body (or the invocation's end) frees the slot. */
+  deliver(slot: number): void {
+    const held = this.#held.get(slot);
+    if (held !== undefined) held.delivered = true;
+  }
+
+  /**
+   * The isolate read the body. Only a delivered slot is freed: the isolate names the slot, and must
+   * not be able to free the slot of a fetch still running and so run more than maxFetches at once.
+   */
+  consumed(slot: number): void {
+    if (this.#held.get(slot)?.delivered === true) this.free(slot);
+  }
+
+  free(slot: number): void {
+    const held = this.#held.get(slot);
+    if (held === undefined) return;
     this.#held.delete(slot);
-    this.#bySignal.get(signal)?.delete(slot);
+    this.#bySignal.get(held.signal)?.delete(slot);
   }
 }

@@ -62,7 +62,10 @@ export interface TenantFetcher {
    * that cancels the fetch and frees every slot it still holds.
    */
   fetch(req: unknown, signal: AbortSignal): Promise<FetchResult>;
-  /** The isolate consumed the body of the response that holds `slot`; unknown slots are ignored. */
+  /**
+   * The isolate consumed the body of the response that holds `slot`. Slots not delivered to the
+   * isolate (unknown, or of a fetch still running) are ignored: the isolate could name any number.
+   */
   release(slot: number): void;
   /** fetches holding a slot */
   readonly active: number;
