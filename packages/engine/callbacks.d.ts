@@ -73,55 +73,6 @@ export interface Storage {
   list(options?: { prefix?: string; start?: string; limit?: number }): Promise<Array<{ key: string; value: StorableValue }>>;
 }
 
-export type HeadersInit = WebdatHeaders | Array<[string, string]> | Record<string, string>;
-
-/** The `Headers` class of outbound fetch: names are case-insensitive, repeated values joined with ', '. */
-export interface WebdatHeaders {
-  append(name: string, value: string): void;
-  set(name: string, value: string): void;
-  get(name: string): string | null;
-  has(name: string): boolean;
-  delete(name: string): void;
-  forEach(fn: (value: string, name: string, headers: WebdatHeaders) => void): void;
-  entries(): IterableIterator<[string, string]>;
-  keys(): IterableIterator<string>;
-  values(): IterableIterator<string>;
-  [Symbol.iterator](): IterableIterator<[string, string]>;
-}
-
-export interface FetchInit {
-  method?: string;
-  headers?: HeadersInit;
-  body?: string | Uint8Array | ArrayBuffer | null;
-  redirect?: 'follow' | 'manual' | 'error';
-}
-
-/** What `fetch` resolves to; reading a body over `limits.maxFetchBytes` rejects with TypeError. */
-export interface FetchResponse {
-  readonly status: number;
-  readonly statusText: string;
-  readonly ok: boolean;
-  readonly url: string;
-  readonly redirected: boolean;
-  readonly headers: WebdatHeaders;
-  readonly bodyUsed: boolean;
-  text(): Promise<string>;
-  json(): Promise<unknown>;
-  arrayBuffer(): Promise<ArrayBuffer>;
-}
-
-// The globals of SPEC §9 and §10. They are declared for callbacks files checked without the DOM
-// library or @types/node (examples/tsconfig.json); timer ids are numbers, as in browsers.
-declare global {
-  function setTimeout<A extends unknown[]>(fn: (...args: A) => unknown, ms?: number, ...args: A): number;
-  function setInterval<A extends unknown[]>(fn: (...args: A) => unknown, ms?: number, ...args: A): number;
-  function clearTimeout(id: number | undefined): void;
-  function clearInterval(id: number | undefined): void;
-  function queueMicrotask(fn: () => void): void;
-  /** Outbound HTTP(S), denied unless the server's `egress.allow` lists the host. */
-  function fetch(url: string | { href: string }, init?: FetchInit): Promise<FetchResponse>;
-  var Headers: { new (init?: HeadersInit): WebdatHeaders; prototype: WebdatHeaders };
-}
 
 export interface Request {
   /** 'GET', 'POST', … */

@@ -28,9 +28,9 @@ test('defaults of SPEC §3 and §5 are filled in and paths resolve against the c
   assert.equal(c.dataDir, '/base/.webdat-data');
   assert.equal(parseConfig({ servers: [{ name: 'a', limits: { timeoutMs: 5000 } }] }, '/base').servers[0].limits.cpuMs, 1000);
   assert.equal(parseConfig({ servers: [{ name: 'a', limits: { timeoutMs: 50 } }] }, '/base').servers[0].limits.cpuMs, 50);
-  const e = parseConfig({ dataDir: 'data', servers: [{ name: 'a', egress: { allow: ['api.example.com', '*.example.org', '127.0.0.1:8080'], caFile: 'ca.pem' } }] }, '/base');
+  const e = parseConfig({ dataDir: 'data', servers: [{ name: 'a', egress: { allow: ['api.example.com', '*.example.org', '127.0.0.1:8080'] } }] }, '/base');
   assert.equal(e.dataDir, '/base/data');
-  assert.deepEqual(e.servers[0].egress, { allow: ['api.example.com', '*.example.org', '127.0.0.1:8080'], caFile: '/base/ca.pem' });
+  assert.deepEqual(e.servers[0].egress, { allow: ['api.example.com', '*.example.org', '127.0.0.1:8080'] });
   assert.equal(b.port, 9980);
   assert.equal(b.host, '0.0.0.0');
   assert.equal(b.active, true);
@@ -49,5 +49,6 @@ test('each problem names its key path', () => {
   assert.match(problem({ servers: [{ name: 'a', limits: { cpuMs: 60_001 } }] }), /servers\[0\]\.limits\.cpuMs: /);
   assert.match(problem({ servers: [{ name: 'a', limits: { maxTimers: 0 } }] }), /servers\[0\]\.limits\.maxTimers: /);
   assert.match(problem({ servers: [{ name: 'a', egress: { allow: ['http://x'] } }] }), /servers\[0\]\.egress\.allow\[0\]: /);
+  assert.match(problem({ servers: [{ name: 'a', egress: { caFile: 'missing.pem' } }] }), /servers\[0\]\.egress\.caFile: .*missing\.pem/);
   assert.match(problem({ servers: [{ name: 'a' }], dataDir: '' }), /dataDir: /);
 });

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { caFileProblem } from '@webdat/sandbox';
 import { EngineError } from '../errors.js';
 import { configSchema, serverSchema, type EngineConfig, type EngineConfigInput, type ServerConfig, type ServerInput } from './schema.js';
 
@@ -30,13 +31,22 @@ function resolvePaths(s: ServerConfig, base: string): ServerConfig {
 export function parseConfig(input: unknown, base: string, source = 'config'): EngineConfig {
   const r = configSchema.safeParse(input);
   if (!r.success) throw new EngineError('WEBDAT_ERR_CONFIG', `${source} is invalid:\n${formatIssues(r.error)}`);
-  return { ...r.data, dataDir: path.resolve(base, r.data.dataDir), servers: r.data.servers.map((s) => resolvePaths(s, base)) };
+  const servers = r.data.servers.map((s) => resolvePaths(s, base));
+  const problems = servers.flatMap((s, i) => {
+    const p = s.egress.caFile === undefined ? null : caFileProblem(s.egress.caFile);
+    return p === null ? [] : [`servers[${i}].egress.caFile: ${p}`];
+  });
+  if (problems.length > 0) throw new EngineError('WEBDAT_ERR_CONFIG', `${source} is invalid:\n${problems.join('\n')}`);
+  return { ...r.data, dataDir: path.resolve(base, r.data.dataDir), servers };
 }
 
 export function parseServer(input: ServerInput, base: string): ServerConfig {
   const r = serverSchema.safeParse(input);
   if (!r.success) throw new EngineError('WEBDAT_ERR_CONFIG', `server config is invalid:\n${formatIssues(r.error)}`);
-  return resolvePaths(r.data, base);
+  const s = resolvePaths(r.data, base);
+  const p = s.egress.caFile === undefined ? null : caFileProblem(s.egress.caFile);
+  if (p !== null) throw new EngineError('WEBDAT_ERR_CONFIG', `server config is invalid:\negress.caFile: ${p}`);
+  return s;
 }
 
 export function loadConfigFile(file: string): EngineConfig {

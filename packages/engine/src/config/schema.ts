@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { allowListProblem } from '@webdat/sandbox';
 import { isLoopbackHost } from '../admin/loopback.js';
 
 // The only way configuration gets in: CLI flags and config files both end up parsed by this schema,
@@ -21,8 +22,11 @@ export const limitsSchema = z.strictObject({
   maxFetchBytes: z.number().int().positive().max(1024 * MiB).default(16 * MiB),
 }).transform((l) => ({ ...l, cpuMs: l.cpuMs ?? Math.min(l.timeoutMs, 1000) }));
 
-/** An egress entry: a host name, `*.suffix`, or `host:port` (IPv6 literals in brackets). */
-const egressEntry = z.string().min(1).max(260).regex(/^(\*\.)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/, 'must be a host name, "*.suffix" or "host:port"');
+/** An egress entry: a host name, `*.suffix`, or `host:port`, parsed as the fetcher will parse it. */
+const egressEntry = z.string().superRefine((entry, ctx) => {
+  const problem = allowListProblem([entry]);
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 export const egressSchema = z.strictObject({
   allow: z.array(egressEntry).default([]),

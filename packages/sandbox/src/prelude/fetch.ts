@@ -13,6 +13,8 @@ interface WireResponse {
   headers: [string, string][];
   body: Uint8Array;
   bodyError?: string;
+  /** the concurrency slot the response holds until its body is read (null: none) */
+  slot: number | null;
 }
 
 export function installFetch(g: any, ops: HostOps): void {
@@ -87,6 +89,7 @@ export function installFetch(g: any, ops: HostOps): void {
     readonly headers: Headers;
     #body: Uint8Array;
     #bodyError: string | undefined;
+    #slot: number | null;
     #used = false;
     constructor(w: WireResponse) {
       this.status = w.status;
@@ -97,11 +100,13 @@ export function installFetch(g: any, ops: HostOps): void {
       this.headers = new Headers(w.headers);
       this.#body = w.body;
       this.#bodyError = w.bodyError;
+      this.#slot = typeof w.slot === 'number' ? w.slot : null;
     }
     get bodyUsed(): boolean { return this.#used; }
     #consume(): Promise<Uint8Array> {
       if (this.#used) return Promise.reject(new TypeErrorCtor('Body has already been consumed'));
       this.#used = true;
+      if (this.#slot !== null) { ops.notify('fetch.release', [this.#slot]); this.#slot = null; }
       if (this.#bodyError !== undefined) return Promise.reject(new TypeErrorCtor(this.#bodyError));
       const b = this.#body;
       this.#body = new Uint8Array(0);

@@ -9,8 +9,9 @@
 export interface HostError { name: string; message: string }
 
 /**
- * Starts operation `name` for `invocation`: its id, or a HostError when refused at once. The host
- * cancels an invocation's operations itself once the invocation is no longer running.
+ * Starts operation `name` for `invocation`: its id, 0 for a notification the host handled at once, or
+ * a HostError when refused. The host cancels an invocation's operations itself once the invocation is
+ * no longer running.
  */
 export type OpHost = (name: string, args: unknown[], invocation: number) => number | HostError;
 
@@ -18,6 +19,8 @@ export interface HostOps {
   /** the invocation whose code runs now; 0 outside any (module top level) */
   current: number;
   request(name: string, args: unknown[]): Promise<unknown>;
+  /** tells the host something that needs no answer (a fetch body was read) */
+  notify(name: string, args: unknown[]): void;
   settle(id: number, ok: boolean, value: unknown): void;
   /** the invocation is over: its unfinished operations reject (the host cancels them on its side) */
   end(invocation: number): void;
@@ -64,6 +67,10 @@ export function createHostOps(opHost: OpHost): HostOps {
         if (set === undefined) byInvocation.set(inv, set = new Set());
         set.add(r);
       });
+    },
+    notify(name, args) {
+      if (ops.current === 0) return;
+      try { opHost(name, args, ops.current); } catch { /* nothing to report: it needs no answer */ }
     },
     settle(id, ok, value) {
       const w = waiting.get(id);
