@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startWebdat, tempDir, type Running } from './helpers/webdat.ts';
@@ -123,7 +123,8 @@ async function serveKv(opts: { dataDir?: string; args?: string[]; source?: strin
 
 /** Every process of a running webdat: the supervisor and its descendants. */
 function processTree(pid: number): number[] {
-  const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map((l) => l.trim()).filter(Boolean).map(Number);
+  // ps exits 1 when the process has no children.
+  const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.trim()).filter(Boolean).map(Number);
   return [pid, ...children.flatMap(processTree)];
 }
 
@@ -272,8 +273,8 @@ test('data outlives the engine\'s death right after an acknowledged put', async 
       await new Promise((r) => setTimeout(r, 20));
     }
     const base = latest().at(-1)!;
-    assert.equal(await get(base, 'before-death'), 'acknowledged');
     assert.equal((await call(base, '/')).life, 1, 'served by a new engine');
+    assert.equal(await get(base, 'before-death'), 'acknowledged');
   } finally {
     await s.stop();
   }

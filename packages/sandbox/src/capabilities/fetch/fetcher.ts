@@ -84,6 +84,9 @@ export function createFetcher(policy: EgressPolicy, limits: FetchLimits, options
       let req: OutboundRequest;
       try {
         req = parseRequest(raw);
+        // Refused names never take a slot: a callback starts its fetches in one synchronous stretch,
+        // and a slot freed a microtask later would already have refused the allowed ones behind it.
+        checkName(allow, req.url);
       } catch (err) {
         return failure(err);
       }
