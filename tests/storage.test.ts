@@ -228,7 +228,8 @@ test('two servers with the same key names never see each other\'s keys', async (
 });
 
 test('data outlives a memory-limit breach, a --watch reload and an admin restart', async () => {
-  const s = await serveKv({ args: ['--memory-mb', '32', '--watch', '--admin-port', '0'] });
+  // The CPU limit as high as it goes: the heap limit is what must stop the bomb, however slow the machine.
+  const s = await serveKv({ args: ['--memory-mb', '32', '--cpu-ms', '60000', '--watch', '--admin-port', '0'] });
   try {
     await put(s.url, 'kept', { n: 1 });
     assert.equal((await call(s.url, '/')).life, 2);
