@@ -135,6 +135,11 @@ export class TenantHost {
     readCommands(cmds, out);
   }
 
+  /** Timers, host operations or async invocations with a deadline: the worker's loop must turn. */
+  hasHostWork(): boolean {
+    return this.timers.size > 0 || this.ops.size > 0 || this.pending.size > 0;
+  }
+
   /** Open connections, handed to the next generation on a reload so they stay usable. */
   openClients(): string[] {
     return [...this.clients];

@@ -31,6 +31,11 @@ export class HostLoop {
     this.channel = channelName === undefined ? null : new BroadcastChannel(channelName);
   }
 
+  /** jobs queued or about to run */
+  get busy(): boolean {
+    return this.scheduled || this.queue.length > 0;
+  }
+
   push(server: string, run: Job): void {
     this.queue.push({ server, run });
     this.schedule();
@@ -60,7 +65,7 @@ export class HostLoop {
     this.queue = this.queue.slice(n);
     if (this.queue.length > 0) this.schedule();
     if (results.length > 0 && this.channel !== null) {
-      this.channel.postMessage(encode({ v: PROTOCOL_VERSION, results, ringEnd: -1 }));
+      this.channel.postMessage(encode({ v: PROTOCOL_VERSION, results, ringEnd: -1, hold: false }));
     }
   }
 }
