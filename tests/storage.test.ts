@@ -123,8 +123,10 @@ async function serveKv(opts: { dataDir?: string; args?: string[]; source?: strin
 
 /** Every process of a running webdat: the supervisor and its descendants. */
 function processTree(pid: number): number[] {
-  const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map((l) => l.trim()).filter(Boolean).map(Number);
-  return [pid, ...children.flatMap(processTree)];
+  const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) for (const [child, parent] of rows) if (parent === tree[i]) tree.push(child);
+  return tree;
 }
 
 test('values round-trip through HTTP: JSON, every storable type, bytes, delete and list', async () => {
@@ -271,9 +273,9 @@ test('data outlives the engine\'s death right after an acknowledged put', async 
       assert.ok(i < 1000, 'no new engine');
       await new Promise((r) => setTimeout(r, 20));
     }
-    const base = latest().at(-1)!;
-    assert.equal(await get(base, 'before-death'), 'acknowledged');
-    assert.equal((await call(base, '/')).life, 1, 'served by a new engine');
+    const read = await call(latest().at(-1)!, '/get/before-death');
+    assert.equal(read.text, '"acknowledged"');
+    assert.equal(read.life, 1, 'served by a new engine');
   } finally {
     await s.stop();
   }
@@ -282,16 +284,22 @@ test('data outlives the engine\'s death right after an acknowledged put', async 
 test('data outlives a webdat restart and kill -9 of every webdat process right after acknowledged puts', async () => {
   const first = await serveKv();
   const { dataDir } = first;
-  await put(first.url, 'across-restart', 'one');
-  assert.equal(await first.stop(), 0);
+  try {
+    await put(first.url, 'across-restart', 'one');
+  } finally {
+    assert.equal(await first.stop(), 0);
+  }
 
   const second = await serveKv({ dataDir });
-  assert.equal(await get(second.url, 'across-restart'), 'one');
-  const pids = processTree(second.proc.pid!);
-  assert.ok(pids.length >= 2, `a supervisor and an engine: ${pids.join(',')}`);
-  for (let i = 0; i < 20; i++) await put(second.url, `k${i}`, { i });
-  for (const pid of pids) process.kill(pid, 'SIGKILL');
-  await second.stop();
+  try {
+    assert.equal(await get(second.url, 'across-restart'), 'one');
+    const pids = processTree(second.proc.pid!);
+    assert.ok(pids.length >= 2, `a supervisor and an engine: ${pids.join(',')}`);
+    for (let i = 0; i < 20; i++) await put(second.url, `k${i}`, { i });
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+  } finally {
+    await second.stop();
+  }
   assert.equal(second.proc.signalCode, 'SIGKILL');
 
   const third = await serveKv({ dataDir });
