@@ -351,9 +351,11 @@ test('writers racing for the last of a quota from threads and processes never ov
 });
 
 test('a put acknowledged by a process survives its kill -9 the moment after', async () => {
-  await withBackend(async (_, dataDir) => {
+  await withBackend(async (backend, dataDir) => {
+    const watching = backend.open('durable', { storageMb: 64 });
     for (const round of [0, 1, 2]) {
       const key = `durable-${round}`;
+      assert.equal(value(await watching.get(key)), undefined);
       const job: WriterJob = { dataDir, server: 'durable', storageMb: 64, mode: 'acked', keys: [key], valueBytes: 4096 };
       const child = spawn(process.execPath, ['--import', 'tsx', writerModule, JSON.stringify(job)], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
       const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
@@ -369,6 +371,7 @@ test('a put acknowledged by a process survives its kill -9 the moment after', as
         child.on('exit', () => reject(new Error(`writer exited before acknowledging: ${out}`)));
       });
       assert.equal(await exited, 'SIGKILL');
+      assert.deepStrictEqual(value(await watching.get(key)), { key, bytes: new Uint8Array(4096).fill(7) }, 'an open reader sees it');
       const reopened = openLmdbBackend(dataDir);
       try {
         const store = reopened.open('durable', { storageMb: 64 });
