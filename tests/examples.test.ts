@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { noChromium, withChromium } from './helpers/browser.ts';
 import { ROOT, startWebdat } from './helpers/webdat.ts';
+import { connect } from './helpers/ws.ts';
 
 // Each example in examples/ served by the real CLI and used as its users would.
 const serve = (example: string) => startWebdat(['--callbacks', path.join(ROOT, 'examples', example), '--port', '0', '--host', '127.0.0.1']);
@@ -31,6 +32,41 @@ test('rest-api: JSON CRUD behind basic authentication', async () => {
     assert.deepEqual(await (await fetch(`${s.url}/api/items`, { headers: auth })).json(), [{ id: 1, name: 'write tests', done: true }]);
     assert.equal((await fetch(`${s.url}/api/items/1`, { method: 'DELETE', headers: auth })).status, 204);
     assert.equal((await fetch(`${s.url}/api/items/1`, { headers: auth })).status, 404);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('ticker: setInterval broadcasts to every WebSocket client; its period can change', async () => {
+  const s = await serve('ticker/callbacks.js');
+  try {
+    assert.equal((await fetch(`${s.url}/rate?ms=5`)).status, 400);
+    const rate = await (await fetch(`${s.url}/rate?ms=20`)).json();
+    assert.equal(rate.periodMs, 20);
+    const a = await connect(s.url.replace('http', 'ws') + '/');
+    const b = await connect(s.url.replace('http', 'ws') + '/');
+    try {
+      for (const c of [a, b]) {
+        // The greeting and the first tick may cross: the tick comes from the timer, not the open event.
+        await c.waitFor(5);
+        const end = Date.now() + 10_000;
+        while (!c.messages.some((m) => String(m).includes('hello'))) {
+          assert.ok(Date.now() < end, 'no greeting');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const got = c.messages.map((m) => JSON.parse(String(m)));
+        assert.equal(got.filter((m) => m.hello === 'one tick every 20 ms').length, 1);
+        const ticks = got.filter((m) => m.hello === undefined);
+        for (let i = 1; i < ticks.length; i++) assert.equal(ticks[i].tick, ticks[i - 1].tick + 1);
+        assert.ok(ticks.every((t) => !Number.isNaN(Date.parse(t.at))));
+      }
+      const status = await (await fetch(s.url)).json();
+      assert.equal(status.clients, 2);
+      assert.ok(status.tick >= 3);
+    } finally {
+      a.ws.close();
+      b.ws.close();
+    }
   } finally {
     await s.stop();
   }

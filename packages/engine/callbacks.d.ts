@@ -45,7 +45,34 @@ export interface WebServer {
   webSocketBroadcastBinary(data: Bytes | string): boolean;
   /** Checks an `Authorization: Basic` header in constant time; malformed headers are false. */
   authenticateBasic(request: Request, username: string, password: string): boolean;
+  /** This server's persistent key-value store (it outlives the isolate, reloads and restarts). */
+  readonly storage: Storage;
 }
+
+/**
+ * What `storage` keeps: strings, numbers, booleans, null, arrays, plain objects, Uint8Array, Date,
+ * Map and Set, nested, at most 1 MiB encoded.
+ */
+export type StorableValue =
+  | string | number | boolean | null | Uint8Array | Date
+  | StorableValue[] | { [key: string]: StorableValue } | Map<StorableValue, StorableValue> | Set<StorableValue>;
+
+/**
+ * `webServer.storage`. Keys are non-empty strings of at most 512 UTF-8 bytes. A bad key or value
+ * rejects with TypeError (DataCloneError for what cannot be cloned); a put over `limits.storageMb`
+ * rejects with an error named QuotaExceededError and changes nothing.
+ */
+export interface Storage {
+  /** the value, or undefined when absent */
+  get(key: string): Promise<StorableValue | undefined>;
+  /** resolves once the write is durable */
+  put(key: string, value: StorableValue): Promise<void>;
+  /** true if the key existed */
+  delete(key: string): Promise<boolean>;
+  /** ascending key order; `start` inclusive; `limit` 100 by default, at most 1000 */
+  list(options?: { prefix?: string; start?: string; limit?: number }): Promise<Array<{ key: string; value: StorableValue }>>;
+}
+
 
 export interface Request {
   /** 'GET', 'POST', … */

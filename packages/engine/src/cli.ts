@@ -17,6 +17,7 @@ export interface ServeOptions {
   workers?: number;
   adminPort?: number;
   watch?: boolean;
+  dataDir?: string;
 }
 
 function integer(min: number, max: number) {
@@ -49,6 +50,7 @@ export function buildCli(): Command {
     .option('--workers <n>', 'worker threads (default: one per server, at most one per CPU)', integer(1, 64))
     .option('--admin-port <port>', 'serve the admin API on 127.0.0.1:<port>', integer(0, 65535))
     .option('--watch', 'reload a callbacks file when it changes')
+    .option('--data-dir <dir>', 'folder of the servers\' stored data (default ./.webdat-data, beside the config file)')
     .action(async (opts: ServeOptions) => {
       const code = process.env.WEBDAT_ROLE === 'engine' ? await runEngine(opts) : await runSupervisor(process.argv.slice(2), opts);
       if (code !== null) process.exitCode = code;

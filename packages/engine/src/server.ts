@@ -16,6 +16,8 @@ export interface ServerHost {
   pool: SandboxPool;
   logger: Logger;
   nextId(): number;
+  /** absolute folder of the servers' stored data */
+  dataDir: string;
   /** called with the readiness line; the CLI prints it on stdout */
   announce(line: string): void;
   /** the listener for this server's host and port, shared with the servers that share them */
@@ -79,7 +81,12 @@ export class WebdatServer {
   private spec(inst: Instance): TenantSpec {
     return {
       tenant: inst.tenant, generation: inst.generation, name: this.name, port: this.port || this.config.port,
-      secure: this.config.secure, entry: this.config.callbacks!, source: this.source, limits: { timeoutMs: this.limits.timeoutMs, memoryMb: this.limits.memoryMb },
+      secure: this.config.secure, entry: this.config.callbacks!, source: this.source,
+      limits: {
+        timeoutMs: this.limits.timeoutMs, memoryMb: this.limits.memoryMb, cpuMs: this.limits.cpuMs, maxTimers: this.limits.maxTimers,
+        storageMb: this.limits.storageMb, maxFetches: this.limits.maxFetches, maxFetchBytes: this.limits.maxFetchBytes,
+      },
+      dataDir: this.host.dataDir, egress: this.config.egress,
     };
   }
 
@@ -236,6 +243,7 @@ export class WebdatServer {
           break;
         }
         case CommandKind.done:
+          if (c.id < 0) { if (c.o !== 'ok') this.counters.errors[c.o]++; break; }
           this.finish(c.id, c.o);
           break;
         case CommandKind.wsSend: {

@@ -110,7 +110,13 @@ function checkSpec(s: unknown, path: string): asserts s is TenantSpec {
   if (s.source !== undefined && typeof s.source !== 'string') fail(`${path}.source`, 'a string');
   if (!isObj(s.limits)) fail(`${path}.limits`, 'an object');
   if (typeof s.limits.timeoutMs !== 'number' || !(s.limits.timeoutMs > 0)) fail(`${path}.limits.timeoutMs`, 'a positive number');
-  if (typeof s.limits.memoryMb !== 'number' || !(s.limits.memoryMb > 0)) fail(`${path}.limits.memoryMb`, 'a positive number');
+  for (const k of ['memoryMb', 'cpuMs', 'maxTimers', 'storageMb', 'maxFetches', 'maxFetchBytes']) {
+    if (typeof s.limits[k] !== 'number' || !(s.limits[k] > 0)) fail(`${path}.limits.${k}`, 'a positive number');
+  }
+  str(s, 'dataDir', path);
+  if (!isObj(s.egress)) fail(`${path}.egress`, 'an object');
+  strings(s.egress.allow, `${path}.egress.allow`);
+  if (s.egress.caFile !== undefined && typeof s.egress.caFile !== 'string') fail(`${path}.egress.caFile`, 'a string');
 }
 
 function checkBatch(b: unknown, path: string): asserts b is TenantBatch {

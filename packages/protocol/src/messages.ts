@@ -41,6 +41,10 @@ export interface RespondCommand {
   /** [position, length] of a large body in the worker's shared body ring (body is then empty) */
   rb?: number[];
 }
+/**
+ * An event or invocation ended. A negative id is an invocation the engine did not submit (a timer
+ * callback): the engine answers nothing and only counts its outcome among the server's errors.
+ */
 export interface DoneCommand { c: typeof CommandKind.done; id: number; o: Outcome }
 export interface WsSendCommand { c: typeof CommandKind.wsSend; client: string; op: WsOp; data: Body }
 export interface WsCloseCommand { c: typeof CommandKind.wsClose; client: string; code: number; reason: string }
@@ -52,6 +56,19 @@ export type Command = RespondCommand | DoneCommand | WsSendCommand | WsCloseComm
 export interface Limits {
   timeoutMs: number;
   memoryMb: number;
+  /** CPU per invocation, summed over its synchronous stretches (SPEC §5) */
+  cpuMs: number;
+  maxTimers: number;
+  storageMb: number;
+  maxFetches: number;
+  maxFetchBytes: number;
+}
+
+/** Outbound fetch policy of one server (SPEC §10); nothing is allowed when `allow` is empty. */
+export interface Egress {
+  allow: string[];
+  /** absolute path of an extra CA certificate file (PEM) */
+  caFile?: string;
 }
 
 /** What a worker needs to (re)build one server's isolate. */
@@ -67,6 +84,9 @@ export interface TenantSpec {
   /** source that replaces the file's content (admin upload); imports still resolve from disk */
   source?: string;
   limits: Limits;
+  /** absolute path of the folder holding every server's stored data (SPEC §8) */
+  dataDir: string;
+  egress: Egress;
 }
 
 /** The info channels a callback sees as `webServer.info`; the engine sends a fresh copy with each batch. */

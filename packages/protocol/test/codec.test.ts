@@ -25,7 +25,7 @@ const batch: Task = {
     cancel: [7],
   }],
 };
-const load: Task = { v: PROTOCOL_VERSION, t: TaskKind.load, spec: { tenant: 1, generation: 1, name: 'a', port: 9980, secure: false, entry: '/x/cb.js', limits: { timeoutMs: 100, memoryMb: 64 } } };
+const load: Task = { v: PROTOCOL_VERSION, t: TaskKind.load, spec: { tenant: 1, generation: 1, name: 'a', port: 9980, secure: false, entry: '/x/cb.js', limits: { timeoutMs: 100, memoryMb: 64, cpuMs: 100, maxTimers: 1000, storageMb: 64, maxFetches: 16, maxFetchBytes: 1 << 24 }, dataDir: '/x/.webdat-data', egress: { allow: ['api.example.com'] } } };
 const result: BatchResult = {
   v: PROTOCOL_VERSION, results: [{
     tenant: 1, generation: 2, commands: [

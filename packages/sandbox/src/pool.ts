@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import {
   CommandKind, PROTOCOL_VERSION, TaskKind, decodeBatchResult, decodeLoadResult, encode,
@@ -44,6 +46,8 @@ class Lane {
   private readonly piscina: Piscina;
   private readonly ring: RingReader;
   private readonly hooks: PoolHooks;
+  /** results the worker produces outside tasks: settled host operations, timers (host-ops/host-loop.ts) */
+  private readonly channel: BroadcastChannel;
   private readonly control: Control[] = [];
   private batches = new Map<number, TenantBatch>();
   readonly specs = new Map<number, TenantSpec>();
@@ -70,8 +74,12 @@ class Lane {
     this.hooks = hooks;
     const ring = createRingMemory();
     this.ring = new RingReader(ring);
+    const channel = `webdat:${randomUUID()}:${index}`;
+    this.channel = new BroadcastChannel(channel);
+    this.channel.onmessage = (m) => this.onChannel((m as MessageEvent).data);
+    this.channel.unref();
     this.piscina = new Piscina({
-      workerData: { ring, lane: index },
+      workerData: { ring, lane: index, channel },
       filename: WORKER,
       minThreads: 1,
       maxThreads: 1,
@@ -82,6 +90,9 @@ class Lane {
       // Workers must not inherit loaders from the parent (a test runner's tsx would rewrite the
       // prelude's function text); --no-node-snapshot is per-process and still applies.
       execArgv: [],
+      // An idle worker must keep turning its event loop: timers fire and host operations settle
+      // there. The default ('sync') parks it in Atomics.wait between tasks.
+      atomics: 'disabled',
     });
     this.piscina.on('error', () => { /* reported through the rejected task */ });
   }
@@ -190,6 +201,18 @@ class Lane {
     ).finally(() => this.next());
   }
 
+  /** Results from the worker's host loop, applied exactly like a task's (never with ring bodies). */
+  private onChannel(data: unknown): void {
+    if (this.closed) return;
+    let decoded;
+    try {
+      decoded = decodeBatchResult(data as Uint8Array);
+    } catch {
+      return;
+    }
+    for (const r of decoded.results) this.hooks.onResult(r);
+  }
+
   private rest(tenant: number, breachedMs: number): void {
     if (breachedMs === 0) { this.rests.delete(tenant); return; }
     const streak = Math.min((this.rests.get(tenant)?.streak ?? 0) + 1, REST_DOUBLINGS + 1);
@@ -233,6 +256,7 @@ class Lane {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.channel.close();
     if (this.restTimer !== null) clearTimeout(this.restTimer);
     await this.piscina.destroy();
   }

@@ -7,14 +7,16 @@ import { TenantHost } from './isolate-host.js';
 import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
 import { openActivity, reportIdle, reportRunning } from './activity.js';
 import { RING_MIN_BODY, RingWriter, type RingMemory } from './body-ring.js';
+import { HostLoop } from './host-ops/host-loop.js';
 
 // piscina entry: one task in, one encoded result out. Nothing here may throw back to piscina (that
 // would read as a lost worker), so every failure becomes a result.
 
 const tenants = new Map<number, TenantHost>();
-const data = workerData as { ring?: RingMemory; lane?: number } | undefined;
+const data = workerData as { ring?: RingMemory; lane?: number; channel?: string } | undefined;
 const ring = data?.ring;
 openActivity(data?.lane ?? 0);
+const loop = new HostLoop(data?.channel);
 const ringWriter = ring === undefined ? null : new RingWriter(ring);
 const NO_BYTES = new Uint8Array(0);
 
@@ -43,7 +45,7 @@ function load(task: Extract<ReturnType<typeof decodeTask>, { t: typeof TaskKind.
   try {
     reportRunning(task.spec.name);
     const previous = tenants.get(task.spec.tenant);
-    const host = new TenantHost(task.spec, commands, previous?.openClients());
+    const host = new TenantHost(task.spec, commands, loop, previous?.openClients());
     if (previous !== undefined) {
       previous.abandon(commands);
       previous.dispose();

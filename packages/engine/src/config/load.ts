@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { caFileProblem } from '@webdat/sandbox';
 import { EngineError } from '../errors.js';
 import { configSchema, serverSchema, type EngineConfig, type EngineConfigInput, type ServerConfig, type ServerInput } from './schema.js';
 
@@ -20,20 +21,32 @@ export function formatIssues(err: z.ZodError, prefix = ''): string {
 
 function resolvePaths(s: ServerConfig, base: string): ServerConfig {
   const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(base, p));
-  return { ...s, callbacks: abs(s.callbacks) ?? DEFAULT_CALLBACKS, privateKey: abs(s.privateKey), certificate: abs(s.certificate) };
+  return {
+    ...s, callbacks: abs(s.callbacks) ?? DEFAULT_CALLBACKS, privateKey: abs(s.privateKey), certificate: abs(s.certificate),
+    egress: s.egress.caFile === undefined ? { allow: s.egress.allow } : { allow: s.egress.allow, caFile: abs(s.egress.caFile) },
+  };
 }
 
 /** Validates a whole config; relative paths are resolved against `base` (the config file's folder). */
 export function parseConfig(input: unknown, base: string, source = 'config'): EngineConfig {
   const r = configSchema.safeParse(input);
   if (!r.success) throw new EngineError('WEBDAT_ERR_CONFIG', `${source} is invalid:\n${formatIssues(r.error)}`);
-  return { ...r.data, servers: r.data.servers.map((s) => resolvePaths(s, base)) };
+  const servers = r.data.servers.map((s) => resolvePaths(s, base));
+  const problems = servers.flatMap((s, i) => {
+    const p = s.egress.caFile === undefined ? null : caFileProblem(s.egress.caFile);
+    return p === null ? [] : [`servers[${i}].egress.caFile: ${p}`];
+  });
+  if (problems.length > 0) throw new EngineError('WEBDAT_ERR_CONFIG', `${source} is invalid:\n${problems.join('\n')}`);
+  return { ...r.data, dataDir: path.resolve(base, r.data.dataDir), servers };
 }
 
 export function parseServer(input: ServerInput, base: string): ServerConfig {
   const r = serverSchema.safeParse(input);
   if (!r.success) throw new EngineError('WEBDAT_ERR_CONFIG', `server config is invalid:\n${formatIssues(r.error)}`);
-  return resolvePaths(r.data, base);
+  const s = resolvePaths(r.data, base);
+  const p = s.egress.caFile === undefined ? null : caFileProblem(s.egress.caFile);
+  if (p !== null) throw new EngineError('WEBDAT_ERR_CONFIG', `server config is invalid:\negress.caFile: ${p}`);
+  return s;
 }
 
 export function loadConfigFile(file: string): EngineConfig {
