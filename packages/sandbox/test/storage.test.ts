@@ -29,8 +29,8 @@ async function withBackend(body: (backend: StorageBackend, dataDir: string) => P
   }
 }
 
-function value<T>(result: StorageResult<T>): T {
-  if (!result.ok) assert.fail(`expected success, got ${result.error.name}: ${result.error.message}`);
+function value<T>(result: StorageResult<T>, why = 'expected success'): T {
+  if (!result.ok) assert.fail(`${why}, got ${result.error.name}: ${result.error.message}`);
   return result.value;
 }
 
@@ -122,7 +122,7 @@ test('concurrent puts and deletes of one server settle in call order', async () 
     const results = await Promise.all([
       store.put('a', 1), store.put('a', 2), store.delete('a'), store.delete('a'), store.put('a', 3), store.put('b', 4),
     ]);
-    assert.deepStrictEqual(results.map(value), [undefined, undefined, true, false, undefined, undefined]);
+    assert.deepStrictEqual(results.map((r) => value<unknown>(r)), [undefined, undefined, true, false, undefined, undefined]);
     assert.equal(value(await store.get('a')), 3);
   });
 });
@@ -351,9 +351,11 @@ test('writers racing for the last of a quota from threads and processes never ov
 });
 
 test('a put acknowledged by a process survives its kill -9 the moment after', async () => {
-  await withBackend(async (_, dataDir) => {
+  await withBackend(async (backend, dataDir) => {
+    const watching = backend.open('durable', { storageMb: 64 });
     for (const round of [0, 1, 2]) {
       const key = `durable-${round}`;
+      assert.equal(value(await watching.get(key)), undefined);
       const job: WriterJob = { dataDir, server: 'durable', storageMb: 64, mode: 'acked', keys: [key], valueBytes: 4096 };
       const child = spawn(process.execPath, ['--import', 'tsx', writerModule, JSON.stringify(job)], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
       const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
@@ -369,6 +371,7 @@ test('a put acknowledged by a process survives its kill -9 the moment after', as
         child.on('exit', () => reject(new Error(`writer exited before acknowledging: ${out}`)));
       });
       assert.equal(await exited, 'SIGKILL');
+      assert.deepStrictEqual(value(await watching.get(key)), { key, bytes: new Uint8Array(4096).fill(7) }, 'an open reader sees it');
       const reopened = openLmdbBackend(dataDir);
       try {
         const store = reopened.open('durable', { storageMb: 64 });

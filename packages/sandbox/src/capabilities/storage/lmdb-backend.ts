@@ -5,6 +5,9 @@ import { TenantWrites, unavailable, type Bytes, type Tables } from './tenant-wri
 import type { ListEntry, StorageBackend, StorageLimits, StorageResult, TenantStore } from './types.js';
 import { decodeValue, encodeValue } from './values.js';
 
+/** A read sees every put acknowledged (in any thread or process) at least this long before it. */
+const SNAPSHOT_MS = 1;
+
 /** Bytes above which no UTF-8 key byte goes: the exclusive end of a prefix's range. */
 const AFTER_UTF8 = Buffer.from([0xff]);
 
@@ -29,7 +32,7 @@ export function openLmdbBackend(dataDir: string): StorageBackend {
   let tables: Tables | null = null;
   const writers = new Map<string, TenantWrites>();
   let closed = false;
-  let snapshotFresh = false;
+  let renewedAt = -Infinity;
 
   /** Opened on first use, so that servers which never touch storage create no files. */
   function opened(): Tables {
@@ -49,13 +52,14 @@ export function openLmdbBackend(dataDir: string): StorageBackend {
   /**
    * lmdb-js keeps a read snapshot until a timer of its own renews it, and a worker busy with tasks (or
    * parked between them) may not run that timer: a read could miss a put another thread or process
-   * already acknowledged. Renewing once per task keeps reads current and reads of one burst cheap.
+   * acknowledged long before. Renewing costs about 5 µs (lmdb-js arms a timer each time), several
+   * times a get, so it is renewed when older than SNAPSHOT_MS. This thread's own commits renew it.
    */
   function freshSnapshot(t: Tables): void {
-    if (snapshotFresh) return;
+    const now = performance.now();
+    if (now - renewedAt < SNAPSHOT_MS) return;
     t.data.resetReadTxn();
-    snapshotFresh = true;
-    queueMicrotask(() => (snapshotFresh = false));
+    renewedAt = now;
   }
 
   function guard<T>(run: () => Promise<StorageResult<T>> | StorageResult<T>): Promise<StorageResult<T>> {

@@ -77,12 +77,15 @@ export class TenantWrites {
           settle(result as StorageResult<T>);
         },
       });
-      if (!this.running) void this.drain();
+      if (!this.running) {
+        // the first commit waits for the rest of this stretch: a callback's `Promise.all` of puts is one commit
+        this.running = true;
+        queueMicrotask(() => void this.drain());
+      }
     });
   }
 
   private async drain(): Promise<void> {
-    this.running = true;
     try {
       while (this.pending.length > 0) {
         const group = this.pending;
