@@ -383,6 +383,7 @@ describe('limits', () => {
     for (let slot = 0; slot < 100; slot++) f.release(slot);
     assert.equal(f.active, 2, 'the isolate cannot free the slot of a fetch still running');
     refused(await f.fetch(get(`${a.origin}/hello`), never()), /refused: 2 fetches of this server are running or have unread bodies \(limits\.maxFetches\)/);
+    refused(await f.fetch(get('http://elsewhere.test/'), never()), /host "elsewhere\.test" is not allowed/);
     const done = ok(await second);
     assert.equal(f.active, 2, 'a delivered body holds its slot until released');
     refused(await f.fetch(get(`${a.origin}/hello`), never()), /limits\.maxFetches/);

@@ -84,6 +84,8 @@ export function createFetcher(policy: EgressPolicy, limits: FetchLimits, options
       let req: OutboundRequest;
       try {
         req = parseRequest(raw);
+        // A refusal by the policy costs no slot: a flood of refused fetches cannot starve allowed ones.
+        checkName(allow, req.url);
       } catch (err) {
         return failure(err);
       }
