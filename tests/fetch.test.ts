@@ -120,6 +120,8 @@ before(async () => {
       server('loose', { egress: { allow: ['127.0.0.1', 'localhost', `127.0.0.1:${up.port + 1}`] }, limits: { timeoutMs: 20_000 } }),
       server('short', { egress: { allow: [`127.0.0.1:${slow.port}`] }, limits: { timeoutMs: 3000 } }),
     ],
+    // One worker for all: a server waiting on a slow upstream must not hold up the others.
+    workers: 1,
   }));
   webdat = await startWebdat(['--config', path.join(dir, 'webdat.json')], { expectServers: 4 });
 });
@@ -201,9 +203,10 @@ test('a flood of fetches in one invocation: refusals are immediate TypeErrors, t
   assert.equal((await call('api', '/get', { u: `${up.origin}/hello` })).body, 'hello', 'the slots of the flood are free again');
 });
 
-test('a fetch still running when its invocation ends is aborted, and the client gets its answer', async () => {
+test('a fetch still running when its invocation ends is aborted, and the client gets its answer; other servers go on meanwhile', async () => {
   const answer = fetch(`${webdat.urls.get('short')}/get?u=${encodeURIComponent(`${slow.origin}/hold`)}`);
   await slow.holds.reach(1);
+  assert.equal((await call('api', '/get', { u: `${up.origin}/hello` })).body, 'hello', 'another server of the worker answers meanwhile');
   const res = await answer;
   assert.equal(res.status, 503);
   assert.equal(res.headers.get('x-webdat-error'), 'timeout');
