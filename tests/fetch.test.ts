@@ -117,7 +117,7 @@ before(async () => {
         limits: { timeoutMs: 20_000, maxFetches: 2, maxFetchBytes: 1000 },
       }),
       server('closed', { limits: { timeoutMs: 20_000 } }),
-      server('loose', { egress: { allow: ['127.0.0.1', 'localhost', `127.0.0.1:${up.port + 1}`] }, limits: { timeoutMs: 20_000 } }),
+      server('loose', { egress: { allow: ['127.0.0.1', 'localhost', '[::ffff:127.0.0.1]', `127.0.0.1:${up.port + 1}`] }, limits: { timeoutMs: 20_000 } }),
       server('short', { egress: { allow: [`127.0.0.1:${slow.port}`] }, limits: { timeoutMs: 3000 } }),
     ],
     // One worker for all: a server waiting on a slow upstream must not hold up the others.
@@ -221,8 +221,8 @@ test('an invalid egress config is refused at start, naming the key', async () =>
   };
   const bad = await runWebdatExpectingExit(write({ allow: ['bad entry'] }));
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /WEBDAT_ERR_CONFIG.*egress.*"bad entry"/s);
+  assert.match(bad.stderr, /WEBDAT_ERR_CONFIG: .*\nservers\[0\]\.egress\.allow\[0\]: egress\.allow entry "bad entry" is not a valid host\n/);
   const noCa = await runWebdatExpectingExit(write({ allow: [], caFile: 'missing.pem' }));
   assert.equal(noCa.code, 2);
-  assert.match(noCa.stderr, /egress.*missing\.pem/s);
+  assert.match(noCa.stderr, /WEBDAT_ERR_CONFIG: .*\nservers\[0\]\.egress\.caFile: egress\.caFile ".*missing\.pem" cannot be read \(ENOENT\)\n/);
 });
