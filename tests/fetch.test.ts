@@ -213,6 +213,15 @@ test('a fetch still running when its invocation ends is aborted, and the client 
   await slow.holdsCut.reach(1);
 });
 
+test('a body that trickles forever is cut when the invocation ends', async () => {
+  const [holds, cut] = [slow.holds.value, slow.holdsCut.value];
+  const res = await fetch(`${webdat.urls.get('short')}/get?u=${encodeURIComponent(`${slow.origin}/hold?drip`)}`);
+  assert.equal(res.status, 503);
+  assert.equal(res.headers.get('x-webdat-error'), 'timeout');
+  assert.equal(slow.holds.value, holds + 1);
+  await slow.holdsCut.reach(cut + 1);
+});
+
 test('an invalid egress config is refused at start, naming the key', async () => {
   const dir = tempDir({ 'api.js': CALLBACKS });
   const write = (egress: object) => {
