@@ -139,7 +139,7 @@ describe('egress policy', () => {
     const f = fetcher({ allow: ['*.allowed.test'] }, LIMITS, dns.lookup);
     const expect: Record<string, string> = {
       a: '127.0.0.1, which is a loopback', b: '10.0.0.7, which is a private', c: '169.254.169.254, which is a link-local',
-      d: '0.0.0.0, which is a unspecified', e: 'fd12::1, which is a private', f: '::ffff:192.168.0.1, which is a private',
+      d: '0.0.0.0, which is an unspecified', e: 'fd12::1, which is a private', f: '::ffff:192.168.0.1, which is a private',
       g: '127.0.0.1, which is a loopback', h: '100.64.1.1, which is a carrier-grade NAT',
     };
     for (const [label, why] of Object.entries(expect)) {
