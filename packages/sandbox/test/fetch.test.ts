@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import net from 'node:net';
 import { makeCerts } from '../../../tests/helpers/certs.ts';
 import { startUpstream, type Upstream } from '../../../tests/helpers/upstream.ts';
@@ -400,6 +401,14 @@ describe('limits', () => {
     assert.equal(text(held), 'released');
     f.release(held.slot as number);
     assert.equal(f.active, 0);
+    a.seen.length = 0;
+  });
+
+  test('an invocation making many fetches leaves no listeners piling up on its signal', async () => {
+    const f = fetcher({ allow: [`127.0.0.1:${a.port}`] }, { maxFetches: 4, maxFetchBytes: 1024 });
+    const invocation = new AbortController();
+    for (let i = 0; i < 200; i++) f.release(ok(await f.fetch(get(`${a.origin}/hello`), invocation.signal)).slot as number);
+    assert.ok(getEventListeners(invocation.signal, 'abort').length <= 1, `${getEventListeners(invocation.signal, 'abort').length} listeners`);
     a.seen.length = 0;
   });
 

@@ -92,14 +92,22 @@ export function createFetcher(policy: EgressPolicy, limits: FetchLimits, options
       if (signal.aborted) return failure(aborted());
       const slot = slots.acquire(signal);
       if (slot === null) return failure(new TypeError(`fetch to ${req.url.href} refused: ${limits.maxFetches} fetches of this server are running or have unread bodies (limits.maxFetches)`));
+      // undici leaves a listener on the signal it is given until its request is collected: an
+      // invocation making thousands of fetches would pile them up on its own signal. Each fetch gets
+      // a signal of its own, tied to the invocation's for as long as the fetch runs.
+      const own = new AbortController();
+      const cancel = () => own.abort();
+      signal.addEventListener('abort', cancel, { once: true });
       try {
-        const value = await hops(req, signal, slot);
+        const value = await hops(req, own.signal, slot);
         if (value.slot === null || signal.aborted) slots.free(slot);
         else slots.deliver(slot);
         return { ok: true, value };
       } catch (err) {
         slots.free(slot);
         return failure(signal.aborted ? aborted() : err);
+      } finally {
+        signal.removeEventListener('abort', cancel);
       }
     },
     release: (slot) => slots.consumed(slot),
