@@ -84,7 +84,7 @@ test('cpuMs defaults to min(timeoutMs, 1000)', async () => {
 test('cpuMs above 60000 and timeoutMs above 600000 are refused at start (exit 2, naming the key)', async () => {
   for (const [limits, key] of [[{ cpuMs: 60_001 }, 'servers[0].limits.cpuMs'], [{ timeoutMs: 600_001 }, 'servers[0].limits.timeoutMs']] as const) {
     const dir = tempDir({ 'cb.js': 'export function onHTTPRequest() {}', 'webdat.json': JSON.stringify({ servers: [{ name: 'a', port: 0, callbacks: 'cb.js', limits }] }) });
-    const r = await runWebdatExpectingExit(['serve', '--config', path.join(dir, 'webdat.json')]);
+    const r = await runWebdatExpectingExit(['serve', '--config', path.join(dir, 'webdat.json')], { ms: 90_000 });
     assert.equal(r.code, 2);
     assert.match(r.stderr, new RegExp(key.replace(/[[\].]/g, '\\$&')));
   }

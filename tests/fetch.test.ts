@@ -117,9 +117,11 @@ before(async () => {
         limits: { timeoutMs: 20_000, maxFetches: 2, maxFetchBytes: 1000 },
       }),
       server('closed', { limits: { timeoutMs: 20_000 } }),
-      server('loose', { egress: { allow: ['127.0.0.1', 'localhost', `127.0.0.1:${up.port + 1}`] }, limits: { timeoutMs: 20_000 } }),
+      server('loose', { egress: { allow: ['127.0.0.1', 'localhost', '[::ffff:127.0.0.1]', `127.0.0.1:${up.port + 1}`] }, limits: { timeoutMs: 20_000 } }),
       server('short', { egress: { allow: [`127.0.0.1:${slow.port}`] }, limits: { timeoutMs: 3000 } }),
     ],
+    // One worker for all: a server waiting on a slow upstream must not hold up the others.
+    workers: 1,
   }));
   webdat = await startWebdat(['--config', path.join(dir, 'webdat.json')], { expectServers: 4 });
 });
@@ -201,13 +203,24 @@ test('a flood of fetches in one invocation: refusals are immediate TypeErrors, t
   assert.equal((await call('api', '/get', { u: `${up.origin}/hello` })).body, 'hello', 'the slots of the flood are free again');
 });
 
-test('a fetch still running when its invocation ends is aborted, and the client gets its answer', async () => {
+test('a fetch still running when its invocation ends is aborted, and the client gets its answer; other servers go on meanwhile', async () => {
   const answer = fetch(`${webdat.urls.get('short')}/get?u=${encodeURIComponent(`${slow.origin}/hold`)}`);
   await slow.holds.reach(1);
+  assert.equal((await call('api', '/get', { u: `${up.origin}/hello` })).body, 'hello', 'another server of the worker answers meanwhile');
   const res = await answer;
   assert.equal(res.status, 503);
   assert.equal(res.headers.get('x-webdat-error'), 'timeout');
   await slow.holdsCut.reach(1);
+});
+
+test('a body that trickles forever is cut when the invocation ends', async () => {
+  const [holds, cut] = [slow.holds.value, slow.holdsCut.value];
+  const answer = fetch(`${webdat.urls.get('short')}/get?u=${encodeURIComponent(`${slow.origin}/hold?drip`)}`);
+  await slow.holds.reach(holds + 1);
+  const res = await answer;
+  assert.equal(res.status, 503);
+  assert.equal(res.headers.get('x-webdat-error'), 'timeout');
+  await slow.holdsCut.reach(cut + 1);
 });
 
 test('an invalid egress config is refused at start, naming the key', async () => {
@@ -218,8 +231,8 @@ test('an invalid egress config is refused at start, naming the key', async () =>
   };
   const bad = await runWebdatExpectingExit(write({ allow: ['bad entry'] }));
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /WEBDAT_ERR_CONFIG.*egress.*"bad entry"/s);
+  assert.match(bad.stderr, /WEBDAT_ERR_CONFIG: .*\nservers\[0\]\.egress\.allow\[0\]: egress\.allow entry "bad entry" is not a valid host\n/);
   const noCa = await runWebdatExpectingExit(write({ allow: [], caFile: 'missing.pem' }));
   assert.equal(noCa.code, 2);
-  assert.match(noCa.stderr, /egress.*missing\.pem/s);
+  assert.match(noCa.stderr, /WEBDAT_ERR_CONFIG: .*\nservers\[0\]\.egress\.caFile: egress\.caFile ".*missing\.pem" cannot be read \(ENOENT\)\n/);
 });

@@ -21,7 +21,7 @@ export function onHTTPRequest(w, req, res) {
 `,
 });
 const logger = pino({ level: 'silent' }, new Writable({ write(_c, _e, cb) { cb(); } }));
-const engine = createEngine({ servers: [{ name: 'info', host: '127.0.0.1', port: 0, callbacks: path.join(dir, 'cb.js'), limits: { memoryMb: 32, timeoutMs: 2000 } }] }, { logger, announce: () => {} });
+const engine = createEngine({ servers: [{ name: 'info', host: '127.0.0.1', port: 0, callbacks: path.join(dir, 'cb.js'), limits: { memoryMb: 32, timeoutMs: 2000, cpuMs: 2000 } }] }, { logger, announce: () => {} });
 await engine.start();
 const server = engine.server('info');
 after(() => engine.stop());

@@ -12,7 +12,7 @@ export interface Upstream {
   origin: string;
   /** requests seen, as "METHOD /path" */
   seen: string[];
-  /** requests for /hold that arrived so far, and a promise for when the count reaches `n` */
+  /** requests for /hold (or /hold?drip) that arrived so far, and a promise for when the count reaches `n` */
   holds: Count;
   /** held requests whose connection closed before they were answered */
   holdsCut: Count;
@@ -82,11 +82,18 @@ function route(seen: string[], heldResponses: http.ServerResponse[], held: Count
           res.writeHead(204);
           res.end();
           return;
-        case '/hold':
+        case '/hold': {
           heldResponses.push(res);
-          res.on('close', () => { if (!res.writableEnded) closed.bump(); });
+          // ?drip: the status and headers come at once, then the body trickles a byte at a time.
+          const drip = url.searchParams.has('drip') ? setInterval(() => res.write('.'), 20) : null;
+          if (drip !== null) res.writeHead(200, { 'content-type': 'text/plain' });
+          res.on('close', () => {
+            if (drip !== null) clearInterval(drip);
+            if (!res.writableEnded) closed.bump();
+          });
           held.bump();
           return;
+        }
         default:
           res.writeHead(200, { 'content-type': 'text/plain', 'x-upstream': 'yes' });
           res.end('hello');

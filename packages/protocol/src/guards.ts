@@ -133,6 +133,7 @@ export function checkTask(t: unknown): asserts t is Task {
   switch (t.t) {
     case TaskKind.load: checkSpec(t.spec, 'task.spec'); return;
     case TaskKind.unload: int(t, 'tenant', 'task'); return;
+    case TaskKind.hold: return;
     case TaskKind.batch:
       if (!Array.isArray(t.batches)) fail('task.batches', 'an array');
       for (let i = 0; i < t.batches.length; i++) checkBatch(t.batches[i], `task.batches[${i}]`);
@@ -163,11 +164,13 @@ export function checkBatchResult(r: unknown): asserts r is BatchResult {
   if (!Array.isArray(r.results)) fail('result.results', 'an array');
   for (let i = 0; i < r.results.length; i++) checkTenantResult(r.results[i], `result.results[${i}]`);
   if (typeof r.ringEnd !== 'number' || !Number.isSafeInteger(r.ringEnd) || r.ringEnd < -1) fail('result.ringEnd', 'an integer ≥ -1');
+  if (typeof r.hold !== 'boolean') fail('result.hold', 'a boolean');
 }
 
 export function checkLoadResult(r: unknown): asserts r is LoadResult {
   version(r, 'result');
   if (typeof r.ok !== 'boolean') fail('result.ok', 'a boolean');
+  if (typeof r.hold !== 'boolean') fail('result.hold', 'a boolean');
   if (r.error !== undefined) {
     if (!isObj(r.error)) fail('result.error', 'an error object');
     str(r.error, 'code', 'result.error'); str(r.error, 'message', 'result.error');

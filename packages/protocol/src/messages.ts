@@ -119,7 +119,8 @@ export interface TenantBatch {
 export interface LoadTask { v: number; t: typeof TaskKind.load; spec: TenantSpec }
 export interface UnloadTask { v: number; t: typeof TaskKind.unload; tenant: number }
 export interface BatchTask { v: number; t: typeof TaskKind.batch; batches: TenantBatch[] }
-export type Task = LoadTask | UnloadTask | BatchTask;
+export interface HoldTask { v: number; t: typeof TaskKind.hold }
+export type Task = LoadTask | UnloadTask | BatchTask | HoldTask;
 
 export interface TenantStats {
   heapUsed: number;
@@ -141,10 +142,19 @@ export interface TenantResult {
   stats: TenantStats;
 }
 
-export interface LoadResult { v: number; ok: boolean; error?: { code: string; message: string }; commands: Command[] }
+export interface LoadResult {
+  v: number;
+  ok: boolean;
+  error?: { code: string; message: string };
+  commands: Command[];
+  /** the worker has host work (timers, host operations) and needs a hold task to keep turning */
+  hold: boolean;
+}
 export interface BatchResult {
   v: number;
   results: TenantResult[];
   /** end of the last body this batch put in the worker's body ring, -1 when it put none */
   ringEnd: number;
+  /** the worker has host work (timers, host operations) and needs a hold task to keep turning */
+  hold: boolean;
 }

@@ -40,6 +40,7 @@ const result: BatchResult = {
     pending: [9, 12], backlog: 0, breachedMs: 104, stats: { heapUsed: 1, cpuTimeMs: 0.5, memoryRestarts: 0 },
   }],
   ringEnd: -1,
+  hold: false,
 };
 
 const normalize = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (x instanceof Uint8Array ? [...x] : x)));
@@ -49,7 +50,7 @@ test('every task kind and result round-trips', () => {
   assert.deepEqual(normalize(decodeTask(encode(load))), normalize(load));
   assert.deepEqual(normalize(decodeTask(encode({ v: PROTOCOL_VERSION, t: TaskKind.unload, tenant: 4 }))), { v: PROTOCOL_VERSION, t: TaskKind.unload, tenant: 4 });
   assert.deepEqual(normalize(decodeBatchResult(encode(result))), normalize(result));
-  const lr: LoadResult = { v: PROTOCOL_VERSION, ok: false, error: { code: 'WEBDAT_ERR_CALLBACKS_SYNTAX', message: 'bad' }, commands: [] };
+  const lr: LoadResult = { v: PROTOCOL_VERSION, ok: false, error: { code: 'WEBDAT_ERR_CALLBACKS_SYNTAX', message: 'bad' }, commands: [], hold: false };
   assert.deepEqual(decodeLoadResult(encode(lr)), lr);
 });
 

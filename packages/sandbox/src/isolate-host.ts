@@ -14,7 +14,6 @@ import { TenantOps } from './host-ops/tenant-ops.js';
 import { TenantTimers } from './host-ops/tenant-timers.js';
 import { openCapabilities, type OpResult } from './host-ops/capabilities.js';
 import type { HostLoop } from './host-ops/host-loop.js';
-import { reportIdle, reportRunning } from './activity.js';
 
 const KINDS = { event: EventKind, command: CommandKind, ws: WsOp };
 const COPY = { arguments: { copy: true }, result: { copy: true } } as const;
@@ -73,8 +72,8 @@ export class TenantHost {
     this.loop = loop;
     for (const c of clients) this.clients.add(c);
     this.sources = new ModuleSources(spec.entry, spec.source);
-    this.ops = new TenantOps(openCapabilities(spec), (id, inv, r) => loop.push(() => this.settleOp(id, inv, r)));
-    this.timers = new TenantTimers(spec.limits.maxTimers, (id, creator) => loop.push(() => this.fireTimer(id, creator)));
+    this.ops = new TenantOps(openCapabilities(spec), (id, inv, r) => loop.push(spec.name, () => this.settleOp(id, inv, r)));
+    this.timers = new TenantTimers(spec.limits.maxTimers, (id, creator) => loop.push(spec.name, () => this.fireTimer(id, creator)));
     try {
       this.live = this.build(out);
     } catch (err) {
@@ -134,6 +133,11 @@ export class TenantHost {
   private take(live: Live, out: Command[]): void {
     const [cmds] = live.collect.applySync(undefined, [], { ...COPY, timeout: this.stretchMs }) as [unknown, unknown];
     readCommands(cmds, out);
+  }
+
+  /** Timers, host operations or async invocations with a deadline: the worker's loop must turn. */
+  hasHostWork(): boolean {
+    return this.timers.size > 0 || this.ops.size > 0 || this.pending.size > 0;
   }
 
   /** Open connections, handed to the next generation on a reload so they stay usable. */
@@ -359,7 +363,6 @@ export class TenantHost {
     let pairs: number[] | null = null;
     let breached = false;
     const timeout = Math.max(1, Math.ceil(budgetMs));
-    reportRunning(this.spec.name);
     armHostDeadline(timeout);
     try {
       charged = call(live, timeout);
@@ -376,7 +379,6 @@ export class TenantHost {
       }
     } finally {
       disarmHostDeadline();
-      reportIdle();
     }
     if (pairs !== null) this.reconcile(pairs);
     const r = this.pending.get(charged);
@@ -419,7 +421,7 @@ export class TenantHost {
     this.deadlineTimer = setTimeout(() => {
       this.deadlineTimer = null;
       this.deadlineAt = Infinity;
-      this.loop.push(() => this.expire());
+      this.loop.push(this.spec.name, () => this.expire());
     }, Math.max(0, next - Date.now()));
   }
 

@@ -52,11 +52,11 @@ function load(task: Extract<ReturnType<typeof decodeTask>, { t: typeof TaskKind.
     }
     tenants.set(task.spec.tenant, host);
     reportIdle();
-    return { v: PROTOCOL_VERSION, ok: true, commands };
+    return { v: PROTOCOL_VERSION, ok: true, commands, hold: false };
   } catch (err) {
     reportIdle();
     const e = err instanceof CallbacksLoadError ? err : new CallbacksLoadError(SandboxErrorCode.load, (err as Error).message);
-    return { v: PROTOCOL_VERSION, ok: false, error: { code: e.code, message: e.message }, commands };
+    return { v: PROTOCOL_VERSION, ok: false, error: { code: e.code, message: e.message }, commands, hold: false };
   }
 }
 
@@ -75,22 +75,45 @@ function runBatches(batches: TenantBatch[]): BatchResult {
     results.push(host.run(b));
     reportIdle();
   }
-  return { v: PROTOCOL_VERSION, results, ringEnd: moveBodiesToRing(results) };
+  return { v: PROTOCOL_VERSION, results, ringEnd: moveBodiesToRing(results), hold: false };
+}
+
+/** Timers, host operations or their results still to come: the worker's event loop must turn. */
+function hostWork(): boolean {
+  if (loop.busy) return true;
+  for (const t of tenants.values()) if (t.hasHostWork()) return true;
+  return false;
+}
+
+/** How often a hold task looks whether the host work is done. */
+const HOLD_CHECK_MS = 50;
+
+/** The hold task: while it is in flight piscina does not park this worker in Atomics.wait. */
+function hold(): Promise<unknown> {
+  return new Promise((resolve) => {
+    const check = setInterval(() => {
+      if (hostWork()) return;
+      clearInterval(check);
+      resolve(move(encode({ v: PROTOCOL_VERSION, ok: true, commands: [], hold: false })));
+    }, HOLD_CHECK_MS);
+  });
 }
 
 export default function handle(bytes: Uint8Array): unknown {
   let result: LoadResult | BatchResult;
   try {
     const task = decodeTask(bytes);
+    if (task.t === TaskKind.hold) return hold();
     if (task.t === TaskKind.load) result = load(task);
     else if (task.t === TaskKind.unload) {
       tenants.get(task.tenant)?.dispose();
       tenants.delete(task.tenant);
-      result = { v: PROTOCOL_VERSION, ok: true, commands: [] };
+      result = { v: PROTOCOL_VERSION, ok: true, commands: [], hold: false };
     } else result = runBatches(task.batches);
   } catch (err) {
-    result = { v: PROTOCOL_VERSION, ok: false, error: { code: 'WEBDAT_ERR_PROTOCOL_DECODE', message: (err as Error).message }, commands: [] };
+    result = { v: PROTOCOL_VERSION, ok: false, error: { code: 'WEBDAT_ERR_PROTOCOL_DECODE', message: (err as Error).message }, commands: [], hold: false };
   }
+  result.hold = hostWork();
   const out = encode(result);
   return move(out);
 }

@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import net from 'node:net';
 import { makeCerts } from '../../../tests/helpers/certs.ts';
 import { startUpstream, type Upstream } from '../../../tests/helpers/upstream.ts';
@@ -139,7 +140,7 @@ describe('egress policy', () => {
     const f = fetcher({ allow: ['*.allowed.test'] }, LIMITS, dns.lookup);
     const expect: Record<string, string> = {
       a: '127.0.0.1, which is a loopback', b: '10.0.0.7, which is a private', c: '169.254.169.254, which is a link-local',
-      d: '0.0.0.0, which is a unspecified', e: 'fd12::1, which is a private', f: '::ffff:192.168.0.1, which is a private',
+      d: '0.0.0.0, which is an unspecified', e: 'fd12::1, which is a private', f: '::ffff:192.168.0.1, which is a private',
       g: '127.0.0.1, which is a loopback', h: '100.64.1.1, which is a carrier-grade NAT',
     };
     for (const [label, why] of Object.entries(expect)) {
@@ -383,6 +384,7 @@ describe('limits', () => {
     for (let slot = 0; slot < 100; slot++) f.release(slot);
     assert.equal(f.active, 2, 'the isolate cannot free the slot of a fetch still running');
     refused(await f.fetch(get(`${a.origin}/hello`), never()), /refused: 2 fetches of this server are running or have unread bodies \(limits\.maxFetches\)/);
+    refused(await f.fetch(get('http://elsewhere.test/'), never()), /host "elsewhere\.test" is not allowed/);
     const done = ok(await second);
     assert.equal(f.active, 2, 'a delivered body holds its slot until released');
     refused(await f.fetch(get(`${a.origin}/hello`), never()), /limits\.maxFetches/);
@@ -399,6 +401,14 @@ describe('limits', () => {
     assert.equal(text(held), 'released');
     f.release(held.slot as number);
     assert.equal(f.active, 0);
+    a.seen.length = 0;
+  });
+
+  test('an invocation making many fetches leaves no listeners piling up on its signal', async () => {
+    const f = fetcher({ allow: [`127.0.0.1:${a.port}`] }, { maxFetches: 4, maxFetchBytes: 1024 });
+    const invocation = new AbortController();
+    for (let i = 0; i < 200; i++) f.release(ok(await f.fetch(get(`${a.origin}/hello`), invocation.signal)).slot as number);
+    assert.ok(getEventListeners(invocation.signal, 'abort').length <= 1, `${getEventListeners(invocation.signal, 'abort').length} listeners`);
     a.seen.length = 0;
   });
 

@@ -7,7 +7,7 @@ import { Engine } from '../engine.js';
 import { watchCallbacks } from '../reload/watch-callbacks.js';
 import type { ServeOptions } from '../cli.js';
 
-const SERVER_FLAGS: Array<keyof ServeOptions> = ['callbacks', 'port', 'host', 'name', 'secure', 'privateKey', 'certificate', 'password', 'timeoutMs', 'memoryMb'];
+const SERVER_FLAGS: Array<keyof ServeOptions> = ['callbacks', 'port', 'host', 'name', 'secure', 'privateKey', 'certificate', 'password', 'timeoutMs', 'memoryMb', 'cpuMs'];
 
 /** CLI flags become the same config object a file would give, and pass through the same schema. */
 export function configFromOptions(opts: ServeOptions): EngineConfig {
@@ -29,7 +29,7 @@ export function configFromOptions(opts: ServeOptions): EngineConfig {
     certificate: opts.certificate,
     password,
     callbacks: opts.callbacks,
-    limits: { timeoutMs: opts.timeoutMs ?? 100, memoryMb: opts.memoryMb ?? 128 },
+    limits: { timeoutMs: opts.timeoutMs ?? 100, memoryMb: opts.memoryMb ?? 128, cpuMs: opts.cpuMs },
   };
   return parseConfig({ servers: [server], workers: opts.workers, admin, dataDir: opts.dataDir }, process.cwd(), 'command line');
 }

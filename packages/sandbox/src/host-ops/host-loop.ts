@@ -1,8 +1,15 @@
 import { BroadcastChannel } from 'node:worker_threads';
 import { PROTOCOL_VERSION, encode, type TenantResult } from '@webdat/protocol';
+import { reportIdle, reportRunning } from '../activity.js';
 
 /** One piece of work that calls into an isolate outside a piscina task; null when it produced nothing. */
 export type Job = () => TenantResult | null;
+
+interface Queued {
+  /** the server whose callbacks the job runs, for the supervisor's activity file */
+  server: string;
+  run: Job;
+}
 
 /** How long one turn of the loop runs jobs before it lets the worker's event loop (piscina's tasks) in. */
 const SLICE_MS = 10;
@@ -16,7 +23,7 @@ const SLICE_MS = 10;
  * a task's results.
  */
 export class HostLoop {
-  private queue: Job[] = [];
+  private queue: Queued[] = [];
   private scheduled = false;
   private readonly channel: BroadcastChannel | null;
 
@@ -24,8 +31,13 @@ export class HostLoop {
     this.channel = channelName === undefined ? null : new BroadcastChannel(channelName);
   }
 
-  push(job: Job): void {
-    this.queue.push(job);
+  /** jobs queued or about to run */
+  get busy(): boolean {
+    return this.scheduled || this.queue.length > 0;
+  }
+
+  push(server: string, run: Job): void {
+    this.queue.push({ server, run });
     this.schedule();
   }
 
@@ -40,14 +52,20 @@ export class HostLoop {
     const until = Date.now() + SLICE_MS;
     const results: TenantResult[] = [];
     let n = 0;
+    // The activity file is written when the server changes, not per job: a write costs more than a
+    // settled operation (measured under the supervisor: 0.6 ms against 60 µs per job).
+    let reported = '';
     for (; n < this.queue.length && (n === 0 || Date.now() < until); n++) {
-      const r = this.queue[n]();
+      const job = this.queue[n];
+      if (job.server !== reported) reportRunning(reported = job.server);
+      const r = job.run();
       if (r !== null) results.push(r);
     }
+    reportIdle();
     this.queue = this.queue.slice(n);
     if (this.queue.length > 0) this.schedule();
     if (results.length > 0 && this.channel !== null) {
-      this.channel.postMessage(encode({ v: PROTOCOL_VERSION, results, ringEnd: -1 }));
+      this.channel.postMessage(encode({ v: PROTOCOL_VERSION, results, ringEnd: -1, hold: false }));
     }
   }
 }

@@ -26,6 +26,11 @@ export class TenantOps {
     this.settled = settled;
   }
 
+  /** operations running, and invocations whose signal may still be aborted */
+  get size(): number {
+    return this.running.size + this.invocations.size;
+  }
+
   /**
    * Called from inside the isolate (copied arguments): never throws, never waits. The operation's id,
    * 0 for a notification done at once, or the error that refused it.

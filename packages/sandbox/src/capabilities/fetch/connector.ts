@@ -1,5 +1,5 @@
 import tls from 'node:tls';
-import { buildConnector } from 'undici';
+import type { buildConnector } from 'undici';
 import type { AllowList } from './allow-list.js';
 import { resolveChecked, targetOf, type Lookup } from './egress.js';
 
@@ -9,8 +9,8 @@ import { resolveChecked, targetOf, type Lookup } from './egress.js';
  * (and SNI names) the host of the URL. Pooled connections are reused only for the origin they were
  * checked for, and the policy of a fetcher never changes, so reuse needs no new check.
  */
-export function egressConnector(allow: AllowList, ca: string | null, lookup: Lookup): buildConnector.connector {
-  const base = buildConnector(ca === null ? {} : { ca: [...tls.rootCertificates, ca] });
+export function egressConnector(build: typeof buildConnector, allow: AllowList, ca: string | null, lookup: Lookup): buildConnector.connector {
+  const base = build(ca === null ? {} : { ca: [...tls.rootCertificates, ca] });
   return (opts, callback) => {
     const url = new URL(`${opts.protocol}//${opts.host}`);
     const target = targetOf(url);

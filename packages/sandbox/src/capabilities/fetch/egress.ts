@@ -63,7 +63,8 @@ export async function resolveChecked(allow: AllowList, t: Target, lookup: Lookup
     const kind = specialKind(a.address);
     if (kind !== null) {
       const via = literal !== 0 ? '' : ` resolves to ${a.address}, which`;
-      throw new EgressRefused(`fetch to "${hostPort(t)}" refused: host "${t.host}"${via} is a ${kind} address; only an exact "${hostPort(t)}" entry in egress.allow permits it`);
+      const article = /^[aeiou]/i.test(kind) ? 'an' : 'a';
+      throw new EgressRefused(`fetch to "${hostPort(t)}" refused: host "${t.host}"${via} is ${article} ${kind} address; only an exact "${hostPort(t)}" entry in egress.allow permits it`);
     }
   }
   return addresses;

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Agent, fetch as undiciFetch, type Response } from 'undici';
+import type { Agent, Response } from 'undici';
 import { AllowList } from './allow-list.js';
 import { causeMessage, readLimited } from './body.js';
 import { egressConnector } from './connector.js';
@@ -10,6 +10,13 @@ import { Slots } from './slots.js';
 import type { EgressPolicy, FetchLimits, FetchResponse, FetchResult, TenantFetcher } from './types.js';
 
 const MAX_ORIGINS = 64;
+
+// undici takes about five times as long to load as piscina: a worker pays for it at its first fetch,
+// not at start (an engine restarted after a crash must serve again fast).
+const importUndici = () => import('undici');
+type Undici = Awaited<ReturnType<typeof importUndici>>;
+let undici: Promise<Undici> | null = null;
+const loadUndici = () => (undici ??= importUndici());
 
 export interface FetcherOptions {
   /** the resolver the egress check uses; tests give names to loopback servers with it */
@@ -24,8 +31,8 @@ export interface FetcherOptions {
 export function createFetcher(policy: EgressPolicy, limits: FetchLimits, options: FetcherOptions = {}): TenantFetcher {
   const allow = new AllowList(policy.allow);
   const ca = policy.caFile === undefined ? null : readCa(policy.caFile);
-  const connect = egressConnector(allow, ca, options.lookup ?? systemLookup);
-  let agent = new Agent({ connect });
+  const lookup = options.lookup ?? systemLookup;
+  let agent: Agent | null = null;
   let origins = new Set<string>();
   const slots = new Slots(limits.maxFetches);
 
@@ -45,21 +52,20 @@ export function createFetcher(policy: EgressPolicy, limits: FetchLimits, options
 
   // undici's Agent keeps one pool per origin it ever saw; a `*.suffix` entry allows endless origins,
   // so past MAX_ORIGINS the agent is replaced and the old one closes once its requests are done.
-  function dispatcherFor(url: URL): Agent {
-    if (!origins.has(url.origin)) {
-      if (origins.size >= MAX_ORIGINS) {
-        void agent.close();
-        agent = new Agent({ connect });
-        origins = new Set();
-      }
-      origins.add(url.origin);
+  function dispatcherFor(url: URL, u: Undici): Agent {
+    if (agent === null || (!origins.has(url.origin) && origins.size >= MAX_ORIGINS)) {
+      void agent?.close();
+      agent = new u.Agent({ connect: egressConnector(u.buildConnector, allow, ca, lookup) });
+      origins = new Set();
     }
+    origins.add(url.origin);
     return agent;
   }
 
   async function send(req: OutboundRequest, signal: AbortSignal): Promise<Response> {
+    const u = await loadUndici();
     try {
-      return await undiciFetch(req.url, { method: req.method, headers: req.headers, body: req.body, redirect: 'manual', dispatcher: dispatcherFor(req.url), signal });
+      return await u.fetch(req.url, { method: req.method, headers: req.headers, body: req.body, redirect: 'manual', dispatcher: dispatcherFor(req.url, u), signal });
     } catch (err) {
       if (signal.aborted) throw err;
       const cause = innermost(err);
@@ -84,27 +90,37 @@ export function createFetcher(policy: EgressPolicy, limits: FetchLimits, options
       let req: OutboundRequest;
       try {
         req = parseRequest(raw);
+        // A refusal by the policy costs no slot: a flood of refused fetches cannot starve allowed ones.
+        checkName(allow, req.url);
       } catch (err) {
         return failure(err);
       }
       if (signal.aborted) return failure(aborted());
       const slot = slots.acquire(signal);
       if (slot === null) return failure(new TypeError(`fetch to ${req.url.href} refused: ${limits.maxFetches} fetches of this server are running or have unread bodies (limits.maxFetches)`));
+      // undici leaves a listener on the signal it is given until its request is collected: an
+      // invocation making thousands of fetches would pile them up on its own signal. Each fetch gets
+      // a signal of its own, tied to the invocation's for as long as the fetch runs.
+      const own = new AbortController();
+      const cancel = () => own.abort();
+      signal.addEventListener('abort', cancel, { once: true });
       try {
-        const value = await hops(req, signal, slot);
+        const value = await hops(req, own.signal, slot);
         if (value.slot === null || signal.aborted) slots.free(slot);
         else slots.deliver(slot);
         return { ok: true, value };
       } catch (err) {
         slots.free(slot);
         return failure(signal.aborted ? aborted() : err);
+      } finally {
+        signal.removeEventListener('abort', cancel);
       }
     },
     release: (slot) => slots.consumed(slot),
     get active() {
       return slots.active;
     },
-    close: () => agent.destroy(),
+    close: async () => { await agent?.destroy(); },
   };
 }
 
