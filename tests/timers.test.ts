@@ -30,11 +30,11 @@ export async function onHTTPRequest(w, req, res) {
     case '/sleep-too-long': await new Promise((r) => setTimeout(r, 5000)); res.data = 'late'; return;
     case '/order': {
       const order = [];
-      setTimeout(() => order.push('timeout'), 0);
+      const fired = new Promise((r) => setTimeout(() => { order.push('timeout'); r(); }, 0));
       queueMicrotask(() => order.push('microtask'));
       Promise.resolve().then(() => order.push('promise'));
       order.push('sync');
-      await new Promise((r) => setTimeout(r, 20));
+      await fired;
       res.data = order.join(',');
       return;
     }
@@ -57,7 +57,7 @@ export async function onHTTPRequest(w, req, res) {
 }
 `;
 
-const server = await serveSource(source, ['--timeout-ms', '300']);
+const server = await serveSource(source, ['--timeout-ms', '1000']);
 after(() => server.stop());
 
 async function get(s: Running, p: string) {
@@ -197,7 +197,7 @@ test('timers are cleared when the server stops', async () => {
 
 test('timers are cleared when the code is reloaded: the old ticker stops', async () => {
   const ticker = `export function onServerStart(w) { setInterval(() => w.webSocketBroadcastText('old'), 10); }`;
-  const s = await serveSource(ticker, ['--admin-port', '0']);
+  const s = await serveSource(ticker, ['--admin-port', '0', '--timeout-ms', '2000']);
   try {
     const admin = ADMIN_LINE.exec(await s.waitFor(ADMIN_LINE))![1];
     const c = await connect(s.url.replace('http', 'ws') + '/');
