@@ -17,7 +17,11 @@ let nextId = 1;
 
 /** @param {import('@webdat/engine/callbacks').Storage} storage */
 async function allocateId(storage) {
-  counterRead ??= storage.get('next-id').then((stored) => { nextId = typeof stored === 'number' ? stored : 1; });
+  // A read that failed (its request ran out of time, say) is tried again by the next request.
+  counterRead ??= storage.get('next-id').then(
+    (stored) => { nextId = typeof stored === 'number' ? stored : 1; },
+    (err) => { counterRead = null; throw err; },
+  );
   await counterRead;
   return nextId++;
 }
