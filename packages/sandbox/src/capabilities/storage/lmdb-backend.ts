@@ -111,7 +111,7 @@ export function openLmdbBackend(dataDir: string): StorageBackend {
         const { prefix, start, limit } = o.value;
         const t = opened();
         freshSnapshot(t);
-        const low = Buffer.compare(Buffer.from(start), Buffer.from(prefix)) > 0 ? start : prefix;
+        const low = Buffer.compare(start, prefix) > 0 ? start : prefix;
         const entries: ListEntry[] = [];
         const range = t.data.getRange({ start: Buffer.concat([ns, low]), end: Buffer.concat([ns, prefix, AFTER_UTF8]), limit });
         for (const { key, value } of range) {
