@@ -56,9 +56,10 @@ export async function onHTTPRequest(webServer, request, response) {
         break;
       }
       case '/flood': {
-        // A hostile loop: thousands of fetches at once, allowed and refused, none awaited in turn.
+        // A hostile loop: hundreds of fetches at once, allowed and refused, none awaited in turn. (Not
+        // thousands: each is a host call, and on a loaded machine their wall time meets the time limit.)
         const all = [];
-        for (let i = 0; i < 2000; i++) all.push(fetch(i % 2 ? u + '/hello' : 'http://not-allowed.test/'));
+        for (let i = 0; i < 400; i++) all.push(fetch(i % 2 ? u + '/hello' : 'http://not-allowed.test/'));
         const settled = await Promise.allSettled(all);
         const count = (pred) => settled.filter(pred).length;
         out = {
@@ -199,7 +200,7 @@ test('maxFetches: the next concurrent fetch rejects with TypeError; a slot is he
 });
 
 test('a flood of fetches in one invocation: refusals are immediate TypeErrors, the answer comes', async () => {
-  assert.deepEqual(await call('api', '/flood', { u: up.origin }), { fulfilled: 2, refusedHost: 1000, refusedSlots: 998 });
+  assert.deepEqual(await call('api', '/flood', { u: up.origin }), { fulfilled: 2, refusedHost: 200, refusedSlots: 198 });
   assert.equal((await call('api', '/get', { u: `${up.origin}/hello` })).body, 'hello', 'the slots of the flood are free again');
 });
 
