@@ -13,7 +13,7 @@ const serve = (example: string) => startWebdat(['--callbacks', path.join(ROOT, '
 
 test('rest-api: JSON CRUD behind basic authentication, items kept in storage across a restart', async () => {
   const dataDir = tempDir();
-  // A generous time limit: the first storage call opens the store, which a loaded machine takes a while to do.
+  // Each write waits for the disk's fsync, which a loaded machine can stretch past the default 100 ms.
   const start = () => startWebdat(['--callbacks', path.join(ROOT, 'examples', 'rest-api/callbacks.js'), '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--timeout-ms', '10000']);
   const auth = { authorization: 'Basic ' + Buffer.from('editor:correct horse battery staple').toString('base64') };
   const post = (base: string, body: unknown) => fetch(`${base}/api/items`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -53,8 +53,8 @@ async function route(w, req, res) {
     else { res.data = await s.get(key(req)); res['content-type'] = 'application/octet-stream'; }
   }
   else if (op === 'fill') {
-    const n = Number(req.pars.n);
-    await Promise.all(Array.from({ length: n }, (_, i) => s.put('fill-' + String(i).padStart(5, '0'), i)));
+    const from = Number(req.pars.from), n = Number(req.pars.n);
+    await Promise.all(Array.from({ length: n }, (_, i) => s.put('fill-' + String(from + i).padStart(5, '0'), from + i)));
     res.data = String(n);
   }
   else if (op === 'types') {

@@ -56,6 +56,9 @@ export class TenantHost {
   private readonly timers: TenantTimers;
   private readonly loop: HostLoop;
   private timerInvocations = 0;
+  /** timer callbacks rest until then after one breached a limit (see timerDue) */
+  private timersRestUntil = 0;
+  private timerBreaches = 0;
   private deadlineTimer: NodeJS.Timeout | null = null;
   private deadlineAt = Infinity;
   /** events whose turn had ended before they started (see run) */
@@ -73,7 +76,7 @@ export class TenantHost {
     for (const c of clients) this.clients.add(c);
     this.sources = new ModuleSources(spec.entry, spec.source);
     this.ops = new TenantOps(openCapabilities(spec), (id, inv, r) => loop.push(spec.name, () => this.settleOp(id, inv, r)));
-    this.timers = new TenantTimers(spec.limits.maxTimers, (id, creator) => loop.push(spec.name, () => this.fireTimer(id, creator)));
+    this.timers = new TenantTimers(spec.limits.maxTimers, (id, creator, repeat) => this.timerDue(id, creator, repeat));
     try {
       this.live = this.build(out);
     } catch (err) {
@@ -330,10 +333,29 @@ export class TenantHost {
     const awaiting = this.pending.get(creator);
     const budget = awaiting === undefined ? this.stretchMs : Math.min(this.stretchMs, this.budgetOf(awaiting));
     if (budget <= 0) return this.expire([creator]);
-    return this.outside(id, budget, (live, timeout) => {
+    const began = Date.now();
+    const r = this.outside(id, budget, (live, timeout) => {
       const owner = live.fire.applySync(undefined, [id, timerId], { ...COPY, timeout });
       return typeof owner === 'number' ? owner : id;
     });
+    // As the lanes rest a server whose turn breached a limit (pool.ts), timer callbacks that keep
+    // looping into theirs rest as long as they ran, twice as long after each breach in a row (up to
+    // 8 times): a timer storm then takes a small share of a worker its neighbours share.
+    if (r !== null && r.breachedMs > 0) {
+      this.timerBreaches = Math.min(this.timerBreaches + 1, 4);
+      this.timersRestUntil = Date.now() + (Date.now() - began) * 2 ** (this.timerBreaches - 1);
+    } else {
+      this.timerBreaches = 0;
+    }
+    return r;
+  }
+
+  /** A timer is due: its callback is queued, or, while timers rest, an interval skips a beat and a timeout waits. */
+  private timerDue(timerId: number, creator: number, repeat: boolean): void {
+    const wait = this.timersRestUntil - Date.now();
+    if (wait <= 0) { this.loop.push(this.spec.name, () => this.fireTimer(timerId, creator)); return; }
+    if (repeat) return;
+    this.timers.later(wait, () => this.timerDue(timerId, creator, false));
   }
 
   /** Gives up async invocations past their time limit (`ids`, or every one that is due). */

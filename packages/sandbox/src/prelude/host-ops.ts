@@ -56,7 +56,9 @@ export function createHostOps(opHost: OpHost): HostOps {
         r = opHost(name, args, inv);
       } catch (err) {
         // The arguments are copied on the way out; what V8 cannot clone is refused as the Web does.
-        const e = new ErrorCtor(`${name}: ${err instanceof ErrorCtor ? err.message : 'the arguments could not be cloned'}`);
+        // Anything else (the time limit ran out inside the host) goes on as thrown.
+        if (!(err instanceof ErrorCtor) || !/could not be cloned/.test(err.message)) throw err;
+        const e = new ErrorCtor(`${name}: ${err.message}`);
         e.name = 'DataCloneError';
         return P.reject(e);
       }
