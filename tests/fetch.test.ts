@@ -115,7 +115,7 @@ before(async () => {
     servers: [
       server('api', {
         egress: { allow: [`127.0.0.1:${up.port}`, `localhost:${secure.port}`], caFile: 'ca.pem' },
-        // The flood starts 2000 fetches in one stretch: on a loaded machine that takes more than the
+        // The flood starts 400 fetches in one stretch: on a loaded machine that can take more than the
         // default CPU limit (1 s, measured as the stretch's run time).
         limits: { timeoutMs: 20_000, cpuMs: 20_000, maxFetches: 2, maxFetchBytes: 1000 },
       }),
