@@ -6,31 +6,41 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { noChromium, withChromium } from './helpers/browser.ts';
 import { ROOT, startWebdat } from './helpers/webdat.ts';
+import { connect } from './helpers/ws.ts';
 
 // Each example in examples/ served by the real CLI and used as its users would.
 const serve = (example: string) => startWebdat(['--callbacks', path.join(ROOT, 'examples', example), '--port', '0', '--host', '127.0.0.1']);
 
-test('rest-api: JSON CRUD behind basic authentication', async () => {
-  const s = await serve('rest-api/callbacks.js');
+test('ticker: setInterval broadcasts to every WebSocket client; its period can change', async () => {
+  const s = await serve('ticker/callbacks.js');
   try {
-    const auth = { authorization: 'Basic ' + Buffer.from('editor:correct horse battery staple').toString('base64') };
-    const denied = await fetch(`${s.url}/api/items`);
-    assert.equal(denied.status, 401);
-    assert.match(denied.headers.get('www-authenticate') ?? '', /^Basic/);
-    const wrong = await fetch(`${s.url}/api/items`, { headers: { authorization: 'Basic ' + Buffer.from('editor:nope').toString('base64') } });
-    assert.equal(wrong.status, 401);
-    const created = await fetch(`${s.url}/api/items`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'write tests' }) });
-    assert.equal(created.status, 201);
-    const item = await created.json();
-    assert.deepEqual(item, { id: 1, name: 'write tests', done: false });
-    assert.equal(created.headers.get('location'), '/api/items/1');
-    const bad = await fetch(`${s.url}/api/items`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"nope":1}' });
-    assert.equal(bad.status, 400);
-    const put = await fetch(`${s.url}/api/items/1`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'write tests', done: true }) });
-    assert.deepEqual(await put.json(), { id: 1, name: 'write tests', done: true });
-    assert.deepEqual(await (await fetch(`${s.url}/api/items`, { headers: auth })).json(), [{ id: 1, name: 'write tests', done: true }]);
-    assert.equal((await fetch(`${s.url}/api/items/1`, { method: 'DELETE', headers: auth })).status, 204);
-    assert.equal((await fetch(`${s.url}/api/items/1`, { headers: auth })).status, 404);
+    assert.equal((await fetch(`${s.url}/rate?ms=5`)).status, 400);
+    const rate = await (await fetch(`${s.url}/rate?ms=20`)).json();
+    assert.equal(rate.periodMs, 20);
+    const a = await connect(s.url.replace('http', 'ws') + '/');
+    const b = await connect(s.url.replace('http', 'ws') + '/');
+    try {
+      for (const c of [a, b]) {
+        // The greeting and the first tick may cross: the tick comes from the timer, not the open event.
+        await c.waitFor(5);
+        const end = Date.now() + 10_000;
+        while (!c.messages.some((m) => String(m).includes('hello'))) {
+          assert.ok(Date.now() < end, 'no greeting');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const got = c.messages.map((m) => JSON.parse(String(m)));
+        assert.equal(got.filter((m) => m.hello === 'one tick every 20 ms').length, 1);
+        const ticks = got.filter((m) => m.hello === undefined);
+        for (let i = 1; i < ticks.length; i++) assert.equal(ticks[i].tick, ticks[i - 1].tick + 1);
+        assert.ok(ticks.every((t) => !Number.isNaN(Date.parse(t.at))));
+      }
+      const status = await (await fetch(s.url)).json();
+      assert.equal(status.clients, 2);
+      assert.ok(status.tick >= 3);
+    } finally {
+      a.ws.close();
+      b.ws.close();
+    }
   } finally {
     await s.stop();
   }

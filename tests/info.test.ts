@@ -23,7 +23,7 @@ export function onHTTPRequest(w, req, res) {
 // A 32 MB isolate takes 0.7–2.6 s of GC to be disposed for memory here, more on a busy machine: the
 // time limit leaves '/bomb' no way to end as a timeout instead.
 const logger = pino({ level: 'silent' }, new Writable({ write(_c, _e, cb) { cb(); } }));
-const engine = createEngine({ servers: [{ name: 'info', host: '127.0.0.1', port: 0, callbacks: path.join(dir, 'cb.js'), limits: { memoryMb: 32, timeoutMs: 15_000 } }] }, { logger, announce: () => {} });
+const engine = createEngine({ servers: [{ name: 'info', host: '127.0.0.1', port: 0, callbacks: path.join(dir, 'cb.js'), limits: { memoryMb: 32, timeoutMs: 15_000, cpuMs: 15_000 } }] }, { logger, announce: () => {} });
 await engine.start();
 const server = engine.server('info');
 after(() => engine.stop());

@@ -53,7 +53,7 @@ test('a promise that never settles is answered 503 timeout', async () => {
 });
 
 test('a memory bomb is answered 503 memory, the isolate is recreated and state is reset', async () => {
-  // The longest time limit allowed: the heap limit is what stops the bomb however loaded the machine,
+  // The longest time and CPU limits allowed: the heap limit is what stops the bomb however loaded the machine,
   // and the server must not then rest for its time limit (10 minutes) before its next request.
   const s = await serveSource(`
 let counter = 0;
@@ -61,7 +61,7 @@ export function onHTTPRequest(w, req, res) {
   if (req.uri === '/bomb') { const keep = []; for (;;) keep.push(new Array(1e5).fill(counter)); }
   counter++;
   res.data = String(counter);
-}`, ['--memory-mb', '32', '--timeout-ms', '600000']);
+}`, ['--memory-mb', '32', '--timeout-ms', '600000', '--cpu-ms', '60000']);
   try {
     const at = (p: string) => fetch(s.url + p).then(async (r) => ({ status: r.status, error: r.headers.get('x-webdat-error'), text: await r.text() }));
     assert.equal((await at('/')).text, '1');

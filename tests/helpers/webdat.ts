@@ -108,3 +108,11 @@ export async function serveSource(source: string, extraArgs: string[] = [], env?
   const r = await startWebdat(['--callbacks', path.join(dir, 'callbacks.js'), '--port', '0', '--host', '127.0.0.1', ...extraArgs], { env });
   return Object.assign(r, { dir });
 }
+
+/** Serves one callbacks source as server "default" of a config file, for keys that have no CLI flag. */
+export async function serveConfig(source: string, server: Record<string, unknown> = {}, extraArgs: string[] = [], top: Record<string, unknown> = {}): Promise<Running & { dir: string }> {
+  const config = { ...top, servers: [{ name: 'default', host: '127.0.0.1', port: 0, callbacks: 'callbacks.js', ...server }] };
+  const dir = tempDir({ 'callbacks.js': source, 'webdat.json': JSON.stringify(config) });
+  const r = await startWebdat(['--config', path.join(dir, 'webdat.json'), ...extraArgs]);
+  return Object.assign(r, { dir });
+}

@@ -14,9 +14,11 @@ export interface ServeOptions {
   password?: string;
   timeoutMs?: number;
   memoryMb?: number;
+  cpuMs?: number;
   workers?: number;
   adminPort?: number;
   watch?: boolean;
+  dataDir?: string;
 }
 
 function integer(min: number, max: number) {
@@ -46,9 +48,11 @@ export function buildCli(): Command {
     .addOption(new Option('--password <pass>', 'passphrase of the private key (prefer the WEBDAT_TLS_PASSWORD environment variable)'))
     .option('--timeout-ms <ms>', 'time limit per callback invocation (default 100)', integer(1, 600_000))
     .option('--memory-mb <mb>', 'isolate heap limit (default 128)', integer(8, 16_384))
+    .option('--cpu-ms <ms>', 'CPU per callback invocation, summed over its synchronous stretches (default: the time limit, at most 1000)', integer(1, 60_000))
     .option('--workers <n>', 'worker threads (default: one per server, at most one per CPU)', integer(1, 64))
     .option('--admin-port <port>', 'serve the admin API on 127.0.0.1:<port>', integer(0, 65535))
     .option('--watch', 'reload a callbacks file when it changes')
+    .option('--data-dir <dir>', 'folder of the servers\' stored data (default ./.webdat-data, beside the config file)')
     .action(async (opts: ServeOptions) => {
       const code = process.env.WEBDAT_ROLE === 'engine' ? await runEngine(opts) : await runSupervisor(process.argv.slice(2), opts);
       if (code !== null) process.exitCode = code;

@@ -81,6 +81,7 @@ export class Engine {
       pool: this.pool,
       logger: this.logger,
       nextId: () => ++this.seq,
+      dataDir: this.config.dataDir,
       announce: this.announceLine,
       listener: (s) => this.listenerFor(s),
     });

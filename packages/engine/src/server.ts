@@ -17,6 +17,8 @@ export interface ServerHost {
   pool: SandboxPool;
   logger: Logger;
   nextId(): number;
+  /** absolute folder of the servers' stored data */
+  dataDir: string;
   /** called with the readiness line; the CLI prints it on stdout */
   announce(line: string): void;
   /** the listener for this server's host and port, shared with the servers that share them */
@@ -87,10 +89,12 @@ export class WebdatServer {
       tenant: inst.tenant, generation: inst.generation, name: this.name, port: this.port || this.config.port,
       secure: this.config.secure, entry: this.config.callbacks!, source: this.source,
       limits: {
-        timeoutMs: l.timeoutMs, memoryMb: l.memoryMb,
+        timeoutMs: l.timeoutMs, memoryMb: l.memoryMb, cpuMs: l.cpuMs, maxTimers: l.maxTimers,
+        storageMb: l.storageMb, maxFetches: l.maxFetches, maxFetchBytes: l.maxFetchBytes,
         maxOutputBytes: l.maxOutputBytes, maxHeaders: l.maxHeaders, maxHeaderBytes: l.maxHeaderBytes,
         logLinesPerSecond: Math.max(1, Math.floor(l.logLinesPerSecond / n)), logBytesPerSecond: Math.max(1, Math.floor(l.logBytesPerSecond / n)),
       },
+      dataDir: this.host.dataDir, egress: this.config.egress,
     };
   }
 
@@ -253,6 +257,7 @@ export class WebdatServer {
           break;
         }
         case CommandKind.done:
+          if (c.id < 0) { if (c.o !== 'ok') this.counters.errors[c.o]++; break; }
           this.finish(c.id, c.o);
           break;
         case CommandKind.wsSend: {

@@ -111,7 +111,13 @@ function checkSpec(s: unknown, path: string): asserts s is TenantSpec {
   if (s.clients !== undefined) strings(s.clients, `${path}.clients`);
   if (!isObj(s.limits)) fail(`${path}.limits`, 'an object');
   if (typeof s.limits.timeoutMs !== 'number' || !(s.limits.timeoutMs > 0)) fail(`${path}.limits.timeoutMs`, 'a positive number');
-  if (typeof s.limits.memoryMb !== 'number' || !(s.limits.memoryMb > 0)) fail(`${path}.limits.memoryMb`, 'a positive number');
+  for (const k of ['memoryMb', 'cpuMs', 'maxTimers', 'storageMb', 'maxFetches', 'maxFetchBytes']) {
+    if (typeof s.limits[k] !== 'number' || !(s.limits[k] > 0)) fail(`${path}.limits.${k}`, 'a positive number');
+  }
+  str(s, 'dataDir', path);
+  if (!isObj(s.egress)) fail(`${path}.egress`, 'an object');
+  strings(s.egress.allow, `${path}.egress.allow`);
+  if (s.egress.caFile !== undefined && typeof s.egress.caFile !== 'string') fail(`${path}.egress.caFile`, 'a string');
   for (const k of ['maxOutputBytes', 'maxHeaders', 'maxHeaderBytes', 'logLinesPerSecond', 'logBytesPerSecond'] as const) {
     if (typeof s.limits[k] !== 'number' || !(s.limits[k] >= 0)) fail(`${path}.limits.${k}`, 'a number ≥ 0');
   }
@@ -131,6 +137,7 @@ export function checkTask(t: unknown): asserts t is Task {
   switch (t.t) {
     case TaskKind.load: checkSpec(t.spec, 'task.spec'); return;
     case TaskKind.unload: int(t, 'tenant', 'task'); return;
+    case TaskKind.hold: return;
     case TaskKind.batch:
       if (!Array.isArray(t.batches)) fail('task.batches', 'an array');
       for (let i = 0; i < t.batches.length; i++) checkBatch(t.batches[i], `task.batches[${i}]`);
@@ -161,11 +168,13 @@ export function checkBatchResult(r: unknown): asserts r is BatchResult {
   if (!Array.isArray(r.results)) fail('result.results', 'an array');
   for (let i = 0; i < r.results.length; i++) checkTenantResult(r.results[i], `result.results[${i}]`);
   if (typeof r.ringEnd !== 'number' || !Number.isSafeInteger(r.ringEnd) || r.ringEnd < -1) fail('result.ringEnd', 'an integer ≥ -1');
+  if (typeof r.hold !== 'boolean') fail('result.hold', 'a boolean');
 }
 
 export function checkLoadResult(r: unknown): asserts r is LoadResult {
   version(r, 'result');
   if (typeof r.ok !== 'boolean') fail('result.ok', 'a boolean');
+  if (typeof r.hold !== 'boolean') fail('result.hold', 'a boolean');
   if (r.error !== undefined) {
     if (!isObj(r.error)) fail('result.error', 'an error object');
     str(r.error, 'code', 'result.error'); str(r.error, 'message', 'result.error');

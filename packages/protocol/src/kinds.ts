@@ -38,5 +38,10 @@ export type Outcome = (typeof OUTCOMES)[number];
 export const LOG_LEVELS = ['log', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export const TaskKind = { load: 1, unload: 2, batch: 3 } as const;
+/**
+ * `hold` keeps an idle worker's event loop turning while it has host work (timers, host operations):
+ * it resolves once that work is done. Without one in flight, an idle worker waits in Atomics.wait,
+ * the fastest way to take the next task.
+ */
+export const TaskKind = { load: 1, unload: 2, batch: 3, hold: 4 } as const;
 export type TaskKind = (typeof TaskKind)[keyof typeof TaskKind];

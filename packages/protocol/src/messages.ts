@@ -41,6 +41,10 @@ export interface RespondCommand {
   /** [position, length] of a large body in the worker's shared body ring (body is then empty) */
   rb?: number[];
 }
+/**
+ * An event or invocation ended. A negative id is an invocation the engine did not submit (a timer
+ * callback): the engine answers nothing and only counts its outcome among the server's errors.
+ */
 export interface DoneCommand { c: typeof CommandKind.done; id: number; o: Outcome }
 export interface WsSendCommand { c: typeof CommandKind.wsSend; client: string; op: WsOp; data: Body }
 export interface WsCloseCommand { c: typeof CommandKind.wsClose; client: string; code: number; reason: string }
@@ -60,6 +64,19 @@ export interface Limits {
   /** per isolate (the engine divides a server's rate among its instances) */
   logLinesPerSecond: number;
   logBytesPerSecond: number;
+  /** CPU per invocation, summed over its synchronous stretches (SPEC §5) */
+  cpuMs: number;
+  maxTimers: number;
+  storageMb: number;
+  maxFetches: number;
+  maxFetchBytes: number;
+}
+
+/** Outbound fetch policy of one server (SPEC §10); nothing is allowed when `allow` is empty. */
+export interface Egress {
+  allow: string[];
+  /** absolute path of an extra CA certificate file (PEM) */
+  caFile?: string;
 }
 
 /** What a worker needs to (re)build one server's isolate. */
@@ -77,6 +94,9 @@ export interface TenantSpec {
   limits: Limits;
   /** open WebSocket connections of this isolate, when it is rebuilt on a replacement worker thread */
   clients?: string[];
+  /** absolute path of the folder holding every server's stored data (SPEC §8) */
+  dataDir: string;
+  egress: Egress;
 }
 
 /** The info channels a callback sees as `webServer.info`; the engine sends a fresh copy with each batch. */
@@ -112,7 +132,8 @@ export interface TenantBatch {
 export interface LoadTask { v: number; t: typeof TaskKind.load; spec: TenantSpec }
 export interface UnloadTask { v: number; t: typeof TaskKind.unload; tenant: number }
 export interface BatchTask { v: number; t: typeof TaskKind.batch; batches: TenantBatch[] }
-export type Task = LoadTask | UnloadTask | BatchTask;
+export interface HoldTask { v: number; t: typeof TaskKind.hold }
+export type Task = LoadTask | UnloadTask | BatchTask | HoldTask;
 
 export interface TenantStats {
   heapUsed: number;
@@ -138,10 +159,19 @@ export interface TenantResult {
   stats: TenantStats;
 }
 
-export interface LoadResult { v: number; ok: boolean; error?: { code: string; message: string }; commands: Command[] }
+export interface LoadResult {
+  v: number;
+  ok: boolean;
+  error?: { code: string; message: string };
+  commands: Command[];
+  /** the worker has host work (timers, host operations) and needs a hold task to keep turning */
+  hold: boolean;
+}
 export interface BatchResult {
   v: number;
   results: TenantResult[];
   /** end of the last body this batch put in the worker's body ring, -1 when it put none */
   ringEnd: number;
+  /** the worker has host work (timers, host operations) and needs a hold task to keep turning */
+  hold: boolean;
 }

@@ -26,7 +26,7 @@ const batch: Task = {
     cancel: [7],
   }],
 };
-const load: Task = { v: PROTOCOL_VERSION, t: TaskKind.load, spec: { tenant: 1, generation: 1, name: 'a', port: 9980, secure: false, entry: '/x/cb.js', limits: { timeoutMs: 100, memoryMb: 64, maxOutputBytes: 1 << 24, maxHeaders: 100, maxHeaderBytes: 65536, logLinesPerSecond: 1000, logBytesPerSecond: 1 << 20 } } };
+const load: Task = { v: PROTOCOL_VERSION, t: TaskKind.load, spec: { tenant: 1, generation: 1, name: 'a', port: 9980, secure: false, entry: '/x/cb.js', limits: { timeoutMs: 100, memoryMb: 64, cpuMs: 100, maxTimers: 1000, storageMb: 64, maxFetches: 16, maxFetchBytes: 1 << 24, maxOutputBytes: 1 << 24, maxHeaders: 100, maxHeaderBytes: 65536, logLinesPerSecond: 1000, logBytesPerSecond: 1 << 20 }, dataDir: '/x/.webdat-data', egress: { allow: ['api.example.com'] } } };
 const result: BatchResult = {
   v: PROTOCOL_VERSION, results: [{
     tenant: 1, generation: 2, commands: [
@@ -41,6 +41,7 @@ const result: BatchResult = {
     pending: [9, 12], backlog: 0, breachedMs: 104, stats: { heapUsed: 1, cpuTimeMs: 0.5, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0 },
   }],
   ringEnd: -1,
+  hold: false,
 };
 
 const normalize = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (x instanceof Uint8Array ? [...x] : x)));
@@ -50,7 +51,7 @@ test('every task kind and result round-trips', () => {
   assert.deepEqual(normalize(decodeTask(encode(load))), normalize(load));
   assert.deepEqual(normalize(decodeTask(encode({ v: PROTOCOL_VERSION, t: TaskKind.unload, tenant: 4 }))), { v: PROTOCOL_VERSION, t: TaskKind.unload, tenant: 4 });
   assert.deepEqual(normalize(decodeBatchResult(encode(result))), normalize(result));
-  const lr: LoadResult = { v: PROTOCOL_VERSION, ok: false, error: { code: 'WEBDAT_ERR_CALLBACKS_SYNTAX', message: 'bad' }, commands: [] };
+  const lr: LoadResult = { v: PROTOCOL_VERSION, ok: false, error: { code: 'WEBDAT_ERR_CALLBACKS_SYNTAX', message: 'bad' }, commands: [], hold: false };
   assert.deepEqual(decodeLoadResult(encode(lr)), lr);
 });
 

@@ -7,10 +7,14 @@ import { PRELUDE_SOURCE } from './prelude/source.js';
 import { hostCallbacks } from './host-functions.js';
 import { ModuleSources, isolateStack, linkModuleGraph } from './module-loader.js';
 import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
-import { armHostDeadline, classifyFailure, disarmHostDeadline, sliceMs } from './limits.js';
+import { armHostDeadline, checkHostDeadline, classifyFailure, disarmHostDeadline, sliceMs } from './limits.js';
 import { checkResponse, headerBudgetProblem } from './http-message.js';
 import { LogBudget } from './log-budget.js';
 import { WireError, flattenEvents, readCommands, readIndex, readInts } from './isolate-wire.js';
+import { TenantOps } from './host-ops/tenant-ops.js';
+import { TenantTimers } from './host-ops/tenant-timers.js';
+import { openCapabilities, type OpResult } from './host-ops/capabilities.js';
+import type { HostLoop } from './host-ops/host-loop.js';
 
 const KINDS = { event: EventKind, command: CommandKind, ws: WsOp };
 const COPY = { arguments: { copy: true }, result: { copy: true } } as const;
@@ -23,6 +27,16 @@ interface Live {
   dispatch: ivm.Reference;
   collect: ivm.Reference;
   recover: ivm.Reference;
+  fire: ivm.Reference;
+  settle: ivm.Reference;
+  expire: ivm.Reference;
+  clearTimers: ivm.Reference;
+}
+
+/** An async invocation the isolate still runs: when it began and the CPU its stretches took so far. */
+interface Running {
+  start: number;
+  cpuMs: number;
 }
 
 /**
@@ -35,8 +49,20 @@ export class TenantHost {
   private readonly sources: ModuleSources;
   private live: Live | null = null;
   private memoryRestarts = 0;
-  /** async events the isolate still runs, so a lost isolate can answer them */
-  private readonly pending = new Set<number>();
+  /**
+   * async invocations the isolate still runs (events by their engine id, timer callbacks by negative
+   * ids), so their time and CPU can be bounded and a lost isolate can answer them
+   */
+  private pending = new Map<number, Running>();
+  private readonly ops: TenantOps;
+  private readonly timers: TenantTimers;
+  private readonly loop: HostLoop;
+  private timerInvocations = 0;
+  /** timer callbacks rest until then after one breached a limit (see timerDue) */
+  private timersRestUntil = 0;
+  private timerBreaches = 0;
+  private deadlineTimer: NodeJS.Timeout | null = null;
+  private deadlineAt = Infinity;
   /** events whose turn had ended before they started (see run) */
   private backlog: Event[] = [];
   /** open WebSocket connections, to re-seed a rebuilt isolate */
@@ -48,12 +74,25 @@ export class TenantHost {
   private heapReadAt = 0;
 
   /** Loads the module graph; throws CallbacksLoadError with a message naming the file. */
-  constructor(spec: TenantSpec, out: Command[], clients: Iterable<string> = []) {
+  constructor(spec: TenantSpec, out: Command[], loop: HostLoop, clients: Iterable<string> = []) {
     this.spec = spec;
     this.logs = new LogBudget(spec.limits.logLinesPerSecond, spec.limits.logBytesPerSecond);
+    this.loop = loop;
     for (const c of clients) this.clients.add(c);
     this.sources = new ModuleSources(spec.entry, spec.source);
-    this.live = this.build(out);
+    this.ops = new TenantOps(openCapabilities(spec), (id, inv, r) => loop.push(spec.name, () => this.settleOp(id, inv, r)));
+    this.timers = new TenantTimers(spec.limits.maxTimers, (id, creator, repeat) => this.timerDue(id, creator, repeat));
+    try {
+      this.live = this.build(out);
+    } catch (err) {
+      this.dispose();
+      throw err;
+    }
+  }
+
+  /** The most one synchronous stretch of an invocation may run: its CPU budget, within its time limit. */
+  private get stretchMs(): number {
+    return Math.min(this.spec.limits.cpuMs, this.spec.limits.timeoutMs);
   }
 
   private build(out: Command[]): Live {
@@ -62,12 +101,22 @@ export class TenantHost {
     try {
       const context = isolate.createContextSync();
       const factory = context.evalSync(PRELUDE_SOURCE, { reference: true, filename: 'webdat:prelude' }) as ivm.Reference;
-      const { maxOutputBytes, maxHeaders, logLinesPerSecond, logBytesPerSecond } = this.spec.limits;
-      const meta = { name: this.spec.name, port: this.spec.port, secure: this.spec.secure, maxOutputBytes, maxHeaders, logLinesPerSecond, logBytesPerSecond };
-      const api = factory.applySync(undefined, [...hostCallbacks(), new ivm.ExternalCopy(KINDS).copyInto(), new ivm.ExternalCopy(meta).copyInto()],
+      const { maxOutputBytes, maxHeaders, logLinesPerSecond, logBytesPerSecond, maxTimers } = this.spec.limits;
+      const meta = { name: this.spec.name, port: this.spec.port, secure: this.spec.secure, maxTimers, maxOutputBytes, maxHeaders, logLinesPerSecond, logBytesPerSecond };
+      const opHost = new ivm.Callback((name: unknown, args: unknown, inv: unknown) => { checkHostDeadline(); return this.ops.start(name, args, inv); });
+      const timerHost = new ivm.Callback((op: unknown, a: unknown, b: unknown, c: unknown) => {
+        checkHostDeadline();
+        if (op === 0) return this.timers.create(a, b, c);
+        this.timers.clear(a);
+        return 0;
+      });
+      const api = factory.applySync(undefined, [...hostCallbacks(), opHost, timerHost, new ivm.ExternalCopy(KINDS).copyInto(), new ivm.ExternalCopy(meta).copyInto()],
         { result: { reference: true } }) as ivm.Reference;
       const fn = (name: string) => api.getSync(name, { reference: true }) as ivm.Reference;
-      const live: Live = { isolate, context, dispatch: fn('dispatch'), collect: fn('collect'), recover: fn('recover') };
+      const live: Live = {
+        isolate, context, dispatch: fn('dispatch'), collect: fn('collect'), recover: fn('recover'),
+        fire: fn('fire'), settle: fn('settle'), expire: fn('expire'), clearTimers: fn('clearTimers'),
+      };
       const entry = linkModuleGraph(isolate, context, this.sources);
       armHostDeadline(timeoutMs);
       try {
@@ -91,9 +140,14 @@ export class TenantHost {
 
   /** Reads the commands the isolate produced (module-level console.log during load, for example). */
   private take(live: Live, out: Command[]): void {
-    const [cmds, , dropped] = live.collect.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [unknown, unknown, unknown];
+    const [cmds, , dropped] = live.collect.applySync(undefined, [], { ...COPY, timeout: this.stretchMs }) as [unknown, unknown, unknown];
     readCommands(cmds, out);
     this.countDropped(dropped);
+  }
+
+  /** Timers, host operations or async invocations with a deadline: the worker's loop must turn. */
+  hasHostWork(): boolean {
+    return this.timers.size > 0 || this.ops.size > 0 || this.pending.size > 0;
   }
 
   /** Open connections, handed to the next generation on a reload so they stay usable. */
@@ -103,13 +157,23 @@ export class TenantHost {
 
   /** Async events that die with this isolate when it is replaced. */
   abandon(out: Command[]): void {
-    for (const id of this.pending) out.push({ c: CommandKind.done, id, o: 'canceled' });
+    for (const id of this.pending.keys()) if (id > 0) out.push({ c: CommandKind.done, id, o: 'canceled' });
     for (const e of this.backlog) out.push({ c: CommandKind.done, id: e.id, o: 'canceled' });
     this.pending.clear();
     this.backlog = [];
   }
 
+  /** This server's code is replaced or unloaded. */
   dispose(): void {
+    this.discard();
+    this.ops.close();
+  }
+
+  /** The isolate goes, and with it everything it scheduled or started on the host (SPEC §9). */
+  private discard(): void {
+    this.timers.clearAll();
+    this.ops.cancelAll();
+    this.armDeadline(true);
     if (this.live !== null && !this.live.isolate.isDisposed) this.live.isolate.dispose();
     this.live = null;
   }
@@ -134,38 +198,45 @@ export class TenantHost {
     }
     for (const id of batch.cancel) this.pending.delete(id);
     const { flat, at } = flattenEvents(events);
-    const { timeoutMs } = this.spec.limits;
-    const slice = sliceMs(timeoutMs);
+    const stretch = this.stretchMs;
+    const slice = sliceMs(this.spec.limits.timeoutMs);
     let start = 0;
     let end = events.length;
     const turnEnds = Date.now() + slice;
     let cancel = batch.cancel;
-    let pendingPairs: number[] = [];
+    let pendingPairs: number[] | null = null;
+    /** CPU of the first stretch of events that went asynchronous, by id */
+    const firstStretch = new Map<number, number>();
     // After a cut call, microtasks of async events started in it run later; always read them out.
     let recovered = false;
     let breached = false;
     while (true) {
       const done = start >= end;
-      armHostDeadline(timeoutMs + slice);
+      armHostDeadline(stretch + slice);
       try {
         let open = this.pending.size;
         if (!done) {
-          const [cmds, next, openInIsolate, dropped] = live.dispatch.applySync(undefined, [flat, at, batch.info, cancel, start, slice],
-            { ...COPY, timeout: timeoutMs + slice }) as [unknown, unknown, unknown, unknown];
+          const cpu = this.cpuMs();
+          const [cmds, next, openInIsolate, asyncAt, dropped] = live.dispatch.applySync(undefined, [flat, at, batch.info, cancel, start, slice],
+            { ...COPY, timeout: stretch + slice }) as [unknown, unknown, unknown, unknown, unknown];
           cancel = [];
           readCommands(cmds, out);
           this.countDropped(dropped);
+          const from = start;
           start = readIndex(next, start + 1, end, 'the next event index');
           open += readIndex(openInIsolate, 0, Number.MAX_SAFE_INTEGER, 'the count of running async events');
+          // The call ended with the one event that went asynchronous: its first stretch is the
+          // call's CPU, less what the synchronous events before it took (bounded by the wall time).
+          const asyncStart = readIndex(asyncAt, 0, Number.MAX_SAFE_INTEGER, 'the start of an async callback');
+          if (asyncStart > 0 && start - 1 >= from) firstStretch.set(events[start - 1].id, Math.min(this.cpuMs() - cpu, Math.max(0, Date.now() - asyncStart)));
           if (start < end && Date.now() >= turnEnds) end = start;
           if (start < end) continue;
         }
         if (open > 0 || recovered) {
-          const [cmds, pairs, dropped] = live.collect.applySync(undefined, [], { ...COPY, timeout: timeoutMs }) as [unknown, unknown, unknown];
+          const [cmds, pairs, dropped] = live.collect.applySync(undefined, [], { ...COPY, timeout: stretch }) as [unknown, unknown, unknown];
           readCommands(cmds, out);
           this.countDropped(dropped);
-          pendingPairs = readInts(pairs, 'the running async events');
-          if (pendingPairs.length % 2 !== 0) throw new WireError('the running async events are not [id, ms] pairs');
+          pendingPairs = readPairs(pairs);
         }
         if (live.isolate.isDisposed) throw new Error('isolate disposed');
         break;
@@ -193,14 +264,16 @@ export class TenantHost {
       }
     }
     if (end < events.length) this.backlog = events.slice(end);
-    for (let i = 0; i < pendingPairs.length; i += 2) this.pending.add(pendingPairs[i]);
-    return this.result(batch, this.settle(out), pendingPairs, breached ? began : -1);
+    if (pendingPairs !== null) this.reconcile(pendingPairs, firstStretch);
+    if (events.some((e) => e.k === EventKind.serverStop)) this.clearTimers(live);
+    this.afterTurn(out);
+    return this.result(batch, out, pendingPairs ?? [], breached ? began : -1);
   }
 
   /** The call was cut by the time limit: answer the event that was running (or the async ones) with timeout. */
-  private recoverFromTimeout(live: Live, out: Command[], events: Event[]): number | null {
+  private recoverFromTimeout(live: Live, out: Command[], events: Event[], hint?: number): number | null {
     try {
-      const [cmds, rawCursor, rawGiven, dropped] = live.recover.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [unknown, unknown, unknown, unknown];
+      const [cmds, rawCursor, rawGiven, dropped] = live.recover.applySync(undefined, hint === undefined ? [] : [hint], { ...COPY, timeout: this.stretchMs }) as [unknown, unknown, unknown, unknown];
       readCommands(cmds, out);
       this.countDropped(dropped);
       const cursor = readIndex(rawCursor, -1, events.length - 1, 'the running event index');
@@ -216,15 +289,184 @@ export class TenantHost {
     }
   }
 
+  /** The isolate's list of running async invocations is the truth; what the host knew of them stays. */
+  private reconcile(pairs: number[], firstStretch?: ReadonlyMap<number, number>): void {
+    const now = Date.now();
+    const next = new Map<number, Running>();
+    for (let i = 0; i < pairs.length; i += 2) {
+      const id = pairs[i];
+      next.set(id, this.pending.get(id) ?? { start: now - pairs[i + 1], cpuMs: firstStretch?.get(id) ?? 0 });
+    }
+    this.pending = next;
+  }
+
+  /** After every call sequence: operations of invocations that ended are canceled, the next deadline armed. */
+  private afterTurn(out: Command[]): void {
+    this.settle(out);
+    this.ops.keepOnly(this.pending);
+    this.armDeadline(false);
+  }
+
+  /** The server stopped: its timers are cleared on both sides (SPEC §9). */
+  private clearTimers(live: Live | null): void {
+    this.timers.clearAll();
+    if (live === null) return;
+    try { live.clearTimers.applySync(undefined, [], { timeout: this.stretchMs }); } catch { /* a lost isolate has no timers either */ }
+  }
+
+  /** Settles host operation `id` inside the isolate; its continuations run as part of `invocation`. */
+  private settleOp(id: number, invocation: number, result: OpResult): TenantResult | null {
+    const running = this.pending.get(invocation);
+    if (running === undefined || this.live === null) return null;
+    const budget = this.budgetOf(running);
+    if (budget <= 0) return this.expire([invocation]);
+    const value = result.ok ? result.value : result.error;
+    return this.outside(invocation, budget, (live, timeout) => {
+      live.settle.applySync(undefined, [id, result.ok, value], { arguments: { copy: true }, timeout });
+      return invocation;
+    });
+  }
+
+  /** What is left of an async invocation's CPU budget and time limit, in ms. */
+  private budgetOf(r: Running): number {
+    const { cpuMs, timeoutMs } = this.spec.limits;
+    return Math.min(cpuMs - r.cpuMs, r.start + timeoutMs - Date.now());
+  }
+
+  /**
+   * Runs a due timer's callback as an invocation of its own (SPEC §9). If the invocation that created
+   * the timer still awaits, the call also runs its continuation, within what is left of its budget.
+   */
+  private fireTimer(timerId: number, creator: number): TenantResult | null {
+    if (this.live === null) return null;
+    const id = -++this.timerInvocations;
+    const awaiting = this.pending.get(creator);
+    const budget = awaiting === undefined ? this.stretchMs : Math.min(this.stretchMs, this.budgetOf(awaiting));
+    if (budget <= 0) return this.expire([creator]);
+    const began = Date.now();
+    const r = this.outside(id, budget, (live, timeout) => {
+      const owner = live.fire.applySync(undefined, [id, timerId], { ...COPY, timeout });
+      return typeof owner === 'number' ? owner : id;
+    });
+    // As the lanes rest a server whose turn breached a limit (pool.ts), timer callbacks that keep
+    // looping into theirs rest as long as they ran, twice as long after each breach in a row (up to
+    // 8 times): a timer storm then takes a small share of a worker its neighbours share.
+    if (r !== null && r.breachedMs > 0) {
+      this.timerBreaches = Math.min(this.timerBreaches + 1, 4);
+      this.timersRestUntil = Date.now() + (Date.now() - began) * 2 ** (this.timerBreaches - 1);
+    } else {
+      this.timerBreaches = 0;
+    }
+    return r;
+  }
+
+  /** A timer is due: its callback is queued, or, while timers rest, an interval skips a beat and a timeout waits. */
+  private timerDue(timerId: number, creator: number, repeat: boolean): void {
+    const wait = this.timersRestUntil - Date.now();
+    if (wait <= 0) { this.loop.push(this.spec.name, () => this.fireTimer(timerId, creator)); return; }
+    if (repeat) return;
+    this.timers.later(wait, () => this.timerDue(timerId, creator, false));
+  }
+
+  /** Gives up async invocations past their time limit (`ids`, or every one that is due). */
+  private expire(ids?: number[]): TenantResult | null {
+    const now = Date.now();
+    const due = ids ?? [...this.pending].filter(([, r]) => r.start + this.spec.limits.timeoutMs <= now).map(([id]) => id);
+    if (due.length === 0 || this.live === null) { this.armDeadline(false); return null; }
+    return this.outside(0, this.stretchMs, (live, timeout) => {
+      live.expire.applySync(undefined, [due], { arguments: { copy: true }, timeout });
+      return 0;
+    });
+  }
+
+  /**
+   * One call into the isolate outside a piscina task (a settled operation, a timer, an expiry), then
+   * the `collect` that reads what it and its microtasks produced. `call` gets the call's timeout and
+   * returns the invocation whose code ran, which is charged the CPU the calls took. A call cut by the
+   * time limit ends that invocation with `timeout` (the one `hint` names when no async one ran).
+   */
+  private outside(hint: number, budgetMs: number, call: (live: Live, timeout: number) => number): TenantResult | null {
+    const live = this.live;
+    if (live === null) return null;
+    const out: Command[] = [];
+    const began = Date.now();
+    const cpu = this.cpuMs();
+    let charged = hint;
+    let pairs: number[] | null = null;
+    let breached = false;
+    const timeout = Math.max(1, Math.ceil(budgetMs));
+    armHostDeadline(timeout);
+    try {
+      charged = call(live, timeout);
+      pairs = this.collectPairs(live, out);
+    } catch (err) {
+      const outcome = err instanceof WireError ? 'internal' : classifyFailure(err, live.isolate);
+      breached = outcome === 'timeout' || outcome === 'memory';
+      if (err instanceof WireError) out.push({ c: CommandKind.log, level: 'error', msg: `the callbacks' output could not be read (${err.message}); was a built-in the dispatcher uses replaced?` });
+      if (outcome === 'timeout' && this.recoverFromTimeout(live, out, [], hint) !== null) {
+        if (hint !== 0 && !out.some((c) => (c.c === CommandKind.done || c.c === CommandKind.respond) && c.id === hint)) out.push({ c: CommandKind.done, id: hint, o: 'timeout' });
+        try { pairs = this.collectPairs(live, out); } catch { this.lose(out, [], 'internal'); }
+      } else {
+        this.lose(out, [], outcome === 'timeout' ? 'internal' : outcome);
+      }
+    } finally {
+      disarmHostDeadline();
+    }
+    if (pairs !== null) this.reconcile(pairs);
+    const r = this.pending.get(charged);
+    if (r !== undefined) {
+      r.cpuMs += this.cpuMs() - cpu;
+      // The stretch that spent the rest of the budget ran within its call's timeout; the invocation ends here.
+      if (this.budgetOf(r) <= 0) this.giveUp(live, charged, out);
+    }
+    this.afterTurn(out);
+    if (out.length === 0) return null;
+    return this.result(this.spec, out, pairs ?? [], breached ? began : -1);
+  }
+
+  /** Ends one async invocation whose CPU budget is spent, as a time-limit breach. */
+  private giveUp(live: Live, id: number, out: Command[]): void {
+    try {
+      live.expire.applySync(undefined, [[id]], { arguments: { copy: true }, timeout: this.stretchMs });
+      this.reconcile(this.collectPairs(live, out));
+    } catch {
+      this.lose(out, [], 'internal');
+    }
+  }
+
+  private collectPairs(live: Live, out: Command[]): number[] {
+    const [cmds, pairs, dropped] = live.collect.applySync(undefined, [], { ...COPY, timeout: this.stretchMs }) as [unknown, unknown, unknown];
+    readCommands(cmds, out);
+    this.countDropped(dropped);
+    if (live.isolate.isDisposed) throw new Error('isolate disposed');
+    return readPairs(pairs);
+  }
+
+  /** One timer at the earliest time limit among the running async invocations. */
+  private armDeadline(off: boolean): void {
+    let next = Infinity;
+    if (!off) for (const r of this.pending.values()) next = Math.min(next, r.start + this.spec.limits.timeoutMs);
+    if (next === this.deadlineAt) return;
+    if (this.deadlineTimer !== null) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = null;
+    this.deadlineAt = next;
+    if (next === Infinity) return;
+    this.deadlineTimer = setTimeout(() => {
+      this.deadlineTimer = null;
+      this.deadlineAt = Infinity;
+      this.loop.push(this.spec.name, () => this.expire());
+    }, Math.max(0, next - Date.now()));
+  }
+
   /** The isolate is gone (memory) or unusable: every unanswered event of it ends with `outcome`. */
   private lose(out: Command[], events: Event[], outcome: Outcome): Live | null {
     const answered = new Set<number>();
     for (const c of out) if (c.c === CommandKind.respond || c.c === CommandKind.done) answered.add(c.id);
     for (const e of events) if (!answered.has(e.id)) out.push({ c: CommandKind.done, id: e.id, o: outcome });
-    for (const id of this.pending) if (!answered.has(id)) out.push({ c: CommandKind.done, id, o: outcome });
+    for (const id of this.pending.keys()) if (!answered.has(id)) out.push({ c: CommandKind.done, id, o: outcome });
     this.pending.clear();
     if (this.live !== null) this.cpuBase += Number(this.cpuTime());
-    this.dispose();
+    this.discard();
     if (outcome === 'memory') {
       this.memoryRestarts++;
       out.push({ c: CommandKind.log, level: 'error', msg: `isolate exceeded the ${this.spec.limits.memoryMb} MB memory limit; recreated from the callbacks file (module state was reset)` });
@@ -249,12 +491,14 @@ export class TenantHost {
    * log lines that fit the server's log budget with their stack traces mapped to TypeScript lines,
    * and turns large text messages into bytes.
    */
-  private settle(out: Command[]): Command[] {
+  private settle(out: Command[]): void {
     const kept: Command[] = [];
     const now = Date.now();
     const { maxHeaders, maxHeaderBytes } = this.spec.limits;
     for (const c of out) {
       if (c.c === CommandKind.respond || c.c === CommandKind.done) this.pending.delete(c.id);
+      // A timer callback that ended well is nothing the engine needs to hear about.
+      if (c.c === CommandKind.done && c.id < 0 && c.o === 'ok') continue;
       if (c.c === CommandKind.log) {
         if (this.logs.admit(c.msg.length, now)) { c.msg = this.sources.mapStack(c.msg); kept.push(c); }
         continue;
@@ -279,7 +523,8 @@ export class TenantHost {
     }
     const summary = this.logs.summary(now);
     if (summary !== null) kept.push({ c: CommandKind.log, level: 'warn', msg: summary });
-    return kept;
+    out.length = 0;
+    for (const c of kept) out.push(c);
   }
 
   /** Log lines the isolate dropped itself (per-call cap, log budget) count with the ones dropped here. */
@@ -294,12 +539,17 @@ export class TenantHost {
     }
   }
 
+  /** The isolate's CPU time so far, in ms. */
+  private cpuMs(): number {
+    return Number(this.cpuTime()) / 1e6;
+  }
+
   private cpuTime(): bigint {
     try { return this.live !== null && !this.live.isolate.isDisposed ? this.live.isolate.cpuTime : 0n; } catch { return 0n; }
   }
 
   /** `breachedSince`: when the turn that breached a limit began, or -1 when none did. */
-  private result(batch: TenantBatch, out: Command[], pending: number[], breachedSince: number): TenantResult {
+  private result(batch: { tenant: number }, out: Command[], pending: number[], breachedSince: number): TenantResult {
     // Heap statistics cost a trip into V8 per call; the info channel does not need them per batch.
     const now = Date.now();
     if (now - this.heapReadAt >= HEAP_READ_INTERVAL_MS) {
@@ -320,4 +570,11 @@ export class TenantHost {
       },
     };
   }
+}
+
+/** [id, ms already spent] pairs of the running async invocations, as the isolate reports them. */
+function readPairs(v: unknown): number[] {
+  const pairs = readInts(v, 'the running async events');
+  if (pairs.length % 2 !== 0) throw new WireError('the running async events are not [id, ms] pairs');
+  return pairs;
 }

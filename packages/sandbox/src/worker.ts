@@ -7,14 +7,16 @@ import { TenantHost } from './isolate-host.js';
 import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
 import { openActivity, reportIdle, reportRunning } from './activity.js';
 import { RING_MIN_BODY, RingWriter, type RingMemory } from './body-ring.js';
+import { HostLoop } from './host-ops/host-loop.js';
 
 // piscina entry: one task in, one encoded result out. Nothing here may throw back to piscina (that
 // would read as a lost worker), so every failure becomes a result.
 
 const tenants = new Map<number, TenantHost>();
-const data = workerData as { ring?: RingMemory; lane?: number } | undefined;
+const data = workerData as { ring?: RingMemory; lane?: number; channel?: string } | undefined;
 const ring = data?.ring;
 openActivity(data?.lane ?? 0);
+const loop = new HostLoop(data?.channel);
 const ringWriter = ring === undefined ? null : new RingWriter(ring);
 const NO_BYTES = new Uint8Array(0);
 
@@ -44,18 +46,18 @@ function load(task: Extract<ReturnType<typeof decodeTask>, { t: typeof TaskKind.
     reportRunning(task.spec.name);
     const previous = tenants.get(task.spec.tenant);
     // A replacement thread has no previous isolate: the engine names the connections still open.
-    const host = new TenantHost(task.spec, commands, previous?.openClients() ?? task.spec.clients);
+    const host = new TenantHost(task.spec, commands, loop, previous?.openClients() ?? task.spec.clients);
     if (previous !== undefined) {
       previous.abandon(commands);
       previous.dispose();
     }
     tenants.set(task.spec.tenant, host);
     reportIdle();
-    return { v: PROTOCOL_VERSION, ok: true, commands };
+    return { v: PROTOCOL_VERSION, ok: true, commands, hold: false };
   } catch (err) {
     reportIdle();
     const e = err instanceof CallbacksLoadError ? err : new CallbacksLoadError(SandboxErrorCode.load, (err as Error).message);
-    return { v: PROTOCOL_VERSION, ok: false, error: { code: e.code, message: e.message }, commands };
+    return { v: PROTOCOL_VERSION, ok: false, error: { code: e.code, message: e.message }, commands, hold: false };
   }
 }
 
@@ -74,22 +76,45 @@ function runBatches(batches: TenantBatch[]): BatchResult {
     results.push(host.run(b));
     reportIdle();
   }
-  return { v: PROTOCOL_VERSION, results, ringEnd: moveBodiesToRing(results) };
+  return { v: PROTOCOL_VERSION, results, ringEnd: moveBodiesToRing(results), hold: false };
+}
+
+/** Timers, host operations or their results still to come: the worker's event loop must turn. */
+function hostWork(): boolean {
+  if (loop.busy) return true;
+  for (const t of tenants.values()) if (t.hasHostWork()) return true;
+  return false;
+}
+
+/** How often a hold task looks whether the host work is done. */
+const HOLD_CHECK_MS = 50;
+
+/** The hold task: while it is in flight piscina does not park this worker in Atomics.wait. */
+function hold(): Promise<unknown> {
+  return new Promise((resolve) => {
+    const check = setInterval(() => {
+      if (hostWork()) return;
+      clearInterval(check);
+      resolve(move(encode({ v: PROTOCOL_VERSION, ok: true, commands: [], hold: false })));
+    }, HOLD_CHECK_MS);
+  });
 }
 
 export default function handle(bytes: Uint8Array): unknown {
   let result: LoadResult | BatchResult;
   try {
     const task = decodeTask(bytes);
+    if (task.t === TaskKind.hold) return hold();
     if (task.t === TaskKind.load) result = load(task);
     else if (task.t === TaskKind.unload) {
       tenants.get(task.tenant)?.dispose();
       tenants.delete(task.tenant);
-      result = { v: PROTOCOL_VERSION, ok: true, commands: [] };
+      result = { v: PROTOCOL_VERSION, ok: true, commands: [], hold: false };
     } else result = runBatches(task.batches);
   } catch (err) {
-    result = { v: PROTOCOL_VERSION, ok: false, error: { code: 'WEBDAT_ERR_PROTOCOL_DECODE', message: (err as Error).message }, commands: [] };
+    result = { v: PROTOCOL_VERSION, ok: false, error: { code: 'WEBDAT_ERR_PROTOCOL_DECODE', message: (err as Error).message }, commands: [], hold: false };
   }
+  result.hold = hostWork();
   const out = encode(result);
   return move(out);
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { caFileProblem } from '@webdat/sandbox';
 import { EngineError } from '../errors.js';
 import { configSchema, serverSchema, type AdminConfig, type EngineConfig, type EngineConfigInput, type ServerConfig, type ServerInput } from './schema.js';
 
@@ -23,7 +24,10 @@ function absolute(base: string, p: string | undefined): string | undefined {
 }
 
 function resolvePaths(s: ServerConfig, base: string): ServerConfig {
-  return { ...s, callbacks: absolute(base, s.callbacks) ?? DEFAULT_CALLBACKS, privateKey: absolute(base, s.privateKey), certificate: absolute(base, s.certificate) };
+  return {
+    ...s, callbacks: absolute(base, s.callbacks) ?? DEFAULT_CALLBACKS, privateKey: absolute(base, s.privateKey), certificate: absolute(base, s.certificate),
+    egress: s.egress.caFile === undefined ? { allow: s.egress.allow } : { allow: s.egress.allow, caFile: absolute(base, s.egress.caFile) },
+  };
 }
 
 function resolveAdminPaths(a: AdminConfig, base: string): AdminConfig {
@@ -34,9 +38,16 @@ function resolveAdminPaths(a: AdminConfig, base: string): AdminConfig {
 export function parseConfig(input: unknown, base: string, source = 'config'): EngineConfig {
   const r = configSchema.safeParse(input);
   if (!r.success) throw new EngineError('WEBDAT_ERR_CONFIG', `${source} is invalid:\n${formatIssues(r.error)}`);
+  const servers = r.data.servers.map((s) => resolvePaths(s, base));
+  const problems = servers.flatMap((s, i) => {
+    const p = s.egress.caFile === undefined ? null : caFileProblem(s.egress.caFile);
+    return p === null ? [] : [`servers[${i}].egress.caFile: ${p}`];
+  });
+  if (problems.length > 0) throw new EngineError('WEBDAT_ERR_CONFIG', `${source} is invalid:\n${problems.join('\n')}`);
   return {
     ...r.data,
-    servers: r.data.servers.map((s) => resolvePaths(s, base)),
+    dataDir: path.resolve(base, r.data.dataDir),
+    servers,
     admin: r.data.admin === undefined ? undefined : resolveAdminPaths(r.data.admin, base),
   };
 }
@@ -44,7 +55,10 @@ export function parseConfig(input: unknown, base: string, source = 'config'): En
 export function parseServer(input: ServerInput, base: string): ServerConfig {
   const r = serverSchema.safeParse(input);
   if (!r.success) throw new EngineError('WEBDAT_ERR_CONFIG', `server config is invalid:\n${formatIssues(r.error)}`);
-  return resolvePaths(r.data, base);
+  const s = resolvePaths(r.data, base);
+  const p = s.egress.caFile === undefined ? null : caFileProblem(s.egress.caFile);
+  if (p !== null) throw new EngineError('WEBDAT_ERR_CONFIG', `server config is invalid:\negress.caFile: ${p}`);
+  return s;
 }
 
 export function loadConfigFile(file: string): EngineConfig {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { allowListProblem } from '@webdat/sandbox';
 import { isLoopbackHost } from '../admin/loopback.js';
 
 // The only way configuration gets in: CLI flags and config files both end up parsed by this schema,
@@ -19,6 +20,23 @@ export const limitsSchema = z.strictObject({
   maxHeaderBytes: z.number().int().positive().max(16 * MiB).default(64 * 1024),
   logLinesPerSecond: z.number().int().positive().default(1000),
   logBytesPerSecond: z.number().int().positive().default(256 * 1024),
+  // capabilities (SPEC §5, §8–§10)
+  cpuMs: z.number().int().positive().max(60_000).optional(),
+  maxTimers: z.number().int().positive().max(1_000_000).default(1000),
+  storageMb: z.number().int().positive().max(1024 * 1024).default(64),
+  maxFetches: z.number().int().positive().max(10_000).default(16),
+  maxFetchBytes: z.number().int().positive().max(1024 * MiB).default(16 * MiB),
+}).transform((l) => ({ ...l, cpuMs: l.cpuMs ?? Math.min(l.timeoutMs, 1000) }));
+
+/** An egress entry: a host name, `*.suffix`, or `host:port`, parsed as the fetcher will parse it. */
+const egressEntry = z.string().superRefine((entry, ctx) => {
+  const problem = allowListProblem([entry]);
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+export const egressSchema = z.strictObject({
+  allow: z.array(egressEntry).default([]),
+  caFile: z.string().min(1).optional(),
 });
 
 const hostName = z.string().min(1).regex(/^[A-Za-z0-9.*-]+$/, 'must be a host name');
@@ -36,6 +54,7 @@ export const serverSchema = z.strictObject({
   hosts: z.array(hostName).min(1).optional(),
   instances: z.number().int().min(1).max(64).default(1),
   limits: limitsSchema.default(limitsSchema.parse({})),
+  egress: egressSchema.default({ allow: [] }),
 }).superRefine((s, ctx) => {
   if (s.secure && s.privateKey === undefined) ctx.addIssue({ code: 'custom', path: ['privateKey'], message: 'is required when secure is true' });
   if (s.secure && s.certificate === undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'is required when secure is true' });
@@ -100,6 +119,8 @@ export const configSchema = z.strictObject({
   servers: z.array(serverSchema).min(1, 'must list at least one server'),
   workers: z.number().int().min(1).max(64).optional(),
   admin: adminSchema.optional(),
+  /** where storage lives (SPEC §8); resolved against the config file's folder or the current directory */
+  dataDir: z.string().min(1).default('./.webdat-data'),
 }).superRefine((c, ctx) => {
   const seen = new Set<string>();
   c.servers.forEach((s, i) => {
@@ -130,6 +151,7 @@ export const configSchema = z.strictObject({
 
 export type LimitsConfig = z.infer<typeof limitsSchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;
+export type EgressConfig = z.infer<typeof egressSchema>;
 export type AdminConfig = z.infer<typeof adminSchema>;
 export type AdminRole = (typeof ADMIN_ROLES)[number];
 export type EngineConfig = z.infer<typeof configSchema>;

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { EngineError, isEngineError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { loadConfigFile, parseConfig } from '../config/load.js';
@@ -7,7 +8,7 @@ import { watchCallbacks } from '../reload/watch-callbacks.js';
 import type { ServeOptions } from '../cli.js';
 import { SUSPECTS_ENV } from './blame.js';
 
-const SERVER_FLAGS: Array<keyof ServeOptions> = ['callbacks', 'port', 'host', 'name', 'secure', 'privateKey', 'certificate', 'password', 'timeoutMs', 'memoryMb'];
+const SERVER_FLAGS: Array<keyof ServeOptions> = ['callbacks', 'port', 'host', 'name', 'secure', 'privateKey', 'certificate', 'password', 'timeoutMs', 'memoryMb', 'cpuMs'];
 
 /** CLI flags become the same config object a file would give, and pass through the same schema. */
 export function configFromOptions(opts: ServeOptions): EngineConfig {
@@ -17,7 +18,8 @@ export function configFromOptions(opts: ServeOptions): EngineConfig {
     const used = SERVER_FLAGS.filter((k) => opts[k] !== undefined);
     if (used.length > 0) throw new EngineError('WEBDAT_ERR_USAGE', `--config cannot be combined with per-server flags (${used.join(', ')}); put them in the config file`);
     const c = loadConfigFile(opts.config);
-    return { ...c, workers: opts.workers ?? c.workers, admin: admin ?? c.admin };
+    const dataDir = opts.dataDir === undefined ? c.dataDir : path.resolve(opts.dataDir);
+    return { ...c, workers: opts.workers ?? c.workers, admin: admin ?? c.admin, dataDir };
   }
   const server = {
     name: opts.name ?? 'default',
@@ -28,9 +30,9 @@ export function configFromOptions(opts: ServeOptions): EngineConfig {
     certificate: opts.certificate,
     password,
     callbacks: opts.callbacks,
-    limits: { timeoutMs: opts.timeoutMs ?? 100, memoryMb: opts.memoryMb ?? 128 },
+    limits: { timeoutMs: opts.timeoutMs ?? 100, memoryMb: opts.memoryMb ?? 128, cpuMs: opts.cpuMs },
   };
-  return parseConfig({ servers: [server], workers: opts.workers, admin }, process.cwd(), 'command line');
+  return parseConfig({ servers: [server], workers: opts.workers, admin, dataDir: opts.dataDir }, process.cwd(), 'command line');
 }
 
 /** The engine process: serves until SIGINT/SIGTERM, then stops gracefully and exits 0. */

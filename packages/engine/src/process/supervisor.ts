@@ -15,8 +15,12 @@ import { Blame, DEATH_WINDOW_MS, QUARANTINE_AFTER, SUSPECTS_ENV } from './blame.
 const BIN = fileURLToPath(new URL('../../bin/webdat.js', import.meta.url));
 /** exit codes of the engine that mean "your input is wrong": restarting would not help */
 const FATAL_EXITS = new Set([2, 3]);
-/** a worker busy in one batch for this long is hung (a batch is bounded by the time limits) */
-const HANG_MS = 10_000;
+/**
+ * A worker busy in one server's turn for this long is hung. A turn's calls are bounded by the CPU
+ * limit (limits.cpuMs, at most 60 s) plus a slice: a call cut at the limit and the call that reads
+ * what its microtasks left fit twice over, and the watchdog waits longer than that (SPEC §5).
+ */
+const HANG_MS = 2 * 60_000 + 10_000;
 
 function quoted(names: string[]): string {
   return names.map((n) => `"${n}"`).join(', ');

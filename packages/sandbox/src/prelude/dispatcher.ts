@@ -5,6 +5,8 @@
 
 import type { createOutputBudget } from './output-budget.js';
 import type { createLogAllowance } from './log-allowance.js';
+import type { HostOps } from './host-ops.js';
+import type { Timers } from './timers.js';
 
 interface Kinds {
   event: Record<string, number>;
@@ -15,7 +17,7 @@ interface Meta { name: string; port: number; secure: boolean; maxOutputBytes: nu
 type OutputBudget = ReturnType<typeof createOutputBudget>;
 type LogAllowance = ReturnType<typeof createLogAllowance>;
 
-export function createDispatcher(g: any, kinds: Kinds, meta: Meta, budget: OutputBudget, admitLog: LogAllowance) {
+export function createDispatcher(g: any, kinds: Kinds, meta: Meta, ops: HostOps, timers: Timers, storage: object, budget: OutputBudget, admitLog: LogAllowance) {
   // Captured before user code runs, so a callback that rewrites Date.now cannot skew the slicing.
   const now = Date.now;
   const E = kinds.event, C = kinds.command, W = kinds.ws;
@@ -152,6 +154,7 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, budget: Outpu
     webSocketBroadcastText: { value: (text: unknown) => broadcast(W.text, String(text)) },
     webSocketBroadcastBinary: { value: (data: unknown) => broadcast(W.binary, bytes(data, 'data')) },
     authenticateBasic: { value: authenticateBasic },
+    storage: { value: storage, enumerable: true },
   }));
 
   const canonicalCache = new Map<string, string>();
@@ -232,57 +235,74 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, budget: Outpu
   }
 
   function fail(id: number, err: unknown, where: string): void {
+    ops.end(id);
     let text: string;
     try { text = err instanceof Error ? String(err.stack || err) : `Uncaught ${inspect(err, 1)}`; } catch { text = 'Uncaught exception'; }
     out.push(C.log, 'error', `${where} threw: ${text.slice(0, MAX_LOG_CHARS)}`, C.done, id, 'exception');
   }
 
   function finish(id: number, http: boolean, value: unknown, res: unknown, where: string): void {
+    ops.end(id);
     if (!http) { out.push(C.done, id, 'ok'); return; }
     try { respond(id, value === undefined ? res : value); } catch (err) { fail(id, err, where); }
   }
 
-  function call(id: number, http: boolean, name: string, args: unknown[], res?: unknown): void {
+  /** Calls an exported callback; true when it went asynchronous. */
+  function call(id: number, http: boolean, name: string, args: unknown[], res?: unknown): boolean {
     const fn = cb[name];
     if (fn === undefined) {
       if (http) out.push(C.respond, id, 'ok', 404, 'Not Found', 2, 'content-type', 'text/plain; charset=utf-8', 'Not Found\n');
       else out.push(C.done, id, 'ok');
-      return;
+      return false;
     }
+    return invoke(id, http, name, fn, args, res);
+  }
+
+  function invoke(id: number, http: boolean, name: string, fn: Function, args: unknown[], res?: unknown): boolean {
+    ops.current = id;
     let ret: unknown;
     budget.begin(id);
-    try { ret = fn.apply(undefined, args); } catch (err) { if (!budget.end()) fail(id, err, name); return; }
-    if (budget.end()) return;
+    // An invocation over its output budget was answered by the budget; its operations end with it.
+    try { ret = fn.apply(undefined, args); } catch (err) { if (budget.end()) ops.end(id); else fail(id, err, name); return false; }
+    if (budget.end()) { ops.end(id); return false; }
     if (ret !== null && (typeof ret === 'object' || typeof ret === 'function') && typeof (ret as any).then === 'function') {
       pending.set(id, now());
       Promise.resolve(ret).then(
         (v) => { if (pending.delete(id)) finish(id, http, v, res, name); },
         (err) => { if (pending.delete(id)) fail(id, err, name); },
       );
-      return;
+      return true;
     }
     finish(id, http, ret, res, name);
+    return false;
   }
 
-  /** The event at f[p]: k, id, then the fields of its kind. */
-  function run(f: any[], p: number): void {
+  /** The event at f[p]: k, id, then the fields of its kind. True when its callback went asynchronous. */
+  function run(f: any[], p: number): boolean {
     const id: number = f[p + 1];
     switch (f[p]) {
       case E.http: {
         const res = { statusCode: 200, statusReason: 'OK', data: '' };
-        call(id, true, 'onHTTPRequest', [webServer, makeRequest(f, p), res], res);
-        return;
+        return call(id, true, 'onHTTPRequest', [webServer, makeRequest(f, p), res], res);
       }
-      case E.wsOpen: clients.add(f[p + 2]); call(id, false, 'onWebSocketOpen', [webServer, f[p + 2], f[p + 3]]); return;
-      case E.wsText: call(id, false, 'onWebSocketReceiveText', [webServer, f[p + 2], f[p + 3]]); return;
-      case E.wsBinary: call(id, false, 'onWebSocketReceiveBinary', [webServer, f[p + 2], f[p + 3]]); return;
-      case E.wsPing: call(id, false, 'onWebSocketReceivePing', [webServer, f[p + 2], f[p + 3]]); return;
-      case E.wsPong: call(id, false, 'onWebSocketReceivePong', [webServer, f[p + 2], f[p + 3]]); return;
-      case E.wsClose: clients.delete(f[p + 2]); call(id, false, 'onWebSocketClose', [webServer, f[p + 2]]); return;
-      case E.serverStart: call(id, false, 'onServerStart', [webServer]); return;
-      case E.serverStop: call(id, false, 'onServerStop', [webServer]); return;
-      default: out.push(C.done, id, 'internal');
+      case E.wsOpen: clients.add(f[p + 2]); return call(id, false, 'onWebSocketOpen', [webServer, f[p + 2], f[p + 3]]);
+      case E.wsText: return call(id, false, 'onWebSocketReceiveText', [webServer, f[p + 2], f[p + 3]]);
+      case E.wsBinary: return call(id, false, 'onWebSocketReceiveBinary', [webServer, f[p + 2], f[p + 3]]);
+      case E.wsPing: return call(id, false, 'onWebSocketReceivePing', [webServer, f[p + 2], f[p + 3]]);
+      case E.wsPong: return call(id, false, 'onWebSocketReceivePong', [webServer, f[p + 2], f[p + 3]]);
+      case E.wsClose: clients.delete(f[p + 2]); return call(id, false, 'onWebSocketClose', [webServer, f[p + 2]]);
+      case E.serverStart: return call(id, false, 'onServerStart', [webServer]);
+      case E.serverStop: return call(id, false, 'onServerStop', [webServer]);
+      default: out.push(C.done, id, 'internal'); return false;
     }
+  }
+
+  /** Ends async invocations the host gave up on (their time ran out); each is answered `timeout`. */
+  function giveUp(id: number, answer: boolean): boolean {
+    if (!pending.delete(id)) return false;
+    ops.end(id);
+    if (answer) out.push(C.done, id, 'timeout');
+    return true;
   }
 
   function pendingPairs(): number[] {
@@ -319,35 +339,70 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, budget: Outpu
     },
     /**
      * Runs events start.. (event i begins at flat[at[i]]) until all ran, `sliceMs` passed or the
-     * call's output reached one output budget; returns [commands, next index, open async events, log
-     * lines dropped]. With none open, the host can skip the `collect` call that reads microtask
-     * results. Stopping after a slice gives every event at least the full time limit of the call that
-     * runs it.
+     * call's output reached one output budget; returns [commands, next index, open async events, when
+     * the last event's callback began if it went asynchronous (else 0), log lines dropped]. With none
+     * open, the host can skip the `collect` call that reads microtask results. Stopping after a slice
+     * gives every event at least the full time limit of the call that runs it. Stopping after an
+     * asynchronous callback lets its first microtasks run alone, so that what they cost and the
+     * operations they start are that invocation's.
      */
-    dispatch(flat: any[], at: number[], snapshot: Record<string, number>, cancel: number[], start: number, sliceMs: number): [unknown[], number, number, number] {
+    dispatch(flat: any[], at: number[], snapshot: Record<string, number>, cancel: number[], start: number, sliceMs: number): [unknown[], number, number, number, number] {
       info = snapshot;
-      for (let i = 0; i < cancel.length; i++) pending.delete(cancel[i]);
+      for (let i = 0; i < cancel.length; i++) giveUp(cancel[i], false);
       const t0 = now();
+      let asyncAt = 0;
       let i = start;
       for (; i < at.length; i++) {
         if (i > start && (now() - t0 > sliceMs || budget.full())) break;
         cursor = i;
-        run(flat, at[i]);
+        const began = now();
+        if (run(flat, at[i])) { asyncAt = began; i++; break; }
       }
       cursor = -1;
-      return [take(), i, pending.size, dropped()];
+      return [take(), i, pending.size, asyncAt, dropped()];
+    },
+    /**
+     * Runs timer `timerId` as invocation `id`; returns the invocation its microtasks belong to (the
+     * host reads the commands with `collect`). A timer created by an invocation still awaiting resumes
+     * it (`await new Promise((r) => setTimeout(r, 10))`): what then runs is that invocation's.
+     */
+    fire(id: number, timerId: number): number {
+      const t = timers.take(timerId);
+      if (t === undefined) return id;
+      invoke(id, false, t.repeat ? 'setInterval callback' : 'setTimeout callback', t.fn, t.args);
+      if (t.creator !== id && pending.has(t.creator)) ops.current = t.creator;
+      return ops.current;
+    },
+    /** Settles host operation `opId`; its continuations run right after, as microtasks of this call. */
+    settle(opId: number, ok: boolean, value: unknown): void {
+      ops.settle(opId, ok, value);
+    },
+    /** The host gave up on these async invocations (time limit); each is answered `timeout`. */
+    expire(ids: number[]): void {
+      for (let i = 0; i < ids.length; i++) giveUp(ids[i], true);
+    },
+    /** The server stopped or its code is being replaced: its timers are gone on the host side. */
+    clearTimers(): void {
+      timers.clear();
     },
     /** After a call: what its microtasks produced, which async events are still running, log lines dropped. */
     collect(): [unknown[], number[], number] {
       return [take(), pendingPairs(), dropped()];
     },
     /** After a call was cut by the time limit: commands so far, the event that was running, pending ids given up, log lines dropped. */
-    recover(): [unknown[], number, number[], number] {
+    recover(owner?: number): [unknown[], number, number[], number] {
       const c = cursor;
       cursor = -1;
       budget.end();
       const given: number[] = [];
-      if (c === -1) { pending.forEach((_s, id) => given.push(id)); pending.clear(); }
+      if (c === -1) {
+        // `owner`: the host knows whose code the cut call ran (a settled operation, a timer). Else the
+        // microtasks that ran belong to the current invocation; if that one is not asynchronous, the
+        // loop's owner is unknown and every async invocation is given up.
+        const id = owner === undefined ? ops.current : owner;
+        if (giveUp(id, false)) given.push(id);
+        else if (owner === undefined) { pending.forEach((_s, p) => { given.push(p); ops.end(p); }); pending.clear(); }
+      }
       return [take(), c, given, dropped()];
     },
   };

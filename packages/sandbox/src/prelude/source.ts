@@ -1,6 +1,10 @@
 import { installEncoding } from './encoding.js';
 import { installUrl } from './url.js';
 import { installGlobals } from './globals.js';
+import { createHostOps } from './host-ops.js';
+import { installTimers } from './timers.js';
+import { createStorage } from './storage.js';
+import { installFetch } from './fetch.js';
 import { createDispatcher } from './dispatcher.js';
 import { createOutputBudget } from './output-budget.js';
 import { createLogAllowance } from './log-allowance.js';
@@ -11,11 +15,15 @@ import { createLogAllowance } from './log-allowance.js';
  * them must therefore be self-contained. Host functions arrive as arguments, are captured in the
  * closure and never reach the global object.
  */
-export const PRELUDE_SOURCE = `(function (urlHost, randomBytes, clone, kinds, meta) {
+export const PRELUDE_SOURCE = `(function (urlHost, randomBytes, clone, opHost, timerHost, kinds, meta) {
 'use strict';
 (${installEncoding.toString()})(globalThis);
 (${installUrl.toString()})(globalThis, urlHost);
 (${installGlobals.toString()})(globalThis, randomBytes, clone);
-return (${createDispatcher.toString()})(globalThis, kinds, meta, (${createOutputBudget.toString()})(meta.maxOutputBytes),
+const ops = (${createHostOps.toString()})(opHost);
+const timers = (${installTimers.toString()})(globalThis, timerHost, meta.maxTimers, () => ops.current);
+(${installFetch.toString()})(globalThis, ops);
+const storage = (${createStorage.toString()})(ops);
+return (${createDispatcher.toString()})(globalThis, kinds, meta, ops, timers, storage, (${createOutputBudget.toString()})(meta.maxOutputBytes),
   (${createLogAllowance.toString()})(meta.logLinesPerSecond, meta.logBytesPerSecond));
 })`;
