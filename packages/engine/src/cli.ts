@@ -15,6 +15,7 @@ export interface ServeOptions {
   timeoutMs?: number;
   memoryMb?: number;
   workers?: number;
+  processes?: number;
   adminPort?: number;
   watch?: boolean;
 }
@@ -47,6 +48,7 @@ export function buildCli(): Command {
     .option('--timeout-ms <ms>', 'time limit per callback invocation (default 100)', integer(1, 600_000))
     .option('--memory-mb <mb>', 'isolate heap limit (default 128)', integer(8, 16_384))
     .option('--workers <n>', 'worker threads (default: one per server, at most one per CPU)', integer(1, 64))
+    .option('--processes <n>', 'engine processes sharing every port (default 1; config key processes)', integer(1, 64))
     .option('--admin-port <port>', 'serve the admin API on 127.0.0.1:<port>', integer(0, 65535))
     .option('--watch', 'reload a callbacks file when it changes')
     .action(async (opts: ServeOptions) => {

@@ -9,6 +9,8 @@ import type { EngineConfig, EngineConfigInput, ServerConfig, ServerInput } from 
 import { WebdatServer } from './server.js';
 import { Listener } from './net/listener.js';
 import { AdminListener } from './admin/listener.js';
+import type { Bus } from './cluster/bus.js';
+import { peerEvents } from './cluster/peer-events.js';
 
 export interface EngineOptions {
   logger?: Logger;
@@ -18,6 +20,10 @@ export interface EngineOptions {
   baseDir?: string;
   /** names of servers to leave inactive (the supervisor's quarantine) */
   disabled?: ReadonlySet<string>;
+  /** the other engine processes of this webdat (SPEC §12) */
+  bus?: Bus;
+  /** ports other processes already listen on, by server name: shared, never checked for being free */
+  sharedPorts?: Map<string, number>;
 }
 
 const SWEEP_MS = 10;
@@ -37,6 +43,8 @@ export class Engine {
   private tenantSeq = 0;
   private sweeper: NodeJS.Timeout | null = null;
   private admin: AdminListener | null = null;
+  readonly bus: Bus | null;
+  private readonly sharedPorts: Map<string, number>;
 
   constructor(config: EngineConfig, opts: EngineOptions = {}) {
     if (typeof uWS.SSLApp !== 'function') {
@@ -47,6 +55,8 @@ export class Engine {
     this.announceLine = opts.announce ?? ((line) => process.stdout.write(line + '\n'));
     this.baseDir = opts.baseDir ?? process.cwd();
     this.disabled = opts.disabled ?? new Set();
+    this.bus = opts.bus ?? null;
+    this.sharedPorts = opts.sharedPorts ?? new Map();
     const isolates = config.servers.reduce((n, s) => n + s.instances, 0);
     const workers = config.workers ?? Math.max(1, Math.min(isolates, os.availableParallelism()));
     this.pool = new SandboxPool({
@@ -61,6 +71,7 @@ export class Engine {
       },
     });
     for (const s of config.servers) this.register(s);
+    this.bus?.listen(peerEvents(this));
   }
 
   private register(config: ServerConfig): WebdatServer {
@@ -77,6 +88,7 @@ export class Engine {
       nextId: () => ++this.seq,
       announce: this.announceLine,
       listener: (s) => this.listenerFor(s),
+      bus: this.bus,
     });
     this.servers.set(config.name, server);
     for (const i of instances) this.byTenant.set(i.tenant, server);
@@ -94,12 +106,18 @@ export class Engine {
     if (l === undefined) {
       const sharing = [...this.servers.values()].filter((s) => s.config.host === c.host && s.config.port === c.port && (c.port !== 0 || s === server));
       const maxPayloadLength = Math.max(...sharing.map((s) => s.limits.maxMessageBytes));
-      l = new Listener({ host: c.host, port: c.port, secure: c.secure, maxPayloadLength });
+      const shared = this.sharedPorts.get(server.name);
+      l = new Listener({ host: c.host, port: shared ?? c.port, secure: c.secure, maxPayloadLength, shared: shared !== undefined, reusable: this.bus !== null });
       this.listeners.set(key, l);
     } else if (l.spec.secure !== c.secure) {
       throw new EngineError('WEBDAT_ERR_LISTEN', `server "${server.name}": ${c.host}:${c.port} is already served ${l.spec.secure ? 'with' : 'without'} TLS by another server`);
     }
     return l;
+  }
+
+  /** Another process shares `port` for the server; a listener opened from now on uses it. */
+  sharePort(name: string, port: number): void {
+    this.sharedPorts.set(name, port);
   }
 
   server(name: string): WebdatServer {

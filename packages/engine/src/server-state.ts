@@ -35,7 +35,7 @@ export class Counters {
   heapUsed = 0;
   cpuTimeMs = 0;
 
-  snapshot(running: boolean, connections: number): InfoSnapshot {
+  snapshot(running: boolean, connections: number, primary: boolean): InfoSnapshot {
     const e = this.errors;
     return {
       server_running: running ? 1 : 0,
@@ -52,6 +52,7 @@ export class Counters {
       bytes_out: this.bytesOut,
       isolate_heap_bytes: this.heapUsed,
       cpu_time_ms: Math.round(this.cpuTimeMs * 1000) / 1000,
+      primary: primary ? 1 : 0,
     };
   }
 }

@@ -25,7 +25,7 @@ export const SHAPES: readonly (readonly string[])[] = [
   ['tenant', 'generation', 'info', 'events', 'cancel'],
   ['server_running', 'websocket_connections', 'requests', 'errors_exception', 'errors_timeout', 'errors_memory',
     'errors_overloaded', 'errors_internal', 'timeouts', 'memory_restarts', 'bytes_in', 'bytes_out',
-    'isolate_heap_bytes', 'cpu_time_ms'],
+    'isolate_heap_bytes', 'cpu_time_ms', 'primary'],
   ['v', 'results', 'ringEnd'],
   ['tenant', 'generation', 'commands', 'pending', 'backlog', 'breachedMs', 'stats'],
   ['heapUsed', 'cpuTimeMs', 'memoryRestarts'],

@@ -57,7 +57,7 @@ export class TenantHost {
     try {
       const context = isolate.createContextSync();
       const factory = context.evalSync(PRELUDE_SOURCE, { reference: true, filename: 'webdat:prelude' }) as ivm.Reference;
-      const meta = { name: this.spec.name, port: this.spec.port, secure: this.spec.secure };
+      const meta = { name: this.spec.name, port: this.spec.port, secure: this.spec.secure, node: this.spec.node };
       const api = factory.applySync(undefined, [...hostCallbacks(), new ivm.ExternalCopy(KINDS).copyInto(), new ivm.ExternalCopy(meta).copyInto()],
         { result: { reference: true } }) as ivm.Reference;
       const fn = (name: string) => api.getSync(name, { reference: true }) as ivm.Reference;
@@ -254,8 +254,8 @@ export class TenantHost {
 
   private track(events: Event[]): void {
     for (const e of events) {
-      if (e.k === EventKind.wsOpen) this.clients.add(e.client);
-      else if (e.k === EventKind.wsClose) this.clients.delete(e.client);
+      if (e.k === EventKind.wsOpen || e.k === EventKind.peerJoin) this.clients.add(e.client);
+      else if (e.k === EventKind.wsClose || e.k === EventKind.peerLeave) this.clients.delete(e.client);
     }
   }
 

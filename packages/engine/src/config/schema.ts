@@ -93,6 +93,8 @@ export const adminSchema = z.strictObject({
 export const configSchema = z.strictObject({
   servers: z.array(serverSchema).min(1, 'must list at least one server'),
   workers: z.number().int().min(1).max(64).optional(),
+  /** engine processes sharing every port (SPEC §12) */
+  processes: z.number().int().min(1).max(64).default(1),
   admin: adminSchema.optional(),
 }).superRefine((c, ctx) => {
   const seen = new Set<string>();

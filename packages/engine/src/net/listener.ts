@@ -2,6 +2,7 @@ import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_li
 import type { WebdatServer } from '../server.js';
 import { EngineError } from '../errors.js';
 import { HostRouter } from './host-router.js';
+import { freePort } from './free-port.js';
 import { handleRequest } from '../http/handle-request.js';
 import { writeStatus } from '../http/write-response.js';
 import { wsBehavior } from '../ws/behavior.js';
@@ -12,6 +13,10 @@ export interface ListenerSpec {
   secure: boolean;
   /** the largest maxMessageBytes of the servers sharing it; each server's own limit is checked per message */
   maxPayloadLength: number;
+  /** the port was handed over by the supervisor: other processes of this webdat listen on it too */
+  shared?: boolean;
+  /** other processes will share it: port 0 becomes a concrete free port, which SO_REUSEPORT allows */
+  reusable?: boolean;
 }
 
 /**
@@ -39,10 +44,11 @@ export class Listener {
     const app = this.app ?? this.createApp(server);
     if (this.spec.secure) this.addServerNames(app, server);
     if (this.socket === null) {
+      const port = this.spec.port === 0 && this.spec.reusable === true ? await freePort(this.spec.host) : this.spec.port;
       this.socket = await new Promise<us_listen_socket>((resolve, reject) => {
-        app.listen(this.spec.host, this.spec.port, (socket) => {
+        app.listen(this.spec.host, port, (socket) => {
           if (socket) resolve(socket);
-          else reject(new EngineError('WEBDAT_ERR_LISTEN', `server "${server.name}" cannot listen on ${this.spec.host}:${this.spec.port} (address in use or not available)`));
+          else reject(new EngineError('WEBDAT_ERR_LISTEN', `server "${server.name}" cannot listen on ${this.spec.host}:${port} (address in use or not available)`));
         });
       });
       this.port = uWS.us_socket_local_port(this.socket as unknown as uWS.us_socket);

@@ -5,10 +5,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ACTIVITY_FILE_ENV, readActivity } from '@webdat/sandbox';
 import type { ServeOptions } from '../cli.js';
+import { loadConfigFile } from '../config/load.js';
+import { Hub } from '../cluster/hub.js';
+import { PROCESSES_ENV } from '../cluster/ipc-bus.js';
 
 // `webdat serve` is this small process around the engine process (SPEC §5): V8 can fail in ways
 // isolated-vm cannot contain, so the engine is restarted at once when it dies, the server whose
 // callbacks were running is named, and a server that keeps killing the engine is left inactive.
+// With `processes: N` (SPEC §12) it runs N engine processes sharing every port, each restarted on its
+// own, joined by the hub (cluster/hub.ts) over their IPC channels. The first starts alone and the
+// others once it serves, with the ports it got: so `port: 0` gives one port to all, and only the
+// first checks that a port is free. With one process there is no IPC channel at all.
 
 const BIN = fileURLToPath(new URL('../../bin/webdat.js', import.meta.url));
 /** exit codes of the engine that mean "your input is wrong": restarting would not help */
@@ -33,67 +40,104 @@ function engineArgs(argv: string[]): string[] {
   return out;
 }
 
+/** `--processes`, else the config file's `processes`; an unreadable file is the engine's to report. */
+function processCount(opts: ServeOptions): number {
+  if (opts.processes !== undefined) return opts.processes;
+  if (opts.config === undefined) return 1;
+  try {
+    return loadConfigFile(opts.config).processes;
+  } catch {
+    return 1;
+  }
+}
+
 export function runSupervisor(argv: string[], opts: ServeOptions): Promise<number> {
+  const processes = processCount(opts);
   const deaths = new Map<string, number[]>();
   const disabled = new Set<string>();
-  let child: ChildProcess | null = null;
+  const children = new Map<number, ChildProcess>();
+  const rapid = new Map<number, number>();
   let stopping = false;
-  let rapid = 0;
+  let exitCode = 0;
+  let siblingsStarted = false;
   const activityDir = fs.mkdtempSync(path.join(os.tmpdir(), 'webdat-activity-'));
-  const activityFile = path.join(activityDir, 'lanes');
-  const env: NodeJS.ProcessEnv = { ...process.env, WEBDAT_ROLE: 'engine', [ACTIVITY_FILE_ENV]: activityFile };
+  const env: NodeJS.ProcessEnv = { ...process.env, WEBDAT_ROLE: 'engine', [PROCESSES_ENV]: String(processes) };
   if (opts.password !== undefined) env.WEBDAT_TLS_PASSWORD = opts.password;
 
   return new Promise<number>((resolve) => {
-    const start = () => {
-      let hangTimer: NodeJS.Timeout | null = null;
+    const finish = () => { if (children.size === 0) resolve(exitCode); };
+    const hub = processes === 1 ? null : new Hub(processes, {
+      print: (line) => process.stdout.write(line + '\n'),
+      started: (index) => {
+        say(`engine process ${index} (pid ${children.get(index)?.pid}) serves`);
+        if (index !== 0 || siblingsStarted) return;
+        siblingsStarted = true;
+        for (let i = 1; i < processes; i++) start(i);
+      },
+    });
+    const name = (index: number) => processes === 1 ? 'engine' : `engine process ${index}`;
+    const start = (index: number) => {
+      if (stopping) return;
       const startedAt = Date.now();
+      const activityFile = path.join(activityDir, `lanes-${index}`);
       // A new engine starts with every lane idle.
       fs.writeFileSync(activityFile, '');
-      child = spawn(process.execPath, ['--no-node-snapshot', BIN, ...engineArgs(argv)], {
-        env: { ...env, WEBDAT_DISABLED: JSON.stringify([...disabled]) },
-        stdio: 'inherit',
+      const child = spawn(process.execPath, ['--no-node-snapshot', BIN, ...engineArgs(argv)], {
+        env: { ...env, [ACTIVITY_FILE_ENV]: activityFile, WEBDAT_DISABLED: JSON.stringify([...disabled]) },
+        stdio: hub === null ? 'inherit' : ['inherit', 'inherit', 'inherit', 'ipc'],
+        serialization: 'advanced',
       });
-      hangTimer = setInterval(() => {
+      children.set(index, child);
+      hub?.attach(index, child);
+      const hangTimer = setInterval(() => {
         const now = Date.now();
         for (const { server, since } of readActivity(activityFile)) {
           if (now - since > HANG_MS) {
-            say(`engine hung in callbacks of server "${server}" for over ${HANG_MS / 1000} s; killing it`);
-            child?.kill('SIGKILL');
+            say(`${name(index)} hung in callbacks of server "${server}" for over ${HANG_MS / 1000} s; killing it`);
+            child.kill('SIGKILL');
             return;
           }
         }
       }, 1000);
       hangTimer.unref();
       child.on('exit', (code, signal) => {
-        if (hangTimer) clearInterval(hangTimer);
-        child = null;
-        if (stopping || (code === 0 && signal === null)) { resolve(code ?? 0); return; }
-        if (code !== null && FATAL_EXITS.has(code)) { resolve(code); return; }
+        clearInterval(hangTimer);
+        children.delete(index);
+        hub?.detach(index);
+        if (stopping || (hub === null && code === 0 && signal === null)) { exitCode = code ?? 0; finish(); return; }
+        if (code !== null && FATAL_EXITS.has(code)) {
+          // Input the engine refuses is refused for every process: webdat stops with its code.
+          stopping = true;
+          exitCode = code;
+          for (const c of children.values()) c.kill('SIGTERM');
+          finish();
+          return;
+        }
         const culprits = [...new Set(readActivity(activityFile).map((a) => a.server))];
-        say(`engine died (${signal ?? `exit ${code}`})` + (culprits.length ? ` while running callbacks of ${culprits.map((c) => `"${c}"`).join(', ')}` : '') + '; restarting');
+        say(`${name(index)} (pid ${child.pid}) died (${signal ?? `exit ${code}`})` + (culprits.length ? ` while running callbacks of ${culprits.map((c) => `"${c}"`).join(', ')}` : '') + '; restarting');
         const now = Date.now();
-        for (const name of culprits) {
-          const recent = (deaths.get(name) ?? []).filter((t) => now - t < DEATH_WINDOW_MS);
+        for (const server of culprits) {
+          const recent = (deaths.get(server) ?? []).filter((t) => now - t < DEATH_WINDOW_MS);
           recent.push(now);
-          deaths.set(name, recent);
-          if (recent.length >= QUARANTINE_AFTER && !disabled.has(name)) {
-            disabled.add(name);
-            say(`server "${name}" brought the engine down ${recent.length} times within ${DEATH_WINDOW_MS / 1000} s; it stays inactive until webdat is restarted`);
+          deaths.set(server, recent);
+          if (recent.length >= QUARANTINE_AFTER && !disabled.has(server)) {
+            disabled.add(server);
+            say(`server "${server}" brought the engine down ${recent.length} times within ${DEATH_WINDOW_MS / 1000} s; it stays inactive until webdat is restarted`);
           }
         }
         // Back off only when the engine dies right after start with nobody to blame (a crash loop).
-        rapid = culprits.length === 0 && now - startedAt < 2000 ? rapid + 1 : 0;
-        setTimeout(start, rapid === 0 ? 0 : Math.min(5000, 250 * 2 ** rapid));
+        const r = culprits.length === 0 && now - startedAt < 2000 ? (rapid.get(index) ?? 0) + 1 : 0;
+        rapid.set(index, r);
+        setTimeout(() => start(index), r === 0 ? 0 : Math.min(5000, 250 * 2 ** r));
       });
     };
     const forward = (signal: NodeJS.Signals) => {
       stopping = true;
-      if (child) child.kill(signal);
-      else resolve(0);
+      for (const c of children.values()) c.kill(signal);
+      finish();
     };
     process.on('SIGINT', () => forward('SIGINT'));
     process.on('SIGTERM', () => forward('SIGTERM'));
-    start();
+    start(0);
   }).finally(() => fs.rmSync(activityDir, { recursive: true, force: true }));
 }

@@ -8,7 +8,7 @@ interface Kinds {
   command: Record<string, number>;
   ws: Record<string, number>;
 }
-interface Meta { name: string; port: number; secure: boolean }
+interface Meta { name: string; port: number; secure: boolean; node: string }
 
 export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
   // Captured before user code runs, so a callback that rewrites Date.now cannot skew the slicing.
@@ -25,6 +25,7 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
   const pending = new Map<number, number>();
   let out: unknown[] = [];
   let info: Record<string, number> = {};
+  let primary = false;
   let cursor = -1;
   let logs = 0;
   let droppedLogs = 0;
@@ -97,7 +98,9 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
     name: { value: meta.name, enumerable: true },
     port: { value: meta.port, enumerable: true },
     secure: { value: meta.secure, enumerable: true },
-    info: { get: () => ({ ...info }), enumerable: true },
+    node: { value: meta.node, enumerable: true },
+    primary: { get: () => primary, enumerable: true },
+    info: { get: () => { const o = { ...info }; delete o.primary; return o; }, enumerable: true },
     webSocketConnections: { get: () => Array.from(clients), enumerable: true },
     webSocketSendText: { value: (client: unknown, text: unknown) => send(client, W.text, String(text)) },
     webSocketSendBinary: { value: (client: unknown, data: unknown) => send(client, W.binary, bytes(data, 'data')) },
@@ -240,6 +243,8 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
       case E.wsPing: call(id, false, 'onWebSocketReceivePing', [webServer, f[p + 2], f[p + 3]]); return;
       case E.wsPong: call(id, false, 'onWebSocketReceivePong', [webServer, f[p + 2], f[p + 3]]); return;
       case E.wsClose: clients.delete(f[p + 2]); call(id, false, 'onWebSocketClose', [webServer, f[p + 2]]); return;
+      case E.peerJoin: clients.add(f[p + 2]); out.push(C.done, id, 'ok'); return;
+      case E.peerLeave: clients.delete(f[p + 2]); out.push(C.done, id, 'ok'); return;
       case E.serverStart: call(id, false, 'onServerStart', [webServer]); return;
       case E.serverStop: call(id, false, 'onServerStop', [webServer]); return;
       default: out.push(C.done, id, 'internal');
@@ -279,6 +284,7 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
      */
     dispatch(flat: any[], at: number[], snapshot: Record<string, number>, cancel: number[], start: number, sliceMs: number): [unknown[], number, number] {
       info = snapshot;
+      primary = snapshot.primary === 1;
       for (let i = 0; i < cancel.length; i++) pending.delete(cancel[i]);
       const t0 = now();
       let i = start;
