@@ -112,6 +112,10 @@ export class Engine {
       this.listeners.set(key, l);
     } else if (l.spec.secure !== c.secure) {
       throw new EngineError('WEBDAT_ERR_LISTEN', `server "${server.name}": ${c.host}:${c.port} is already served ${l.spec.secure ? 'with' : 'without'} TLS by another server`);
+    } else {
+      // A port-0 server started again got a new port in the process that opened it; the others follow.
+      const shared = this.sharedPorts.get(server.name);
+      if (shared !== undefined) l.share(shared);
     }
     return l;
   }
