@@ -116,9 +116,11 @@ export class Hub {
   }
 
   private onServing(index: number, server: string, port: number, line: string): void {
+    // Every process learns the port, the one that opened it too: when it starts the server again,
+    // the others may still hold the socket, so it joins the port instead of checking it is free.
     if (this.ports.get(server) !== port) {
       this.ports.set(server, port);
-      this.relay(index, { t: 'port', server, port });
+      for (const i of this.children.keys()) this.tell(i, { t: 'port', server, port });
     }
     let set = this.serving.get(server);
     if (set === undefined) this.serving.set(server, set = new Set());
