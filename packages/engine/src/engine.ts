@@ -113,7 +113,8 @@ export class Engine {
     } else if (l.spec.secure !== c.secure) {
       throw new EngineError('WEBDAT_ERR_LISTEN', `server "${server.name}": ${c.host}:${c.port} is already served ${l.spec.secure ? 'with' : 'without'} TLS by another server`);
     } else {
-      // A port-0 server started again got a new port in the process that opened it; the others follow.
+      // Once a process opened the server's port, every process (that one too) opens it there again:
+      // the others may still hold the socket, and `port: 0` stays one port for all.
       const shared = this.sharedPorts.get(server.name);
       if (shared !== undefined) l.share(shared);
     }

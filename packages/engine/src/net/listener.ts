@@ -37,7 +37,7 @@ export class Listener {
     this.spec = spec;
   }
 
-  /** Another process of this webdat listens on `port` for these servers: open the socket there next time. */
+  /** The processes of this webdat share `port` for these servers: open the socket there next time. */
   share(port: number): void {
     if (this.socket !== null) return;
     this.spec.port = port;
