@@ -7,6 +7,7 @@ import { watchCallbacks } from '../reload/watch-callbacks.js';
 import type { ServeOptions } from '../cli.js';
 import { IpcBus, PROCESSES_ENV } from '../cluster/ipc-bus.js';
 import type { Init } from '../cluster/messages.js';
+import { SUSPECTS_ENV } from './blame.js';
 
 const SERVER_FLAGS: Array<keyof ServeOptions> = ['callbacks', 'port', 'host', 'name', 'secure', 'privateKey', 'certificate', 'password', 'timeoutMs', 'memoryMb'];
 
@@ -55,12 +56,13 @@ export async function runEngine(opts: ServeOptions): Promise<number | null> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   try {
     const disabled = new Set<string>(JSON.parse(process.env.WEBDAT_DISABLED ?? '[]') as string[]);
+    const suspects = new Map(Object.entries(JSON.parse(process.env[SUSPECTS_ENV] ?? '{}') as Record<string, number>));
     const cluster = Number(process.env[PROCESSES_ENV] ?? '1') > 1 && process.send !== undefined ? await IpcBus.connect() : null;
     // Without its supervisor, a process of several would serve alone and unannounced: it stops.
     process.on('disconnect', () => stop('disconnect'));
     const config = configFromOptions(opts);
     engine = new Engine(cluster === null ? config : asProcessOf(config, cluster.init), {
-      logger, disabled, bus: cluster?.bus, sharedPorts: new Map(cluster?.init.ports),
+      logger, disabled, suspects, bus: cluster?.bus, sharedPorts: new Map(cluster?.init.ports),
     });
     for (const o of cluster?.init.overrides ?? []) if (o.source !== undefined) await engine.server(o.server).load(o.source);
     starting = engine.start();
