@@ -14,7 +14,7 @@ export interface ListenerSpec {
   secure: boolean;
   /** the largest maxMessageBytes of the servers sharing it; each server's own limit is checked per message */
   maxPayloadLength: number;
-  /** the port was handed over by the supervisor: other processes of this webdat listen on it too */
+  /** other processes of this webdat listen on the port too: it is joined, not checked for being free */
   shared?: boolean;
   /** other processes will share it: port 0 becomes a concrete free port, which SO_REUSEPORT allows */
   reusable?: boolean;
