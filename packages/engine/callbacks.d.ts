@@ -39,9 +39,13 @@ export interface WebServer {
   readonly name: string;
   readonly port: number;
   readonly secure: boolean;
+  /** this engine process, unique in the cluster (`host:pid`); see `--processes` */
+  readonly node: string;
+  /** true in exactly one process per server at a time: do once-only work (a ticker) where it is true */
+  readonly primary: boolean;
   /** a fresh snapshot each time it is read */
   readonly info: InfoChannels;
-  /** ids of the open WebSocket connections */
+  /** ids of the open WebSocket connections, in every engine process */
   readonly webSocketConnections: ClientId[];
   /**
    * All sends return false (and do nothing) when the client is gone. Sends and broadcasts throw a

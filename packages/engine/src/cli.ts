@@ -16,6 +16,7 @@ export interface ServeOptions {
   memoryMb?: number;
   cpuMs?: number;
   workers?: number;
+  processes?: number;
   adminPort?: number;
   watch?: boolean;
   dataDir?: string;
@@ -50,6 +51,7 @@ export function buildCli(): Command {
     .option('--memory-mb <mb>', 'isolate heap limit (default 128)', integer(8, 16_384))
     .option('--cpu-ms <ms>', 'CPU per callback invocation, summed over its synchronous stretches (default: the time limit, at most 1000)', integer(1, 60_000))
     .option('--workers <n>', 'worker threads (default: one per server, at most one per CPU)', integer(1, 64))
+    .option('--processes <n>', 'engine processes sharing every port (default 1; config key processes)', integer(1, 64))
     .option('--admin-port <port>', 'serve the admin API on 127.0.0.1:<port>', integer(0, 65535))
     .option('--watch', 'reload a callbacks file when it changes')
     .option('--data-dir <dir>', 'folder of the servers\' stored data (default ./.webdat-data, beside the config file)')

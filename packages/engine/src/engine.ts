@@ -9,6 +9,8 @@ import type { EngineConfig, EngineConfigInput, ServerConfig, ServerInput } from 
 import { WebdatServer } from './server.js';
 import { Listener } from './net/listener.js';
 import { AdminListener } from './admin/listener.js';
+import type { Bus } from './cluster/bus.js';
+import { peerEvents } from './cluster/peer-events.js';
 
 export interface EngineOptions {
   logger?: Logger;
@@ -20,6 +22,10 @@ export interface EngineOptions {
   disabled?: ReadonlySet<string>;
   /** servers on probation (named together in an engine death), with when each is cleared (ms since the epoch) */
   suspects?: ReadonlyMap<string, number>;
+  /** the other engine processes of this webdat (SPEC §12) */
+  bus?: Bus;
+  /** ports other processes already listen on, by server name: shared, never checked for being free */
+  sharedPorts?: Map<string, number>;
 }
 
 const SWEEP_MS = 10;
@@ -40,6 +46,8 @@ export class Engine {
   private tenantSeq = 0;
   private sweeper: NodeJS.Timeout | null = null;
   private admin: AdminListener | null = null;
+  readonly bus: Bus | null;
+  private readonly sharedPorts: Map<string, number>;
 
   constructor(config: EngineConfig, opts: EngineOptions = {}) {
     if (typeof uWS.SSLApp !== 'function') {
@@ -51,6 +59,8 @@ export class Engine {
     this.baseDir = opts.baseDir ?? process.cwd();
     this.disabled = opts.disabled ?? new Set();
     this.suspects = opts.suspects ?? new Map();
+    this.bus = opts.bus ?? null;
+    this.sharedPorts = opts.sharedPorts ?? new Map();
     const isolates = config.servers.reduce((n, s) => n + s.instances, 0);
     const workers = config.workers ?? Math.max(1, Math.min(isolates, os.availableParallelism()));
     this.pool = new SandboxPool({
@@ -67,6 +77,7 @@ export class Engine {
       },
     });
     for (const s of config.servers) this.register(s);
+    this.bus?.listen(peerEvents(this));
   }
 
   private register(config: ServerConfig): WebdatServer {
@@ -84,6 +95,7 @@ export class Engine {
       dataDir: this.config.dataDir,
       announce: this.announceLine,
       listener: (s) => this.listenerFor(s),
+      bus: this.bus,
     });
     this.servers.set(config.name, server);
     for (const i of instances) this.byTenant.set(i.tenant, server);
@@ -106,12 +118,23 @@ export class Engine {
     if (l === undefined) {
       const sharing = [...this.servers.values()].filter((s) => s.config.host === c.host && s.config.port === c.port && (c.port !== 0 || s === server));
       const maxPayloadLength = Math.max(...sharing.map((s) => s.limits.maxMessageBytes));
-      l = new Listener({ host: c.host, port: c.port, secure: c.secure, maxPayloadLength });
+      const shared = this.sharedPorts.get(server.name);
+      l = new Listener({ host: c.host, port: shared ?? c.port, secure: c.secure, maxPayloadLength, shared: shared !== undefined, reusable: this.bus !== null });
       this.listeners.set(key, l);
     } else if (l.spec.secure !== c.secure) {
       throw new EngineError('WEBDAT_ERR_LISTEN', `server "${server.name}": ${c.host}:${c.port} is already served ${l.spec.secure ? 'with' : 'without'} TLS by another server`);
+    } else {
+      // Once a process opened the server's port, every process (that one too) opens it there again:
+      // the others may still hold the socket, and `port: 0` stays one port for all.
+      const shared = this.sharedPorts.get(server.name);
+      if (shared !== undefined) l.share(shared);
     }
     return l;
+  }
+
+  /** Another process shares `port` for the server; a listener opened from now on uses it. */
+  sharePort(name: string, port: number): void {
+    this.sharedPorts.set(name, port);
   }
 
   server(name: string): WebdatServer {

@@ -37,7 +37,7 @@ export class Counters {
   headerBreaches = 0;
   logLinesDropped = 0;
 
-  snapshot(running: boolean, connections: number): InfoSnapshot {
+  snapshot(running: boolean, connections: number, primary: boolean): InfoSnapshot {
     const e = this.errors;
     return {
       server_running: running ? 1 : 0,
@@ -57,6 +57,7 @@ export class Counters {
       errors_output: e.output,
       header_budget_breaches: this.headerBreaches,
       log_lines_dropped: this.logLinesDropped,
+      primary: primary ? 1 : 0,
     };
   }
 }

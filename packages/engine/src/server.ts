@@ -1,3 +1,4 @@
+import os from 'node:os';
 import {
   CommandKind, EventKind, WsOp,
   type Command, type Event, type HttpEvent, type InfoSnapshot, type Outcome, type TenantResult, type TenantSpec,
@@ -10,6 +11,7 @@ import { checkTls } from './tls.js';
 import { Counters, type PendingEvent, type Ws } from './server-state.js';
 import { writeOutcome, writeResponse } from './http/write-response.js';
 import type { Listener } from './net/listener.js';
+import type { Bus } from './cluster/bus.js';
 import { closeReason } from './ws/close-reason.js';
 
 /** What a server needs from the engine that hosts it. */
@@ -23,6 +25,8 @@ export interface ServerHost {
   announce(line: string): void;
   /** the listener for this server's host and port, shared with the servers that share them */
   listener(server: WebdatServer): Listener;
+  /** the other engine processes (SPEC §12); null when this process is the only one */
+  bus: Bus | null;
 }
 
 /** One isolate of a server, pinned to one worker lane. `instances: N` gives a server N of them. */
@@ -51,13 +55,19 @@ export class WebdatServer {
   readonly topic: string;
   readonly counters = new Counters();
   readonly clients = new Map<string, Ws>();
+  /** this server's clients connected to other engine processes */
+  readonly remote = new Set<string>();
+  /** part of every client id, unique per process, so ids stay unique across processes */
+  readonly clientTag: string;
+  /** `webServer.primary`: the supervisor elects one process per server; alone, this one */
+  primary: boolean;
   readonly pending = new Map<number, PendingEvent>();
   private readonly host: ServerHost;
   private readonly log: Logger;
   private listener: Listener | null = null;
   private stopWaiters: Array<() => void> = [];
   private readonly stopEvents = new Set<number>();
-  /** onServerStart/onServerStop events in flight: the server's own, so they never count against maxQueue */
+  /** onServerStart/onServerStop and peer membership events in flight: the server's own, so they never count against maxQueue */
   private readonly lifecycleEvents = new Set<number>();
   private nextInstance = 0;
   running = false;
@@ -75,6 +85,8 @@ export class WebdatServer {
     this.topic = `webdat/broadcast/${config.name}`;
     this.host = host;
     this.log = host.logger.child({ server: config.name });
+    this.clientTag = host.bus === null ? '' : `${process.pid}.`;
+    this.primary = host.bus === null;
   }
 
   get limits() {
@@ -87,7 +99,7 @@ export class WebdatServer {
     const n = this.instances.length;
     return {
       tenant: inst.tenant, generation: inst.generation, name: this.name, port: this.port || this.config.port,
-      secure: this.config.secure, entry: this.config.callbacks!, source: this.source,
+      secure: this.config.secure, node: this.host.bus?.node ?? NODE, entry: this.config.callbacks!, source: this.source,
       limits: {
         timeoutMs: l.timeoutMs, memoryMb: l.memoryMb, cpuMs: l.cpuMs, maxTimers: l.maxTimers,
         storageMb: l.storageMb, maxFetches: l.maxFetches, maxFetchBytes: l.maxFetchBytes,
@@ -112,7 +124,7 @@ export class WebdatServer {
       c.headerBreaches += i.headerBreaches;
       c.logLinesDropped += i.logLinesDropped;
     }
-    return c.snapshot(this.running, this.clients.size);
+    return c.snapshot(this.running, this.clients.size + this.remote.size, this.primary);
   }
 
   /** The instance with the fewest events in flight (round-robin among equals). */
@@ -150,6 +162,7 @@ export class WebdatServer {
       checkTls({ privateKey: this.config.privateKey!, certificate: this.config.certificate!, password: this.config.password });
     }
     if (!this.loaded) await this.load(this.source);
+    for (const client of this.remote) this.submitPeer(EventKind.peerJoin, client);
     // onServerStart is queued before the socket listens, so it runs before any other event.
     for (let i = 0; i < this.instances.length; i++) this.lifecycleEvents.add(this.submit(i, { k: EventKind.serverStart, id: 0 }));
     const listener = this.host.listener(this);
@@ -159,7 +172,10 @@ export class WebdatServer {
     this.running = true;
     this.accepting = true;
     const scheme = this.config.secure ? 'https' : 'http';
-    this.host.announce(`webdat: server "${this.name}" listening on ${scheme}://${this.config.host}:${this.port}`);
+    const line = `webdat: server "${this.name}" listening on ${scheme}://${this.config.host}:${this.port}`;
+    // With several processes the supervisor prints it once, when every process serves (SPEC §12).
+    if (this.host.bus === null) this.host.announce(line);
+    else this.host.bus.serving(this.name, this.port, line);
   }
 
   /**
@@ -169,6 +185,7 @@ export class WebdatServer {
   async stop(closeCode = 1001, graceMs = 2000): Promise<void> {
     if (!this.running) return;
     this.accepting = false;
+    this.host.bus?.stopped(this.name);
     this.listener?.detach(this);
     const stopDone = new Promise<void>((resolve) => this.stopWaiters.push(resolve));
     for (let i = 0; i < this.instances.length; i++) {
@@ -260,34 +277,68 @@ export class WebdatServer {
           if (c.id < 0) { if (c.o !== 'ok') this.counters.errors[c.o]++; break; }
           this.finish(c.id, c.o);
           break;
-        case CommandKind.wsSend: {
-          const ws = this.clients.get(c.client);
-          if (ws === undefined || ws.getUserData().closed) break;
-          const data = c.data;
-          this.counters.bytesOut += typeof data === 'string' ? data.length : data.length;
-          const sent = c.op === WsOp.ping ? ws.ping(data) : ws.send(data, c.op === WsOp.binary);
-          // 2 = dropped at maxBackpressure. uWS v20.30 does not close such a reader itself, and a
-          // connection that silently loses messages is worse than a closed one (README: slow readers).
-          if (sent === 2) {
-            this.counters.slowReadersClosed++;
-            ws.getUserData().closed = true;
-            ws.close();
-          }
+        case CommandKind.wsSend:
+          if (this.clients.has(c.client)) this.deliver(c.client, c.op, c.data);
+          else if (this.remote.has(c.client)) this.host.bus!.send(this.name, c.client, c.op, c.data);
           break;
-        }
-        case CommandKind.wsClose: {
-          const ws = this.clients.get(c.client);
-          if (ws !== undefined && !ws.getUserData().closed) ws.end(c.code, closeReason(c.reason));
+        case CommandKind.wsClose:
+          if (this.clients.has(c.client)) this.closeClient(c.client, c.code, c.reason);
+          else if (this.remote.has(c.client)) this.host.bus!.close(this.name, c.client, c.code, c.reason);
           break;
-        }
         case CommandKind.broadcast:
           this.listener?.publish(this.topic, c.data, c.op === WsOp.binary);
+          this.host.bus?.broadcast(this.name, c.op, c.data);
           break;
         case CommandKind.log:
           this.logLine(c.level, c.msg);
           break;
       }
     }
+  }
+
+  /** A send to a client of this process, from its callbacks or from another process. */
+  deliver(client: string, op: WsOp, data: string | Uint8Array): void {
+    const ws = this.clients.get(client);
+    if (ws === undefined || ws.getUserData().closed) return;
+    this.counters.bytesOut += data.length;
+    const sent = op === WsOp.ping ? ws.ping(data) : ws.send(data, op === WsOp.binary);
+    // 2 = dropped at maxBackpressure. uWS v20.30 does not close such a reader itself, and a
+    // connection that silently loses messages is worse than a closed one (README: slow readers).
+    if (sent === 2) {
+      this.counters.slowReadersClosed++;
+      ws.getUserData().closed = true;
+      ws.close();
+    }
+  }
+
+  closeClient(client: string, code: number, reason: string): void {
+    const ws = this.clients.get(client);
+    if (ws !== undefined && !ws.getUserData().closed) ws.end(code, closeReason(reason));
+  }
+
+  /** A broadcast of this server made in another process reaches the clients of this one. */
+  publishLocal(op: WsOp, data: string | Uint8Array): void {
+    this.listener?.publish(this.topic, data, op === WsOp.binary);
+  }
+
+  /** A client connected to this process: the other processes list it. */
+  joined(client: string): void {
+    this.host.bus?.join(this.name, client);
+  }
+
+  left(client: string): void {
+    this.host.bus?.leave(this.name, client);
+  }
+
+  /** A client of another process joined or left: the isolates' lists follow, no callback runs. */
+  peer(kind: typeof EventKind.peerJoin | typeof EventKind.peerLeave, client: string): void {
+    if (kind === EventKind.peerJoin) this.remote.add(client);
+    else this.remote.delete(client);
+    if (this.loaded) this.submitPeer(kind, client);
+  }
+
+  private submitPeer(kind: typeof EventKind.peerJoin | typeof EventKind.peerLeave, client: string): void {
+    for (let i = 0; i < this.instances.length; i++) this.lifecycleEvents.add(this.submit(i, { k: kind, id: 0, client }));
   }
 
   private logLine(level: string, msg: string): void {
@@ -335,6 +386,9 @@ export class WebdatServer {
     for (const [id, e] of [...this.pending]) if (e.inst === i) this.finish(id, outcome);
   }
 }
+
+/** `webServer.node` of a process alone: nothing else names it */
+const NODE = `${os.hostname()}:${process.pid}`;
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

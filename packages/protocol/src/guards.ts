@@ -56,7 +56,7 @@ export function checkEvent(e: unknown, path: string): asserts e is Event {
       str(e, 'client', path);
       if (!isBytes(e.data)) fail(`${path}.data`, 'bytes');
       return;
-    case EventKind.wsClose:
+    case EventKind.wsClose: case EventKind.peerJoin: case EventKind.peerLeave:
       str(e, 'client', path); return;
     case EventKind.serverStart: case EventKind.serverStop:
       return;
@@ -105,7 +105,7 @@ export function checkCommand(c: unknown, path: string): asserts c is Command {
 function checkSpec(s: unknown, path: string): asserts s is TenantSpec {
   if (!isObj(s)) fail(path, 'a tenant spec');
   int(s, 'tenant', path); int(s, 'generation', path); int(s, 'port', path);
-  str(s, 'name', path); str(s, 'entry', path);
+  str(s, 'name', path); str(s, 'entry', path); str(s, 'node', path);
   if (typeof s.secure !== 'boolean') fail(`${path}.secure`, 'a boolean');
   if (s.source !== undefined && typeof s.source !== 'string') fail(`${path}.source`, 'a string');
   if (s.clients !== undefined) strings(s.clients, `${path}.clients`);

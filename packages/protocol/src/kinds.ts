@@ -12,6 +12,9 @@ export const EventKind = {
   wsClose: 7,
   serverStart: 8,
   serverStop: 9,
+  /** a client of the same server connected to another engine process (SPEC §12): listed, no callback */
+  peerJoin: 10,
+  peerLeave: 11,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 

@@ -26,9 +26,10 @@ export interface WsBytesEvent {
   data: Uint8Array;
 }
 export interface WsCloseEvent { k: typeof EventKind.wsClose; id: number; client: string }
+export interface PeerEvent { k: typeof EventKind.peerJoin | typeof EventKind.peerLeave; id: number; client: string }
 export interface LifecycleEvent { k: typeof EventKind.serverStart | typeof EventKind.serverStop; id: number }
 
-export type Event = HttpEvent | WsOpenEvent | WsTextEvent | WsBytesEvent | WsCloseEvent | LifecycleEvent;
+export type Event = HttpEvent | WsOpenEvent | WsTextEvent | WsBytesEvent | WsCloseEvent | PeerEvent | LifecycleEvent;
 
 export interface RespondCommand {
   c: typeof CommandKind.respond;
@@ -87,6 +88,8 @@ export interface TenantSpec {
   name: string;
   port: number;
   secure: boolean;
+  /** `webServer.node`: this engine process's name, unique in the cluster */
+  node: string;
   /** absolute path of the callbacks module */
   entry: string;
   /** source that replaces the file's content (admin upload); imports still resolve from disk */
@@ -118,6 +121,8 @@ export interface InfoSnapshot {
   errors_output: number;
   header_budget_breaches: number;
   log_lines_dropped: number;
+  /** 1 where this process is the server's `webServer.primary` (SPEC §12); not an info channel of callbacks */
+  primary: number;
 }
 
 export interface TenantBatch {

@@ -102,7 +102,7 @@ export class TenantHost {
       const context = isolate.createContextSync();
       const factory = context.evalSync(PRELUDE_SOURCE, { reference: true, filename: 'webdat:prelude' }) as ivm.Reference;
       const { maxOutputBytes, maxHeaders, logLinesPerSecond, logBytesPerSecond, maxTimers } = this.spec.limits;
-      const meta = { name: this.spec.name, port: this.spec.port, secure: this.spec.secure, maxTimers, maxOutputBytes, maxHeaders, logLinesPerSecond, logBytesPerSecond };
+      const meta = { name: this.spec.name, port: this.spec.port, secure: this.spec.secure, node: this.spec.node, maxTimers, maxOutputBytes, maxHeaders, logLinesPerSecond, logBytesPerSecond };
       const opHost = new ivm.Callback((name: unknown, args: unknown, inv: unknown) => { checkHostDeadline(); return this.ops.start(name, args, inv); });
       const timerHost = new ivm.Callback((op: unknown, a: unknown, b: unknown, c: unknown) => {
         checkHostDeadline();
@@ -534,8 +534,8 @@ export class TenantHost {
 
   private track(events: Event[]): void {
     for (const e of events) {
-      if (e.k === EventKind.wsOpen) this.clients.add(e.client);
-      else if (e.k === EventKind.wsClose) this.clients.delete(e.client);
+      if (e.k === EventKind.wsOpen || e.k === EventKind.peerJoin) this.clients.add(e.client);
+      else if (e.k === EventKind.wsClose || e.k === EventKind.peerLeave) this.clients.delete(e.client);
     }
   }
 

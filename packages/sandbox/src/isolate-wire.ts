@@ -13,7 +13,7 @@ import { requestData } from './http-message.js';
 //   http                  k, id, method, uri, query, n, ...n header fields, data, clientAddress, serverAddress
 //   wsOpen                k, id, client, uri
 //   wsText/Binary/Ping/Pong  k, id, client, data
-//   wsClose               k, id, client
+//   wsClose, peerJoin/Leave  k, id, client
 //   serverStart/Stop      k, id
 // Commands out:
 //   respond   c, id, outcome, status, reason, n, ...n header fields, body
@@ -43,7 +43,7 @@ export function flattenEvents(events: Event[]): { flat: unknown[]; at: number[] 
       case EventKind.wsText: case EventKind.wsBinary: case EventKind.wsPing: case EventKind.wsPong:
         flat.push(e.k, e.id, e.client, e.data);
         break;
-      case EventKind.wsClose: flat.push(e.k, e.id, e.client); break;
+      case EventKind.wsClose: case EventKind.peerJoin: case EventKind.peerLeave: flat.push(e.k, e.id, e.client); break;
       default: flat.push(e.k, e.id);
     }
   }

@@ -7,6 +7,7 @@ import { checkTls } from '../tls.js';
 import { AuditLog } from './audit.js';
 import { AdminAuth } from './auth.js';
 import { AdminMetrics } from './metrics.js';
+import { hostInfo } from './host-view.js';
 import { Reply } from './reply.js';
 import { dispatch, type AdminContext, type AdminHost } from './routes.js';
 
@@ -38,7 +39,7 @@ export class AdminListener {
     this.ctx = {
       host,
       auth: new AdminAuth(config),
-      metrics: new AdminMetrics(() => host.list()),
+      metrics: new AdminMetrics(() => hostInfo(host.list(), host.bus)),
       log,
       audit: new AuditLog(log),
       ops: new Map(),

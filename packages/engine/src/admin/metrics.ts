@@ -1,6 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { InfoSnapshot } from '@webdat/protocol';
-import type { WebdatServer } from '../server.js';
 
 // Prometheus metrics (SPEC §3, §7): nothing is counted twice. Each scrape reads every server's
 // info() once and copies it into the metrics, labelled by server name; a server removed since the
@@ -43,7 +42,8 @@ export class AdminMetrics {
   readonly registry = new Registry();
   private snapshot: Array<[string, InfoSnapshot]> = [];
 
-  constructor(private readonly servers: () => WebdatServer[]) {
+  /** `servers` reads every server's info, summed over the processes of the host */
+  constructor(private readonly servers: () => Promise<Map<string, InfoSnapshot>>) {
     const registry = this.registry;
     const snap = () => this.snapshot;
     collectDefaultMetrics({ register: registry });
@@ -81,7 +81,7 @@ export class AdminMetrics {
   }
 
   async scrape(): Promise<string> {
-    this.snapshot = this.servers().map((s) => [s.name, s.info()]);
+    this.snapshot = [...await this.servers()];
     try {
       return await this.registry.metrics();
     } finally {

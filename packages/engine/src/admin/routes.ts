@@ -1,6 +1,9 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import type { Logger } from '../log.js';
 import type { WebdatServer } from '../server.js';
+import type { InfoSnapshot } from '@webdat/protocol';
+import type { Bus } from '../cluster/bus.js';
+import { fanOut, hostInfo } from './host-view.js';
 import { isEngineError } from '../errors.js';
 import { readBody } from '../http/read-body.js';
 import type { AdminAuth, AuthVerdict, Credentials, Principal } from './auth.js';
@@ -19,6 +22,8 @@ export interface AdminHost {
   list(): WebdatServer[];
   /** throws WEBDAT_ERR_SERVER_UNKNOWN */
   server(name: string): WebdatServer;
+  /** the other engine processes of this host, whose servers the admin API shows and acts on too */
+  readonly bus: Bus | null;
 }
 
 export interface AdminRequest {
@@ -73,15 +78,16 @@ function resolve(path: string): Route | null {
   return null;
 }
 
-/** The JSON shape of one server in GET /servers and every answer about a server. */
-export function describe(s: WebdatServer): Record<string, unknown> {
+/** The JSON shape of one server in GET /servers and every answer about a server; `info` covers the host. */
+export function describe(s: WebdatServer, info: InfoSnapshot | undefined): Record<string, unknown> {
+  const { primary: _primary, ...channels } = info ?? s.info();
   return {
     name: s.name,
     running: s.running,
     host: s.config.host,
     port: s.port || s.config.port,
     secure: s.config.secure,
-    ...s.info(),
+    ...channels,
   };
 }
 
@@ -159,7 +165,10 @@ export function dispatch(ctx: AdminContext, reply: Reply, req: AdminRequest): vo
     case 'dashboard':
       return; // answered above
     case 'list':
-      reply.json(200, { servers: ctx.host.list().map(describe) });
+      hostInfo(ctx.host.list(), ctx.host.bus).then(
+        (all) => reply.json(200, { servers: ctx.host.list().map((s) => describe(s, all.get(s.name))) }),
+        (err: unknown) => internal(ctx, reply, err),
+      );
       return;
     case 'metrics':
       ctx.metrics.scrape().then(
@@ -172,7 +181,7 @@ export function dispatch(ctx: AdminContext, reply: Reply, req: AdminRequest): vo
   if (server === null) return;
   switch (route.kind) {
     case 'server':
-      reply.json(200, describe(server));
+      answerWith(ctx, reply, 200, server);
       return;
     case 'action':
       runAction(ctx, reply, req, server, route.action);
@@ -210,8 +219,11 @@ function serially<T>(ctx: AdminContext, name: string, op: () => Promise<T>): Pro
 
 function runAction(ctx: AdminContext, reply: Reply, req: AdminRequest, server: WebdatServer, action: Action): void {
   ctx.log.info({ server: server.name, remote: req.remote }, `admin: ${action}`);
-  serially(ctx, server.name, () => server[action]()).then(
-    () => reply.json(200, describe(server)),
+  serially(ctx, server.name, async () => {
+    await server[action]();
+    await fanOut(ctx.host.bus, { kind: 'action', server: server.name, action }, ctx.log);
+  }).then(
+    () => answerWith(ctx, reply, 200, server),
     (err: unknown) => {
       ctx.log.error({ server: server.name, err: (err as Error).message }, `admin: ${action} failed`);
       if (isEngineError(err)) reply.error(500, err.code, err.message);
@@ -249,10 +261,13 @@ function loadSource(ctx: AdminContext, reply: Reply, req: AdminRequest, server: 
     reply.error(400, 'bad-request', 'the callbacks source is not valid UTF-8');
     return;
   }
-  serially(ctx, server.name, () => server.load(source)).then(
+  serially(ctx, server.name, async () => {
+    await server.load(source);
+    await fanOut(ctx.host.bus, { kind: 'upload', server: server.name, source }, ctx.log);
+  }).then(
     () => {
       ctx.log.info({ server: server.name, remote: req.remote, bytes: body.length }, 'admin: callbacks replaced');
-      reply.json(200, describe(server));
+      answerWith(ctx, reply, 200, server);
     },
     (err: unknown) => {
       if (isEngineError(err) && err.code === 'WEBDAT_ERR_CALLBACKS_LOAD') {
@@ -262,6 +277,14 @@ function loadSource(ctx: AdminContext, reply: Reply, req: AdminRequest, server: 
         internal(ctx, reply, err);
       }
     },
+  );
+}
+
+/** Answers with the server as every process of the host sees it. */
+function answerWith(ctx: AdminContext, reply: Reply, status: number, server: WebdatServer): void {
+  hostInfo([server], ctx.host.bus).then(
+    (all) => reply.json(status, describe(server, all.get(server.name))),
+    (err: unknown) => internal(ctx, reply, err),
   );
 }
 

@@ -118,6 +118,8 @@ export const adminSchema = z.strictObject({
 export const configSchema = z.strictObject({
   servers: z.array(serverSchema).min(1, 'must list at least one server'),
   workers: z.number().int().min(1).max(64).optional(),
+  /** engine processes sharing every port (SPEC §12) */
+  processes: z.number().int().min(1).max(64).default(1),
   admin: adminSchema.optional(),
   /** where storage lives (SPEC §8); resolved against the config file's folder or the current directory */
   dataDir: z.string().min(1).default('./.webdat-data'),

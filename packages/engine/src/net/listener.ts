@@ -3,6 +3,7 @@ import type { WebdatServer } from '../server.js';
 import { EngineError } from '../errors.js';
 import { HostRouter, hostName } from './host-router.js';
 import { assertPortFree } from './port-free.js';
+import { freePort } from './free-port.js';
 import { handleRequest } from '../http/handle-request.js';
 import { writeStatus } from '../http/write-response.js';
 import { wsBehavior } from '../ws/behavior.js';
@@ -13,6 +14,10 @@ export interface ListenerSpec {
   secure: boolean;
   /** the largest maxMessageBytes of the servers sharing it; each server's own limit is checked per message */
   maxPayloadLength: number;
+  /** other processes of this webdat listen on the port too: it is joined, not checked for being free */
+  shared?: boolean;
+  /** other processes will share it: port 0 becomes a concrete free port, which SO_REUSEPORT allows */
+  reusable?: boolean;
 }
 
 /**
@@ -33,6 +38,13 @@ export class Listener {
     this.spec = spec;
   }
 
+  /** The processes of this webdat share `port` for these servers: open the socket there next time. */
+  share(port: number): void {
+    if (this.socket !== null) return;
+    this.spec.port = port;
+    this.spec.shared = true;
+  }
+
   /** Routes the server's hosts here and opens the socket if it was closed; returns the bound port. */
   async attach(server: WebdatServer): Promise<number> {
     this.router.remove(server);
@@ -40,11 +52,12 @@ export class Listener {
     const app = this.app ?? this.createApp(server);
     if (this.spec.secure) this.addServerNames(app, server);
     if (this.socket === null) {
-      if (this.spec.port !== 0) await assertPortFree(this.spec.host, this.spec.port, `server "${server.name}"`);
+      if (this.spec.port !== 0 && this.spec.shared !== true) await assertPortFree(this.spec.host, this.spec.port, `server "${server.name}"`);
+      const port = this.spec.port === 0 && this.spec.reusable === true ? await freePort(this.spec.host) : this.spec.port;
       this.socket = await new Promise<us_listen_socket>((resolve, reject) => {
-        app.listen(this.spec.host, this.spec.port, (socket) => {
+        app.listen(this.spec.host, port, (socket) => {
           if (socket) resolve(socket);
-          else reject(new EngineError('WEBDAT_ERR_LISTEN', `server "${server.name}" cannot listen on ${this.spec.host}:${this.spec.port} (address in use or not available)`));
+          else reject(new EngineError('WEBDAT_ERR_LISTEN', `server "${server.name}" cannot listen on ${this.spec.host}:${port} (address in use or not available)`));
         });
       });
       this.port = uWS.us_socket_local_port(this.socket as unknown as uWS.us_socket);

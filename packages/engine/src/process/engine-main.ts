@@ -6,6 +6,8 @@ import { adminSchema, type EngineConfig } from '../config/schema.js';
 import { Engine } from '../engine.js';
 import { watchCallbacks } from '../reload/watch-callbacks.js';
 import type { ServeOptions } from '../cli.js';
+import { IpcBus, PROCESSES_ENV } from '../cluster/ipc-bus.js';
+import type { Init } from '../cluster/messages.js';
 import { SUSPECTS_ENV } from './blame.js';
 
 const SERVER_FLAGS: Array<keyof ServeOptions> = ['callbacks', 'port', 'host', 'name', 'secure', 'privateKey', 'certificate', 'password', 'timeoutMs', 'memoryMb', 'cpuMs'];
@@ -19,7 +21,7 @@ export function configFromOptions(opts: ServeOptions): EngineConfig {
     if (used.length > 0) throw new EngineError('WEBDAT_ERR_USAGE', `--config cannot be combined with per-server flags (${used.join(', ')}); put them in the config file`);
     const c = loadConfigFile(opts.config);
     const dataDir = opts.dataDir === undefined ? c.dataDir : path.resolve(opts.dataDir);
-    return { ...c, workers: opts.workers ?? c.workers, admin: admin ?? c.admin, dataDir };
+    return { ...c, workers: opts.workers ?? c.workers, processes: opts.processes ?? c.processes, admin: admin ?? c.admin, dataDir };
   }
   const server = {
     name: opts.name ?? 'default',
@@ -32,7 +34,7 @@ export function configFromOptions(opts: ServeOptions): EngineConfig {
     callbacks: opts.callbacks,
     limits: { timeoutMs: opts.timeoutMs ?? 100, memoryMb: opts.memoryMb ?? 128, cpuMs: opts.cpuMs },
   };
-  return parseConfig({ servers: [server], workers: opts.workers, admin, dataDir: opts.dataDir }, process.cwd(), 'command line');
+  return parseConfig({ servers: [server], workers: opts.workers, processes: opts.processes, admin, dataDir: opts.dataDir }, process.cwd(), 'command line');
 }
 
 /** The engine process: serves until SIGINT/SIGTERM, then stops gracefully and exits 0. */
@@ -57,9 +59,17 @@ export async function runEngine(opts: ServeOptions): Promise<number | null> {
   try {
     const disabled = new Set<string>(JSON.parse(process.env.WEBDAT_DISABLED ?? '[]') as string[]);
     const suspects = new Map(Object.entries(JSON.parse(process.env[SUSPECTS_ENV] ?? '{}') as Record<string, number>));
-    engine = new Engine(configFromOptions(opts), { logger, disabled, suspects });
+    const cluster = Number(process.env[PROCESSES_ENV] ?? '1') > 1 && process.send !== undefined ? await IpcBus.connect() : null;
+    // Without its supervisor, a process of several would serve alone and unannounced: it stops.
+    process.on('disconnect', () => stop('disconnect'));
+    const config = configFromOptions(opts);
+    engine = new Engine(cluster === null ? config : asProcessOf(config, cluster.init), {
+      logger, disabled, suspects, bus: cluster?.bus, sharedPorts: new Map(cluster?.init.ports),
+    });
+    for (const o of cluster?.init.overrides ?? []) if (o.source !== undefined) await engine.server(o.server).load(o.source);
     starting = engine.start();
     await starting;
+    cluster?.bus.started();
     if (opts.watch === true) watchCallbacks(engine);
   } catch (err) {
     const code = isEngineError(err) ? err.exitCode : 1;
@@ -68,4 +78,17 @@ export async function runEngine(opts: ServeOptions): Promise<number | null> {
     process.exit(code);
   }
   return null;
+}
+
+/**
+ * One process of several (SPEC §12): the admin listener lives in the first, and the admin actions
+ * the others saw since webdat started hold here too (the supervisor replays them in `init`).
+ */
+function asProcessOf(config: EngineConfig, init: Init): EngineConfig {
+  const active = new Map(init.overrides.filter((o) => o.active !== undefined).map((o) => [o.server, o.active!]));
+  return {
+    ...config,
+    admin: init.index === 0 ? config.admin : undefined,
+    servers: config.servers.map((s) => ({ ...s, active: active.get(s.name) ?? s.active })),
+  };
 }

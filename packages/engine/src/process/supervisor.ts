@@ -6,11 +6,18 @@ import { fileURLToPath } from 'node:url';
 import { ACTIVITY_FILE_ENV, readActivity } from '@webdat/sandbox';
 import type { ServeOptions } from '../cli.js';
 import { Blame, DEATH_WINDOW_MS, QUARANTINE_AFTER, SUSPECTS_ENV } from './blame.js';
+import { loadConfigFile } from '../config/load.js';
+import { Hub } from '../cluster/hub.js';
+import { PROCESSES_ENV } from '../cluster/ipc-bus.js';
 
 // `webdat serve` is this small process around the engine process (SPEC §5): V8 can fail in ways
 // isolated-vm cannot contain, so the engine is restarted at once when it dies, the server whose
 // callbacks were running is named, and a server that keeps killing the engine is left inactive
 // (blame.ts decides which server that is).
+// With `processes: N` (SPEC §12) it runs N engine processes sharing every port, each restarted on its
+// own, joined by the hub (cluster/hub.ts) over their IPC channels. The first starts alone and the
+// others once it serves, with the ports it got: so `port: 0` gives one port to all, and only the
+// first checks that a port is free. With one process there is no IPC channel at all.
 
 const BIN = fileURLToPath(new URL('../../bin/webdat.js', import.meta.url));
 /** exit codes of the engine that mean "your input is wrong": restarting would not help */
@@ -24,6 +31,17 @@ const HANG_MS = 2 * 60_000 + 10_000;
 
 function quoted(names: string[]): string {
   return names.map((n) => `"${n}"`).join(', ');
+}
+
+/** `--processes`, else the config file's `processes`; an unreadable file is the engine's to report. */
+function processCount(opts: ServeOptions): number {
+  if (opts.processes !== undefined) return opts.processes;
+  if (opts.config === undefined) return 1;
+  try {
+    return loadConfigFile(opts.config).processes;
+  } catch {
+    return 1;
+  }
 }
 
 function say(msg: string): void {
@@ -42,43 +60,71 @@ function engineArgs(argv: string[]): string[] {
 }
 
 export function runSupervisor(argv: string[], opts: ServeOptions): Promise<number> {
+  const processes = processCount(opts);
   const blame = new Blame();
-  let child: ChildProcess | null = null;
+  const children = new Map<number, ChildProcess>();
+  const rapid = new Map<number, number>();
   let stopping = false;
-  let rapid = 0;
+  let exitCode = 0;
+  let siblingsStarted = false;
   const activityDir = fs.mkdtempSync(path.join(os.tmpdir(), 'webdat-activity-'));
-  const activityFile = path.join(activityDir, 'lanes');
-  const env: NodeJS.ProcessEnv = { ...process.env, WEBDAT_ROLE: 'engine', [ACTIVITY_FILE_ENV]: activityFile };
+  const env: NodeJS.ProcessEnv = { ...process.env, WEBDAT_ROLE: 'engine', [PROCESSES_ENV]: String(processes) };
   if (opts.password !== undefined) env.WEBDAT_TLS_PASSWORD = opts.password;
 
   return new Promise<number>((resolve) => {
-    const start = () => {
-      let hangTimer: NodeJS.Timeout | null = null;
+    const finish = () => { if (children.size === 0) resolve(exitCode); };
+    const hub = processes === 1 ? null : new Hub(processes, {
+      print: (line) => process.stdout.write(line + '\n'),
+      started: (index) => {
+        say(`engine process ${index} (pid ${children.get(index)?.pid}) serves`);
+        if (index !== 0 || siblingsStarted) return;
+        siblingsStarted = true;
+        for (let i = 1; i < processes; i++) start(i);
+      },
+    });
+    const name = (index: number, pid: number | undefined) => processes === 1 ? 'engine' : `engine process ${index} (pid ${pid})`;
+    const start = (index: number) => {
+      if (stopping) return;
       let hung: string[] | null = null;
       const startedAt = Date.now();
+      const activityFile = path.join(activityDir, `lanes-${index}`);
       // A new engine starts with every lane idle.
       fs.writeFileSync(activityFile, '');
-      child = spawn(process.execPath, ['--no-node-snapshot', BIN, ...engineArgs(argv)], {
-        env: { ...env, WEBDAT_DISABLED: JSON.stringify([...blame.disabled]), [SUSPECTS_ENV]: JSON.stringify(blame.suspects(startedAt)) },
-        stdio: 'inherit',
+      const child = spawn(process.execPath, ['--no-node-snapshot', BIN, ...engineArgs(argv)], {
+        env: {
+          ...env, [ACTIVITY_FILE_ENV]: activityFile,
+          WEBDAT_DISABLED: JSON.stringify([...blame.disabled]), [SUSPECTS_ENV]: JSON.stringify(blame.suspects(startedAt)),
+        },
+        stdio: hub === null ? 'inherit' : ['inherit', 'inherit', 'inherit', 'ipc'],
+        serialization: 'advanced',
       });
-      hangTimer = setInterval(() => {
+      children.set(index, child);
+      hub?.attach(index, child);
+      const hangTimer = setInterval(() => {
         const now = Date.now();
         const stuck = readActivity(activityFile).filter((a) => now - a.since > HANG_MS).map((a) => a.server);
         if (stuck.length === 0 || hung !== null) return;
         // The servers stuck are the ones to blame, not those that happened to run beside them.
         hung = stuck;
-        say(`engine hung in callbacks of ${quoted(stuck)} for over ${HANG_MS / 1000} s; killing it`);
-        child?.kill('SIGKILL');
+        say(`${name(index, child.pid)} hung in callbacks of ${quoted(stuck)} for over ${HANG_MS / 1000} s; killing it`);
+        child.kill('SIGKILL');
       }, 1000);
       hangTimer.unref();
       child.on('exit', (code, signal) => {
-        if (hangTimer) clearInterval(hangTimer);
-        child = null;
-        if (stopping || (code === 0 && signal === null)) { resolve(code ?? 0); return; }
-        if (code !== null && FATAL_EXITS.has(code)) { resolve(code); return; }
+        clearInterval(hangTimer);
+        children.delete(index);
+        hub?.detach(index);
+        if (stopping || (hub === null && code === 0 && signal === null)) { exitCode = code ?? 0; finish(); return; }
+        if (code !== null && FATAL_EXITS.has(code)) {
+          // Input the engine refuses is refused for every process: webdat stops with its code.
+          stopping = true;
+          exitCode = code;
+          for (const c of children.values()) c.kill('SIGTERM');
+          finish();
+          return;
+        }
         const culprits = hung ?? [...new Set(readActivity(activityFile).map((a) => a.server))];
-        say(`engine died (${signal ?? `exit ${code}`})` + (culprits.length ? ` while running callbacks of ${quoted(culprits)}` : '') + '; restarting');
+        say(`${name(index, child.pid)} died (${signal ?? `exit ${code}`})` + (culprits.length ? ` while running callbacks of ${quoted(culprits)}` : '') + '; restarting');
         const now = Date.now();
         const verdict = blame.death(culprits, now);
         if (verdict.suspects.length > 1) {
@@ -89,17 +135,18 @@ export function runSupervisor(argv: string[], opts: ServeOptions): Promise<numbe
           say(`server "${verdict.guilty}" was the only one running: death ${verdict.count} of ${QUARANTINE_AFTER} within ${DEATH_WINDOW_MS / 1000} s before it is left inactive`);
         }
         // Back off only when the engine dies right after start with nobody to blame (a crash loop).
-        rapid = culprits.length === 0 && now - startedAt < 2000 ? rapid + 1 : 0;
-        setTimeout(start, rapid === 0 ? 0 : Math.min(5000, 250 * 2 ** rapid));
+        const r = culprits.length === 0 && now - startedAt < 2000 ? (rapid.get(index) ?? 0) + 1 : 0;
+        rapid.set(index, r);
+        setTimeout(() => start(index), r === 0 ? 0 : Math.min(5000, 250 * 2 ** r));
       });
     };
     const forward = (signal: NodeJS.Signals) => {
       stopping = true;
-      if (child) child.kill(signal);
-      else resolve(0);
+      for (const c of children.values()) c.kill(signal);
+      finish();
     };
     process.on('SIGINT', () => forward('SIGINT'));
     process.on('SIGTERM', () => forward('SIGTERM'));
-    start();
+    start(0);
   }).finally(() => fs.rmSync(activityDir, { recursive: true, force: true }));
 }

@@ -50,12 +50,13 @@ export function wsBehavior(listener: Listener): WebSocketBehavior<WsData> {
         });
         return;
       }
-      const client = `${remoteAddress(res)}#${++connectionSeq}`;
+      const client = `${remoteAddress(res)}#${server.clientTag}${++connectionSeq}`;
       res.upgrade<WsData>({ client, uri, closed: false, server, inst: server.pickInstance() }, key, protocol, extensions, context);
     },
     open(ws: Ws) {
       const d = ws.getUserData();
       d.server.clients.set(d.client, ws);
+      d.server.joined(d.client);
       ws.subscribe(d.server.topic);
       d.server.submitWs(ws, { k: EventKind.wsOpen, id: 0, client: d.client, uri: d.uri });
     },
@@ -79,6 +80,7 @@ export function wsBehavior(listener: Listener): WebSocketBehavior<WsData> {
       const d = ws.getUserData();
       d.closed = true;
       d.server.clients.delete(d.client);
+      d.server.left(d.client);
       d.server.submitWs(ws, { k: EventKind.wsClose, id: 0, client: d.client }, false);
     },
   };

@@ -13,7 +13,7 @@ interface Kinds {
   command: Record<string, number>;
   ws: Record<string, number>;
 }
-interface Meta { name: string; port: number; secure: boolean; maxOutputBytes: number; maxHeaders: number; logLinesPerSecond: number; logBytesPerSecond: number }
+interface Meta { name: string; port: number; secure: boolean; node: string; maxOutputBytes: number; maxHeaders: number; logLinesPerSecond: number; logBytesPerSecond: number }
 type OutputBudget = ReturnType<typeof createOutputBudget>;
 type LogAllowance = ReturnType<typeof createLogAllowance>;
 
@@ -32,6 +32,7 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, ops: HostOps,
   const pending = new Map<number, number>();
   let out: unknown[] = [];
   let info: Record<string, number> = {};
+  let primary = false;
   let cursor = -1;
   let logs = 0;
   let droppedLogs = 0;
@@ -133,7 +134,9 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, ops: HostOps,
     name: { value: meta.name, enumerable: true },
     port: { value: meta.port, enumerable: true },
     secure: { value: meta.secure, enumerable: true },
-    info: { get: () => ({ ...info }), enumerable: true },
+    node: { value: meta.node, enumerable: true },
+    primary: { get: () => primary, enumerable: true },
+    info: { get: () => { const o = { ...info }; delete o.primary; return o; }, enumerable: true },
     webSocketConnections: { get: () => Array.from(clients), enumerable: true },
     webSocketSendText: { value: (client: unknown, text: unknown) => send(client, W.text, String(text)) },
     webSocketSendBinary: { value: (client: unknown, data: unknown) => send(client, W.binary, bytes(data, 'data')) },
@@ -291,6 +294,8 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, ops: HostOps,
       case E.wsPing: return call(id, false, 'onWebSocketReceivePing', [webServer, f[p + 2], f[p + 3]]);
       case E.wsPong: return call(id, false, 'onWebSocketReceivePong', [webServer, f[p + 2], f[p + 3]]);
       case E.wsClose: clients.delete(f[p + 2]); return call(id, false, 'onWebSocketClose', [webServer, f[p + 2]]);
+      case E.peerJoin: clients.add(f[p + 2]); out.push(C.done, id, 'ok'); return false;
+      case E.peerLeave: clients.delete(f[p + 2]); out.push(C.done, id, 'ok'); return false;
       case E.serverStart: return call(id, false, 'onServerStart', [webServer]);
       case E.serverStop: return call(id, false, 'onServerStop', [webServer]);
       default: out.push(C.done, id, 'internal'); return false;
@@ -348,6 +353,7 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, ops: HostOps,
      */
     dispatch(flat: any[], at: number[], snapshot: Record<string, number>, cancel: number[], start: number, sliceMs: number): [unknown[], number, number, number, number] {
       info = snapshot;
+      primary = snapshot.primary === 1;
       for (let i = 0; i < cancel.length; i++) giveUp(cancel[i], false);
       const t0 = now();
       let asyncAt = 0;

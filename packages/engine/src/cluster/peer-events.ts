@@ -1,0 +1,33 @@
+import { EventKind } from '@webdat/protocol';
+import type { Engine } from '../engine.js';
+import type { WebdatServer } from '../server.js';
+import type { BusEvents, PeerAnswer, PeerRequest } from './bus.js';
+
+// What other engine processes ask of this one, applied to its servers. A server this process does
+// not know (a name from a newer config) is ignored: every process runs the same servers.
+
+export function peerEvents(engine: Engine): BusEvents {
+  const find = (name: string): WebdatServer | undefined => engine.list().find((s) => s.name === name);
+  return {
+    broadcast: (server, op, data) => find(server)?.publishLocal(op, data),
+    send: (server, client, op, data) => find(server)?.deliver(client, op, data),
+    close: (server, client, code, reason) => find(server)?.closeClient(client, code, reason),
+    join: (server, client) => find(server)?.peer(EventKind.peerJoin, client),
+    leave: (server, client) => find(server)?.peer(EventKind.peerLeave, client),
+    primary: (server, primary) => { const s = find(server); if (s !== undefined) s.primary = primary; },
+    port: (server, port) => engine.sharePort(server, port),
+    asked: (req) => answer(engine, req),
+  };
+}
+
+async function answer(engine: Engine, req: PeerRequest): Promise<PeerAnswer> {
+  if (req.kind === 'stats') return { servers: engine.list().map((s) => [s.name, s.info()]) };
+  const s = engine.server(req.server);
+  try {
+    if (req.kind === 'upload') await s.load(req.source);
+    else await s[req.action]();
+    return {};
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
