@@ -96,6 +96,11 @@ export const configSchema = z.strictObject({
   /** engine processes sharing every port (SPEC §12) */
   processes: z.number().int().min(1).max(64).default(1),
   admin: adminSchema.optional(),
+  /** hosts joined through an existing Redis (SPEC §12) */
+  cluster: z.strictObject({
+    redis: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL'),
+    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 letters, digits, ".", "_" or "-"'),
+  }).optional(),
 }).superRefine((c, ctx) => {
   const seen = new Set<string>();
   c.servers.forEach((s, i) => {
