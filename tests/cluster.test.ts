@@ -31,6 +31,11 @@ const dir = tempDir({
     servers: [{ name: 'alpha', host: '127.0.0.1', port: 0, callbacks: 'cb.js' }],
     cluster: { redis: redis.url, name: 'test-cluster' },
   }),
+  'two-processes.json': JSON.stringify({
+    processes: 2,
+    servers: [{ name: 'alpha', host: '127.0.0.1', port: 0, callbacks: 'cb.js' }],
+    cluster: { redis: redis.url, name: 'test-cluster' },
+  }),
 });
 const start = () => startWebdat(['--config', path.join(dir, 'webdat.json')]);
 const hostA = await start();
@@ -136,4 +141,35 @@ test('a host killed with SIGKILL leaves the lists within 10 s and the primary mo
   const left = await who(client);
   assert.deepEqual(left.conns, [client === a ? meA : meB]);
   await until(() => nodeOf(survivor), (n) => n.primary, 15_000);
+});
+
+test('a host with --processes 2 joins the cluster: one readiness line, both processes in the lists, broadcasts reach them', async () => {
+  const survivor = hostA.proc.exitCode === null && hostA.proc.signalCode === null ? hostA : hostB;
+  const client = survivor === hostA ? a : b;
+  const me = survivor === hostA ? meA : meB;
+  const hostC = await startWebdat(['--config', path.join(dir, 'two-processes.json')]);
+  try {
+    // the kernel picks the process of each connection: open them until both processes have one (bounded)
+    const byNode = new Map<string, { c: Client; me: string }>();
+    for (let i = 0; i < 40 && byNode.size < 2; i++) {
+      const c = await connect(wsUrl(hostC));
+      const w = await who(c);
+      if (byNode.has(w.node)) c.ws.close();
+      else byNode.set(w.node, { c, me: w.me });
+    }
+    assert.equal(byNode.size, 2, 'connections reached one process only');
+    assert.equal([...hostC.stdout().matchAll(/listening on/g)].length, 1);
+    const theirs = [...byNode.values()];
+    const all = await until(() => who(client), (w) => theirs.every((t) => w.conns.includes(t.me)), 15_000);
+    assert.deepEqual(new Set(all.conns), new Set([me, ...theirs.map((t) => t.me)]));
+    client.ws.send('all five');
+    assert.equal(await client.next(), 'b:five');
+    for (const t of theirs) assert.equal(await t.c.next(), 'b:five');
+    client.ws.send(`to ${theirs[1].me}`);
+    assert.equal(await client.next(), 'sent true,true,true,true,true');
+    for (let i = 0; i < 5; i++) assert.equal(await theirs[1].c.next(), `m${i}`);
+    assert.equal((await nodeOf(survivor)).primary, true);
+  } finally {
+    assert.equal(await hostC.stop(), 0);
+  }
 });
