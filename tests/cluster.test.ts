@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startWebdat, tempDir, type Running } from './helpers/webdat.ts';
+import { runWebdatExpectingExit, startWebdat, tempDir, type Running } from './helpers/webdat.ts';
 import { connect, type Client } from './helpers/ws.ts';
 import { startRedis } from './helpers/redis.ts';
 
@@ -171,5 +171,20 @@ test('a host with --processes 2 joins the cluster: one readiness line, both proc
     assert.equal((await nodeOf(survivor)).primary, true);
   } finally {
     assert.equal(await hostC.stop(), 0);
+  }
+});
+
+test('a cluster entry that is not a redis:// URL with a plain name is refused with exit 2', async () => {
+  const cases: Array<[unknown, RegExp]> = [
+    [{ redis: 'http://127.0.0.1:6379', name: 'x' }, /cluster\.redis.*redis:\/\/ or rediss:\/\/ URL/],
+    [{ redis: redis.url, name: 'has space' }, /cluster\.name/],
+    [{ redis: redis.url }, /cluster\.name/],
+    [{ redis: redis.url, name: 'x', extra: 1 }, /extra/],
+  ];
+  for (const [cluster, message] of cases) {
+    const cfg = tempDir({ 'cb.js': CALLBACKS, 'webdat.json': JSON.stringify({ servers: [{ name: 'alpha', port: 0, callbacks: 'cb.js' }], cluster }) });
+    const r = await runWebdatExpectingExit(['serve', '--config', path.join(cfg, 'webdat.json')]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
   }
 });
