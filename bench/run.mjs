@@ -16,6 +16,7 @@ import { runColdStart } from './workloads/cold-start.mjs';
 import { runMemory } from './workloads/memory.mjs';
 import { runNoisy } from './workloads/noisy.mjs';
 import { runFloor } from './workloads/floor.mjs';
+import { runProcesses } from './workloads/processes.mjs';
 
 let opts;
 try {
@@ -51,6 +52,7 @@ const PLAN = [
   { ids: ['g'], run: () => runMemory(ctx) },
   { ids: ['h'], run: () => runNoisy(ctx) },
   { ids: ['i'], run: () => runFloor(ctx) },
+  { ids: ['j', 'k'], run: (ids) => runProcesses(ids, ctx) },
 ];
 const results = {};
 // A workload that fails is reported and the others still run: one broken peer must not throw away

@@ -23,7 +23,8 @@ export function onWebSocketReceiveBinary(w, client, data) { received++; w.webSoc
 });
 const config = path.join(dir, 'webdat.json');
 fs.writeFileSync(config, JSON.stringify({
-  servers: [{ name: 'ws-limits', host: '127.0.0.1', port: 0, callbacks: 'cb.js', limits: { maxMessageBytes: 1024, maxConnections: 3, timeoutMs: 1000 } }],
+  // The slow-reader flood (25 MiB in one invocation) needs an output budget above it.
+  servers: [{ name: 'ws-limits', host: '127.0.0.1', port: 0, callbacks: 'cb.js', limits: { maxMessageBytes: 1024, maxConnections: 3, timeoutMs: 1000, maxOutputBytes: 32 * 1024 * 1024 } }],
 }));
 const server = await startWebdat(['--config', config]);
 after(() => server.stop());

@@ -36,9 +36,9 @@ export async function compare({ fleet, runs, warmup, load, log }) {
   for (let r = 0; r < runs; r++) {
     const order = fleet.map((_, i) => fleet[(i + r) % fleet.length]);
     for (const member of order) {
-      const cpu0 = cpuSeconds(member.server.pid);
+      const cpu0 = serverCpu(member.server);
       const result = await load(member);
-      const cpu = cpuSeconds(member.server.pid) - cpu0;
+      const cpu = serverCpu(member.server) - cpu0;
       result.serverCpuUsPerOp = result.ops > 0 ? (cpu * 1e6) / result.ops : NaN;
       byName.get(member.name).push(result);
       log(`  run ${r + 1}/${runs} ${member.label.padEnd(12)} ${fmtRate(result.rate)}  p99 ${result.p99Ms.toFixed(2)} ms  cpu ${result.serverCpuUsPerOp.toFixed(1)} µs/op${result.errors ? `  errors ${result.errors}` : ''}${result.non2xx ? `  non-2xx ${result.non2xx}` : ''}`);
@@ -60,6 +60,11 @@ export async function compare({ fleet, runs, warmup, load, log }) {
       },
     };
   });
+}
+
+/** CPU seconds of the server: of all its engine processes when it has several. */
+function serverCpu(server) {
+  return (server.pids?.() ?? [server.pid]).reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 }
 
 /** Adds `ratio[ref]` (rate ÷ the reference's rate) and `p99Ratio[ref]` to every contender. */

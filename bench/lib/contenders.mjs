@@ -46,6 +46,8 @@ export async function startWebdat({ name = 'webdat', args, servers = 1, readyMs 
     urls,
     readyAt,
     pid: enginePid,
+    /** every engine process (several with --processes), read anew each time */
+    pids: () => childPids(h.pid),
     handle: h,
     stop: () => stopProcess(h, 15_000),
   };

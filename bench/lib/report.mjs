@@ -2,7 +2,7 @@ import { round } from './stats.mjs';
 
 // Renders a run's results: a markdown report (tables) and a hand-made SVG bar chart of the ratios.
 
-const COMPARISONS = ['a', 'b', 'c', 'd', 'e', 'i'];
+const COMPARISONS = ['a', 'b', 'c', 'd', 'e', 'i', 'j', 'k'];
 const CLIENT_BOUND = 0.9;
 
 function num(x, digits = 2) {

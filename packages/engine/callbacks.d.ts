@@ -24,6 +24,12 @@ export interface InfoChannels {
   bytes_out: number;
   isolate_heap_bytes: number;
   cpu_time_ms: number;
+  /** invocations stopped for sending more than `limits.maxOutputBytes` */
+  errors_output: number;
+  /** responses refused (500) for more header fields or bytes than the limits allow */
+  header_budget_breaches: number;
+  /** log lines dropped over `limits.logLinesPerSecond` / `logBytesPerSecond` */
+  log_lines_dropped: number;
 }
 
 export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView;
@@ -41,7 +47,11 @@ export interface WebServer {
   readonly info: InfoChannels;
   /** ids of the open WebSocket connections, in every engine process */
   readonly webSocketConnections: ClientId[];
-  /** All sends return false (and do nothing) when the client is gone. */
+  /**
+   * All sends return false (and do nothing) when the client is gone. Sends and broadcasts throw a
+   * RangeError once the invocation has sent more than `limits.maxOutputBytes` (a broadcast counts once
+   * per recipient): the invocation then ends with `output` (HTTP 503) whatever it does next.
+   */
   webSocketSendText(client: ClientId, text: string): boolean;
   webSocketSendBinary(client: ClientId, data: Bytes | string): boolean;
   webSocketSendPing(client: ClientId, data?: Bytes | string): boolean;

@@ -68,6 +68,7 @@ export class Engine {
           for (const t of tenants) this.byTenant.get(t)?.failInstance(t, 'canceled');
         },
         snapshot: (t) => this.byTenant.get(t)?.info() ?? ({} as InfoSnapshot),
+        fanout: (t) => this.byTenant.get(t)?.clients.size ?? 0,
       },
     });
     for (const s of config.servers) this.register(s);

@@ -25,7 +25,7 @@ export type Ws = WebSocket<WsData>;
 /** Counters behind the info channels and the metrics; plain numbers so a snapshot is a cheap copy. */
 export class Counters {
   requests = 0;
-  errors: Record<Exclude<Outcome, 'ok'>, number> = { exception: 0, timeout: 0, memory: 0, overloaded: 0, canceled: 0, internal: 0 };
+  errors: Record<Exclude<Outcome, 'ok'>, number> = { exception: 0, timeout: 0, memory: 0, overloaded: 0, canceled: 0, internal: 0, output: 0 };
   bodyTooLarge = 0;
   connectionsRefused = 0;
   slowReadersClosed = 0;
@@ -34,6 +34,8 @@ export class Counters {
   bytesOut = 0;
   heapUsed = 0;
   cpuTimeMs = 0;
+  headerBreaches = 0;
+  logLinesDropped = 0;
 
   snapshot(running: boolean, connections: number, primary: boolean): InfoSnapshot {
     const e = this.errors;
@@ -52,6 +54,9 @@ export class Counters {
       bytes_out: this.bytesOut,
       isolate_heap_bytes: this.heapUsed,
       cpu_time_ms: Math.round(this.cpuTimeMs * 1000) / 1000,
+      errors_output: e.output,
+      header_budget_breaches: this.headerBreaches,
+      log_lines_dropped: this.logLinesDropped,
       primary: primary ? 1 : 0,
     };
   }

@@ -36,6 +36,8 @@ export interface Instance {
   heapUsed: number;
   cpuTimeMs: number;
   memoryRestarts: number;
+  headerBreaches: number;
+  logLinesDropped: number;
 }
 
 /**
@@ -76,7 +78,7 @@ export class WebdatServer {
   constructor(config: ServerConfig, instances: Array<{ tenant: number; lane: number }>, host: ServerHost) {
     this.config = config;
     this.name = config.name;
-    this.instances = instances.map((i) => ({ ...i, generation: 0, pending: 0, heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0 }));
+    this.instances = instances.map((i) => ({ ...i, generation: 0, pending: 0, heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0 }));
     this.topic = `webdat/broadcast/${config.name}`;
     this.host = host;
     this.log = host.logger.child({ server: config.name });
@@ -89,9 +91,17 @@ export class WebdatServer {
   }
 
   private spec(inst: Instance): TenantSpec {
+    const l = this.limits;
+    // Log rates are per server: each instance (isolate) gets its share.
+    const n = this.instances.length;
     return {
       tenant: inst.tenant, generation: inst.generation, name: this.name, port: this.port || this.config.port,
-      secure: this.config.secure, node: this.host.bus?.node ?? NODE, entry: this.config.callbacks!, source: this.source, limits: { timeoutMs: this.limits.timeoutMs, memoryMb: this.limits.memoryMb },
+      secure: this.config.secure, node: this.host.bus?.node ?? NODE, entry: this.config.callbacks!, source: this.source,
+      limits: {
+        timeoutMs: l.timeoutMs, memoryMb: l.memoryMb,
+        maxOutputBytes: l.maxOutputBytes, maxHeaders: l.maxHeaders, maxHeaderBytes: l.maxHeaderBytes,
+        logLinesPerSecond: Math.max(1, Math.floor(l.logLinesPerSecond / n)), logBytesPerSecond: Math.max(1, Math.floor(l.logBytesPerSecond / n)),
+      },
     };
   }
 
@@ -100,10 +110,14 @@ export class WebdatServer {
     c.heapUsed = 0;
     c.cpuTimeMs = 0;
     c.memoryRestarts = 0;
+    c.headerBreaches = 0;
+    c.logLinesDropped = 0;
     for (const i of this.instances) {
       c.heapUsed += i.heapUsed;
       c.cpuTimeMs += i.cpuTimeMs;
       c.memoryRestarts += i.memoryRestarts;
+      c.headerBreaches += i.headerBreaches;
+      c.logLinesDropped += i.logLinesDropped;
     }
     return c.snapshot(this.running, this.clients.size + this.remote.size, this.primary);
   }
@@ -232,6 +246,8 @@ export class WebdatServer {
     inst.heapUsed = s.heapUsed;
     inst.cpuTimeMs = s.cpuTimeMs;
     inst.memoryRestarts = s.memoryRestarts;
+    inst.headerBreaches = s.headerBreaches;
+    inst.logLinesDropped = s.logLinesDropped;
     this.applyCommands(r.commands);
     const p = r.pending;
     const now = Date.now();

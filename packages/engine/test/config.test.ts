@@ -20,7 +20,8 @@ test('defaults of SPEC §3 and §5 are filled in and paths resolve against the c
   assert.equal(a.privateKey, '/base/k.pem');
   assert.equal(a.certificate, '/abs/c.pem');
   assert.equal(b.callbacks, DEFAULT_CALLBACKS);
-  assert.deepEqual(b.limits, { timeoutMs: 100, memoryMb: 128, maxBodyBytes: 16 * 1024 * 1024, maxMessageBytes: 16 * 1024 * 1024, maxQueue: 1024, maxConnections: 10000 });
+  assert.deepEqual(b.limits, { timeoutMs: 100, memoryMb: 128, maxBodyBytes: 16 * 1024 * 1024, maxMessageBytes: 16 * 1024 * 1024, maxQueue: 1024, maxConnections: 10000,
+    maxOutputBytes: 1024 * 1024, maxHeaders: 100, maxHeaderBytes: 64 * 1024, logLinesPerSecond: 1000, logBytesPerSecond: 256 * 1024 });
   assert.equal(b.port, 9980);
   assert.equal(b.host, '0.0.0.0');
   assert.equal(b.active, true);

@@ -111,6 +111,9 @@ function checkSpec(s: unknown, path: string): asserts s is TenantSpec {
   if (!isObj(s.limits)) fail(`${path}.limits`, 'an object');
   if (typeof s.limits.timeoutMs !== 'number' || !(s.limits.timeoutMs > 0)) fail(`${path}.limits.timeoutMs`, 'a positive number');
   if (typeof s.limits.memoryMb !== 'number' || !(s.limits.memoryMb > 0)) fail(`${path}.limits.memoryMb`, 'a positive number');
+  for (const k of ['maxOutputBytes', 'maxHeaders', 'maxHeaderBytes', 'logLinesPerSecond', 'logBytesPerSecond'] as const) {
+    if (typeof s.limits[k] !== 'number' || !(s.limits[k] >= 0)) fail(`${path}.limits.${k}`, 'a number ≥ 0');
+  }
 }
 
 function checkBatch(b: unknown, path: string): asserts b is TenantBatch {

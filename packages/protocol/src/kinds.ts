@@ -35,7 +35,7 @@ export const WsOp = { text: 1, binary: 2, ping: 3 } as const;
 export type WsOp = (typeof WsOp)[keyof typeof WsOp];
 
 /** Every event ends in exactly one of these; the engine maps them to statuses in one place. */
-export const OUTCOMES = ['ok', 'exception', 'timeout', 'memory', 'overloaded', 'canceled', 'internal'] as const;
+export const OUTCOMES = ['ok', 'exception', 'timeout', 'memory', 'overloaded', 'canceled', 'internal', 'output'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 export const LOG_LEVELS = ['log', 'info', 'warn', 'error'] as const;

@@ -53,6 +53,14 @@ export type Command = RespondCommand | DoneCommand | WsSendCommand | WsCloseComm
 export interface Limits {
   timeoutMs: number;
   memoryMb: number;
+  /** per invocation: WebSocket bytes sent, a broadcast counting once per recipient */
+  maxOutputBytes: number;
+  /** per response: header fields and their bytes (names and values) */
+  maxHeaders: number;
+  maxHeaderBytes: number;
+  /** per isolate (the engine divides a server's rate among its instances) */
+  logLinesPerSecond: number;
+  logBytesPerSecond: number;
 }
 
 /** What a worker needs to (re)build one server's isolate. */
@@ -88,6 +96,9 @@ export interface InfoSnapshot {
   bytes_out: number;
   isolate_heap_bytes: number;
   cpu_time_ms: number;
+  errors_output: number;
+  header_budget_breaches: number;
+  log_lines_dropped: number;
   /** 1 where this process is the server's `webServer.primary` (SPEC §12); not an info channel of callbacks */
   primary: number;
 }
@@ -110,6 +121,10 @@ export interface TenantStats {
   heapUsed: number;
   cpuTimeMs: number;
   memoryRestarts: number;
+  /** responses refused for more header fields or bytes than the limits allow, since the worker loaded the server */
+  headerBreaches: number;
+  /** log lines over the per-second budget, dropped */
+  logLinesDropped: number;
 }
 
 export interface TenantResult {

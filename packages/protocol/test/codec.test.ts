@@ -9,7 +9,8 @@ import {
 
 const info = {
   server_running: 1, websocket_connections: 0, requests: 3, errors_exception: 0, errors_timeout: 0, errors_memory: 0,
-  errors_overloaded: 0, errors_internal: 0, timeouts: 0, memory_restarts: 0, bytes_in: 0, bytes_out: 0, isolate_heap_bytes: 0, cpu_time_ms: 0, primary: 1,
+  errors_overloaded: 0, errors_internal: 0, timeouts: 0, memory_restarts: 0, bytes_in: 0, bytes_out: 0, isolate_heap_bytes: 0, cpu_time_ms: 0,
+  errors_output: 0, header_budget_breaches: 0, log_lines_dropped: 0, primary: 1,
 };
 const batch: Task = {
   v: PROTOCOL_VERSION, t: TaskKind.batch, batches: [{
@@ -25,7 +26,7 @@ const batch: Task = {
     cancel: [7],
   }],
 };
-const load: Task = { v: PROTOCOL_VERSION, t: TaskKind.load, spec: { tenant: 1, generation: 1, name: 'a', port: 9980, secure: false, node: 'h:1', entry: '/x/cb.js', limits: { timeoutMs: 100, memoryMb: 64 } } };
+const load: Task = { v: PROTOCOL_VERSION, t: TaskKind.load, spec: { tenant: 1, generation: 1, name: 'a', port: 9980, secure: false, node: 'h:1', entry: '/x/cb.js', limits: { timeoutMs: 100, memoryMb: 64, maxOutputBytes: 1 << 24, maxHeaders: 100, maxHeaderBytes: 65536, logLinesPerSecond: 1000, logBytesPerSecond: 1 << 20 } } };
 const result: BatchResult = {
   v: PROTOCOL_VERSION, results: [{
     tenant: 1, generation: 2, commands: [
@@ -37,7 +38,7 @@ const result: BatchResult = {
       { c: CommandKind.broadcast, op: WsOp.text, data: 'all' },
       { c: CommandKind.log, level: 'warn', msg: 'hi' },
     ],
-    pending: [9, 12], backlog: 0, breachedMs: 104, stats: { heapUsed: 1, cpuTimeMs: 0.5, memoryRestarts: 0 },
+    pending: [9, 12], backlog: 0, breachedMs: 104, stats: { heapUsed: 1, cpuTimeMs: 0.5, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0 },
   }],
   ringEnd: -1,
 };

@@ -25,6 +25,19 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const RESERVED = new Set(['content-length', 'transfer-encoding', 'connection', 'date', 'upgrade', 'keep-alive']);
 
 /**
+ * The response's header fields against limits.maxHeaders and limits.maxHeaderBytes (names and values
+ * together), as nginx bounds an upstream's headers by its buffers: every field costs the I/O thread a
+ * write. Returns the problem, or null when they fit.
+ */
+export function headerBudgetProblem(headers: string[], maxHeaders: number, maxHeaderBytes: number): string | null {
+  if (headers.length / 2 > maxHeaders) return `more than limits.maxHeaders (${maxHeaders}) header fields`;
+  let bytes = 0;
+  for (let i = 0; i < headers.length; i++) bytes += headers[i].length;
+  if (bytes > maxHeaderBytes) return `${bytes} bytes of header fields, more than limits.maxHeaderBytes (${maxHeaderBytes})`;
+  return null;
+}
+
+/**
  * Checks and normalises a callback's response in place. Returns an error message when the response
  * must not be written (the event then ends as an exception), or null when it is fine.
  */

@@ -8,12 +8,14 @@ import { hostCallbacks } from './host-functions.js';
 import { ModuleSources, linkModuleGraph } from './module-loader.js';
 import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
 import { armHostDeadline, classifyFailure, disarmHostDeadline, sliceMs } from './limits.js';
-import { checkResponse } from './http-message.js';
+import { checkResponse, headerBudgetProblem } from './http-message.js';
+import { LogBudget } from './log-budget.js';
 import { WireError, flattenEvents, readCommands, readIndex, readInts } from './isolate-wire.js';
 
 const KINDS = { event: EventKind, command: CommandKind, ws: WsOp };
 const COPY = { arguments: { copy: true }, result: { copy: true } } as const;
 const HEAP_READ_INTERVAL_MS = 100;
+const TEXT_AS_BYTES = 8 * 1024;
 
 interface Live {
   isolate: ivm.Isolate;
@@ -40,12 +42,15 @@ export class TenantHost {
   /** open WebSocket connections, to re-seed a rebuilt isolate */
   private readonly clients = new Set<string>();
   private cpuBase = 0;
+  private headerBreaches = 0;
+  private readonly logs: LogBudget;
   private heapUsed = 0;
   private heapReadAt = 0;
 
   /** Loads the module graph; throws CallbacksLoadError with a message naming the file. */
   constructor(spec: TenantSpec, out: Command[], clients: Iterable<string> = []) {
     this.spec = spec;
+    this.logs = new LogBudget(spec.limits.logLinesPerSecond, spec.limits.logBytesPerSecond);
     for (const c of clients) this.clients.add(c);
     this.sources = new ModuleSources(spec.entry, spec.source);
     this.live = this.build(out);
@@ -57,7 +62,8 @@ export class TenantHost {
     try {
       const context = isolate.createContextSync();
       const factory = context.evalSync(PRELUDE_SOURCE, { reference: true, filename: 'webdat:prelude' }) as ivm.Reference;
-      const meta = { name: this.spec.name, port: this.spec.port, secure: this.spec.secure, node: this.spec.node };
+      const { maxOutputBytes, maxHeaders, logLinesPerSecond, logBytesPerSecond } = this.spec.limits;
+      const meta = { name: this.spec.name, port: this.spec.port, secure: this.spec.secure, node: this.spec.node, maxOutputBytes, maxHeaders, logLinesPerSecond, logBytesPerSecond };
       const api = factory.applySync(undefined, [...hostCallbacks(), new ivm.ExternalCopy(KINDS).copyInto(), new ivm.ExternalCopy(meta).copyInto()],
         { result: { reference: true } }) as ivm.Reference;
       const fn = (name: string) => api.getSync(name, { reference: true }) as ivm.Reference;
@@ -85,8 +91,9 @@ export class TenantHost {
 
   /** Reads the commands the isolate produced (module-level console.log during load, for example). */
   private take(live: Live, out: Command[]): void {
-    const [cmds] = live.collect.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [unknown, unknown];
+    const [cmds, , dropped] = live.collect.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [unknown, unknown, unknown];
     readCommands(cmds, out);
+    this.countDropped(dropped);
   }
 
   /** Open connections, handed to the next generation on a reload so they stay usable. */
@@ -143,18 +150,20 @@ export class TenantHost {
       try {
         let open = this.pending.size;
         if (!done) {
-          const [cmds, next, openInIsolate] = live.dispatch.applySync(undefined, [flat, at, batch.info, cancel, start, slice],
-            { ...COPY, timeout: timeoutMs + slice }) as [unknown, unknown, unknown];
+          const [cmds, next, openInIsolate, dropped] = live.dispatch.applySync(undefined, [flat, at, batch.info, cancel, start, slice],
+            { ...COPY, timeout: timeoutMs + slice }) as [unknown, unknown, unknown, unknown];
           cancel = [];
           readCommands(cmds, out);
+          this.countDropped(dropped);
           start = readIndex(next, start + 1, end, 'the next event index');
           open += readIndex(openInIsolate, 0, Number.MAX_SAFE_INTEGER, 'the count of running async events');
           if (start < end && Date.now() >= turnEnds) end = start;
           if (start < end) continue;
         }
         if (open > 0 || recovered) {
-          const [cmds, pairs] = live.collect.applySync(undefined, [], { ...COPY, timeout: timeoutMs }) as [unknown, unknown];
+          const [cmds, pairs, dropped] = live.collect.applySync(undefined, [], { ...COPY, timeout: timeoutMs }) as [unknown, unknown, unknown];
           readCommands(cmds, out);
+          this.countDropped(dropped);
           pendingPairs = readInts(pairs, 'the running async events');
           if (pendingPairs.length % 2 !== 0) throw new WireError('the running async events are not [id, ms] pairs');
         }
@@ -185,15 +194,15 @@ export class TenantHost {
     }
     if (end < events.length) this.backlog = events.slice(end);
     for (let i = 0; i < pendingPairs.length; i += 2) this.pending.add(pendingPairs[i]);
-    this.settle(out);
-    return this.result(batch, out, pendingPairs, breached ? began : -1);
+    return this.result(batch, this.settle(out), pendingPairs, breached ? began : -1);
   }
 
   /** The call was cut by the time limit: answer the event that was running (or the async ones) with timeout. */
   private recoverFromTimeout(live: Live, out: Command[], events: Event[]): number | null {
     try {
-      const [cmds, rawCursor, rawGiven] = live.recover.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [unknown, unknown, unknown];
+      const [cmds, rawCursor, rawGiven, dropped] = live.recover.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [unknown, unknown, unknown, unknown];
       readCommands(cmds, out);
+      this.countDropped(dropped);
       const cursor = readIndex(rawCursor, -1, events.length - 1, 'the running event index');
       const given = readInts(rawGiven, 'the async events given up');
       if (cursor >= 0) {
@@ -235,21 +244,47 @@ export class TenantHost {
     return this.live;
   }
 
-  /** Validates responses, gives stack traces their TypeScript lines, and drops answers for events the engine already gave up on. */
-  private settle(out: Command[]): void {
-    for (let i = 0; i < out.length; i++) {
-      const c = out[i];
-      if (c.c === CommandKind.log) c.msg = this.sources.mapStack(c.msg);
+  /**
+   * Validates responses (header budget first, so an oversized list is not scanned further), keeps the
+   * log lines that fit the server's log budget with their stack traces mapped to TypeScript lines,
+   * and turns large text messages into bytes.
+   */
+  private settle(out: Command[]): Command[] {
+    const kept: Command[] = [];
+    const now = Date.now();
+    const { maxHeaders, maxHeaderBytes } = this.spec.limits;
+    for (const c of out) {
       if (c.c === CommandKind.respond || c.c === CommandKind.done) this.pending.delete(c.id);
+      if (c.c === CommandKind.log) {
+        if (this.logs.admit(c.msg.length, now)) { c.msg = this.sources.mapStack(c.msg); kept.push(c); }
+        continue;
+      }
+      // Large text messages travel as their UTF-8 bytes: msgpack then copies them as one block instead
+      // of decoding a string on the I/O thread (profiled: 5 ms per MiB there, under load).
+      if ((c.c === CommandKind.wsSend || c.c === CommandKind.broadcast) && typeof c.data === 'string' && c.data.length >= TEXT_AS_BYTES) {
+        c.data = Buffer.from(c.data, 'utf8');
+      }
       if (c.c === CommandKind.respond) {
-        const problem = checkResponse(c);
+        const overBudget = headerBudgetProblem(c.headers, maxHeaders, maxHeaderBytes);
+        if (overBudget !== null) this.headerBreaches++;
+        const problem = overBudget ?? checkResponse(c);
         if (problem !== null) {
-          out[i] = { c: CommandKind.log, level: 'error', msg: `onHTTPRequest returned an invalid response: ${problem}` };
-          out.splice(i + 1, 0, { c: CommandKind.done, id: c.id, o: 'exception' });
-          i++;
+          const msg = `onHTTPRequest returned an invalid response: ${problem}`;
+          if (this.logs.admit(msg.length, now)) kept.push({ c: CommandKind.log, level: 'error', msg });
+          kept.push({ c: CommandKind.done, id: c.id, o: 'exception' });
+          continue;
         }
       }
+      kept.push(c);
     }
+    const summary = this.logs.summary(now);
+    if (summary !== null) kept.push({ c: CommandKind.log, level: 'warn', msg: summary });
+    return kept;
+  }
+
+  /** Log lines the isolate dropped itself (per-call cap, log budget) count with the ones dropped here. */
+  private countDropped(n: unknown): void {
+    this.logs.countDropped(readIndex(n, 0, Number.MAX_SAFE_INTEGER, 'the count of dropped log lines'));
   }
 
   private track(events: Event[]): void {
@@ -279,7 +314,10 @@ export class TenantHost {
       pending,
       backlog: this.backlog.length,
       breachedMs: breachedSince < 0 ? 0 : Math.max(1, now - breachedSince),
-      stats: { heapUsed, cpuTimeMs: (this.cpuBase + Number(this.cpuTime())) / 1e6, memoryRestarts: this.memoryRestarts },
+      stats: {
+        heapUsed, cpuTimeMs: (this.cpuBase + Number(this.cpuTime())) / 1e6, memoryRestarts: this.memoryRestarts,
+        headerBreaches: this.headerBreaches, logLinesDropped: this.logs.dropped,
+      },
     };
   }
 }

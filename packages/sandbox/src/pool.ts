@@ -6,6 +6,7 @@ import {
 } from '@webdat/protocol';
 
 import { RingReader, createRingMemory } from './body-ring.js';
+import { APPLY_SLICE_COST, commandCost } from './apply-cost.js';
 
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 
@@ -16,11 +17,24 @@ export interface PoolHooks {
   onWorkerLost(lane: number, tenants: number[], error: Error): void;
   /** the info channels to hand to a tenant's callbacks with its next batch */
   snapshot(tenant: number): InfoSnapshot;
+  /** how many WebSocket clients a broadcast of this tenant reaches */
+  fanout(tenant: number): number;
 }
 
 interface Control {
   task: Task;
   resolve: (r: LoadResult) => void;
+}
+
+/** A decoded batch result being applied: result `r`, from its command `c` on. */
+interface Applying {
+  results: TenantResult[];
+  r: number;
+  c: number;
+  /** end of the batch's bodies in the ring, freed once all of it is applied; -1 when it has none */
+  ringEnd: number;
+  /** lets the lane send its next task */
+  done: () => void;
 }
 
 /**
@@ -63,6 +77,9 @@ class Lane {
   private readonly again = new Set<number>();
   private inFlight = 0;
   private scheduled = false;
+  /** results waiting for the I/O thread, in arrival order; while any wait, the lane sends no new task */
+  private readonly applying: Applying[] = [];
+  private applyScheduled = false;
   private closed = false;
 
   constructor(index: number, hooks: PoolHooks, env: Record<string, string | undefined>) {
@@ -174,6 +191,7 @@ class Lane {
           decoded = decodeBatchResult(bytes);
         } catch (err) {
           this.lost(err as Error, batches.map((b) => b.tenant));
+          this.next();
           return;
         }
         const ringEnd = decoded.ringEnd;
@@ -181,13 +199,60 @@ class Lane {
         for (const r of decoded.results) {
           if (r.backlog > 0) this.again.add(r.tenant);
           this.rest(r.tenant, r.breachedMs);
-          this.hooks.onResult(r);
         }
-        // onResult wrote every body to its socket (uWS copies what it cannot send at once).
-        if (ringEnd >= 0) this.ring.free(ringEnd);
+        this.applying.push({ results: this.cheapestFirst(decoded.results), r: 0, c: 0, ringEnd, done: () => this.next() });
+        if (this.applying.length === 1) this.apply();
       },
-      (err: Error) => this.lost(err, batches.map((b) => b.tenant)),
-    ).finally(() => this.next());
+      (err: Error) => { this.lost(err, batches.map((b) => b.tenant)); this.next(); },
+    );
+  }
+
+  /**
+   * Hands results to the engine in slices of about APPLY_SLICE_COST of I/O work, continuing after
+   * other sockets had their turn (setImmediate), so one server's huge result does not stall the
+   * others. A result cut in two arrives as two results with the commands in order; its pending list
+   * travels with the last part. Ring bodies stay valid until their whole batch is applied.
+   */
+  private apply(): void {
+    this.applyScheduled = false;
+    let room = APPLY_SLICE_COST;
+    while (this.applying.length > 0) {
+      const a = this.applying[0];
+      while (a.r < a.results.length) {
+        if (room <= 0) { this.applyLater(); return; }
+        const res = a.results[a.r];
+        const cmds = res.commands;
+        const fanout = this.hooks.fanout(res.tenant);
+        let end = a.c;
+        while (end < cmds.length && room > 0) room -= commandCost(cmds[end++], fanout);
+        const whole = end === cmds.length;
+        this.hooks.onResult(a.c === 0 && whole ? res : { ...res, commands: cmds.slice(a.c, end), pending: whole ? res.pending : [] });
+        if (whole) { a.r++; a.c = 0; } else a.c = end;
+      }
+      // onResult wrote every body of the batch to its socket (uWS copies what it cannot send at once).
+      if (a.ringEnd >= 0) this.ring.free(a.ringEnd);
+      this.applying.shift();
+      a.done();
+    }
+  }
+
+  /** Servers are independent: a quiet server's answers need not wait behind a loud one's output. */
+  private cheapestFirst(results: TenantResult[]): TenantResult[] {
+    if (results.length < 2) return results;
+    const cost = new Map<TenantResult, number>();
+    for (const r of results) {
+      const fanout = this.hooks.fanout(r.tenant);
+      let n = 0;
+      for (const c of r.commands) n += commandCost(c, fanout);
+      cost.set(r, n);
+    }
+    return results.sort((a, b) => cost.get(a)! - cost.get(b)!);
+  }
+
+  private applyLater(): void {
+    if (this.applyScheduled) return;
+    this.applyScheduled = true;
+    setImmediate(() => this.apply());
   }
 
   private rest(tenant: number, breachedMs: number): void {
@@ -225,6 +290,11 @@ class Lane {
   /** The thread is gone: report it, and rebuild every tenant of this lane on its replacement first. */
   private lost(error: Error, inFlight: number[]): void {
     if (this.closed) return;
+    // Results still being applied keep their bodies: the replacement worker reuses the ring.
+    for (const a of this.applying) {
+      for (const r of a.results) for (const c of r.commands) if (c.c === CommandKind.respond && c.rb !== undefined) c.body = c.body.slice();
+      a.ringEnd = -1;
+    }
     this.ring.freeAll();
     const reload = [...this.specs.values()].map((spec): Control => ({ task: { v: PROTOCOL_VERSION, t: TaskKind.load, spec }, resolve: () => {} }));
     this.control.unshift(...reload);

@@ -60,7 +60,7 @@ function load(task: Extract<ReturnType<typeof decodeTask>, { t: typeof TaskKind.
 
 function notLoaded(b: TenantBatch): TenantResult {
   const commands: Command[] = b.events.map((e) => ({ c: CommandKind.done, id: e.id, o: 'internal' as const }));
-  return { tenant: b.tenant, generation: b.generation, commands, pending: [], backlog: 0, breachedMs: 0, stats: { heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0 } };
+  return { tenant: b.tenant, generation: b.generation, commands, pending: [], backlog: 0, breachedMs: 0, stats: { heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0 } };
 }
 
 function runBatches(batches: TenantBatch[]): BatchResult {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommandKind, EventKind } from '@webdat/protocol';
-import { checkResponse, requestData } from '../src/http-message.ts';
+import { checkResponse, headerBudgetProblem, requestData } from '../src/http-message.ts';
 
 const respond = (over: Record<string, unknown>) => ({ c: CommandKind.respond, id: 1, o: 'ok' as const, status: 200, reason: 'OK', headers: [] as string[], body: '', ...over });
 
@@ -40,4 +40,12 @@ test('textual content types become strings, the rest stays bytes', () => {
     assert.ok(ev(t, bytes).data instanceof Uint8Array, String(t));
   }
   assert.equal(ev('application/octet-stream', null).data, '');
+});
+
+test('header fields over limits.maxHeaders or limits.maxHeaderBytes are refused, at the limit they pass', () => {
+  const fields = (n: number, value = 'v') => Array.from({ length: n }, (_, i) => [`x-${i}`, value]).flat();
+  assert.equal(headerBudgetProblem(fields(100), 100, 65536), null);
+  assert.match(headerBudgetProblem(fields(101), 100, 65536)!, /more than limits\.maxHeaders \(100\)/);
+  assert.equal(headerBudgetProblem(['a', 'x'.repeat(99)], 100, 100), null);
+  assert.match(headerBudgetProblem(['a', 'x'.repeat(100)], 100, 100)!, /101 bytes .*limits\.maxHeaderBytes \(100\)/);
 });

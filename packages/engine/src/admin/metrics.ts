@@ -23,6 +23,8 @@ const PER_SERVER: Family[] = [
   { name: 'webdat_sent_bytes_total', help: 'Response body and WebSocket message bytes sent', kind: 'counter', read: (i) => i.bytes_out },
   { name: 'webdat_isolate_heap_bytes', help: 'Heap used by the server\'s isolate', kind: 'gauge', read: (i) => i.isolate_heap_bytes },
   { name: 'webdat_cpu_seconds_total', help: 'CPU time spent in the server\'s callbacks', kind: 'counter', read: (i) => i.cpu_time_ms / 1000 },
+  { name: 'webdat_header_budget_breaches_total', help: 'Responses refused (500) for more header fields or bytes than limits.maxHeaders/maxHeaderBytes', kind: 'counter', read: (i) => i.header_budget_breaches },
+  { name: 'webdat_log_lines_dropped_total', help: 'Log lines dropped over limits.logLinesPerSecond/logBytesPerSecond', kind: 'counter', read: (i) => i.log_lines_dropped },
 ];
 
 /** Error kinds as in `x-webdat-error`; `internal` also counts events canceled by a stop. */
@@ -32,6 +34,7 @@ const ERROR_KINDS: Array<[string, Read]> = [
   ['memory', (i) => i.errors_memory],
   ['overloaded', (i) => i.errors_overloaded],
   ['internal', (i) => i.errors_internal],
+  ['output', (i) => i.errors_output],
 ];
 
 /** One registry per engine; `scrape()` reads every server's info() once and renders the text format. */

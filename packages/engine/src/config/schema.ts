@@ -13,6 +13,12 @@ export const limitsSchema = z.strictObject({
   maxMessageBytes: z.number().int().positive().max(1024 * MiB).default(16 * MiB),
   maxQueue: z.number().int().positive().default(1024),
   maxConnections: z.number().int().positive().default(10_000),
+  // What a tenant makes the engine do (SPEC §5): output per invocation, headers per response, logs per second.
+  maxOutputBytes: z.number().int().positive().max(1024 * MiB).default(MiB),
+  maxHeaders: z.number().int().positive().max(10_000).default(100),
+  maxHeaderBytes: z.number().int().positive().max(16 * MiB).default(64 * 1024),
+  logLinesPerSecond: z.number().int().positive().default(1000),
+  logBytesPerSecond: z.number().int().positive().default(256 * 1024),
 });
 
 const hostName = z.string().min(1).regex(/^[A-Za-z0-9.*-]+$/, 'must be a host name');

@@ -8,6 +8,7 @@ export const OUTCOME_STATUS: Record<Exclude<Outcome, 'ok'>, { status: string; bo
   overloaded: { status: '503 Service Unavailable', body: 'The server is overloaded; retry later.\n' },
   canceled: { status: '503 Service Unavailable', body: 'The request was canceled before the callback finished.\n' },
   internal: { status: '500 Internal Server Error', body: 'Internal error.\n' },
+  output: { status: '503 Service Unavailable', body: 'The server callback sent more than its output budget.\n' },
 };
 
 /** Seconds a client is asked to wait after `overloaded`. */

@@ -75,7 +75,7 @@ export function runSupervisor(argv: string[], opts: ServeOptions): Promise<numbe
         for (let i = 1; i < processes; i++) start(i);
       },
     });
-    const name = (index: number) => processes === 1 ? 'engine' : `engine process ${index}`;
+    const name = (index: number, pid: number | undefined) => processes === 1 ? 'engine' : `engine process ${index} (pid ${pid})`;
     const start = (index: number) => {
       if (stopping) return;
       const startedAt = Date.now();
@@ -93,7 +93,7 @@ export function runSupervisor(argv: string[], opts: ServeOptions): Promise<numbe
         const now = Date.now();
         for (const { server, since } of readActivity(activityFile)) {
           if (now - since > HANG_MS) {
-            say(`${name(index)} hung in callbacks of server "${server}" for over ${HANG_MS / 1000} s; killing it`);
+            say(`${name(index, child.pid)} hung in callbacks of server "${server}" for over ${HANG_MS / 1000} s; killing it`);
             child.kill('SIGKILL');
             return;
           }
@@ -114,7 +114,7 @@ export function runSupervisor(argv: string[], opts: ServeOptions): Promise<numbe
           return;
         }
         const culprits = [...new Set(readActivity(activityFile).map((a) => a.server))];
-        say(`${name(index)} (pid ${child.pid}) died (${signal ?? `exit ${code}`})` + (culprits.length ? ` while running callbacks of ${culprits.map((c) => `"${c}"`).join(', ')}` : '') + '; restarting');
+        say(`${name(index, child.pid)} died (${signal ?? `exit ${code}`})` + (culprits.length ? ` while running callbacks of ${culprits.map((c) => `"${c}"`).join(', ')}` : '') + '; restarting');
         const now = Date.now();
         for (const server of culprits) {
           const recent = (deaths.get(server) ?? []).filter((t) => now - t < DEATH_WINDOW_MS);

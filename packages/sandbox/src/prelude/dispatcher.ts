@@ -3,14 +3,19 @@
 // Events arrive and commands leave as flat arrays laid out as isolate-wire.ts describes. The host
 // reads the commands once per call; nothing here ever holds a host object.
 
+import type { createOutputBudget } from './output-budget.js';
+import type { createLogAllowance } from './log-allowance.js';
+
 interface Kinds {
   event: Record<string, number>;
   command: Record<string, number>;
   ws: Record<string, number>;
 }
-interface Meta { name: string; port: number; secure: boolean; node: string }
+interface Meta { name: string; port: number; secure: boolean; node: string; maxOutputBytes: number; maxHeaders: number; logLinesPerSecond: number; logBytesPerSecond: number }
+type OutputBudget = ReturnType<typeof createOutputBudget>;
+type LogAllowance = ReturnType<typeof createLogAllowance>;
 
-export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
+export function createDispatcher(g: any, kinds: Kinds, meta: Meta, budget: OutputBudget, admitLog: LogAllowance) {
   // Captured before user code runs, so a callback that rewrites Date.now cannot skew the slicing.
   const now = Date.now;
   const E = kinds.event, C = kinds.command, W = kinds.ws;
@@ -41,10 +46,11 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
 
   function log(level: string, args: unknown[]): void {
     if (logs >= MAX_LOGS_PER_CALL) { droppedLogs++; return; }
-    logs++;
     let msg = '';
     for (let i = 0; i < args.length; i++) msg += (i ? ' ' : '') + inspect(args[i], 0);
     if (msg.length > MAX_LOG_CHARS) msg = msg.slice(0, MAX_LOG_CHARS) + '…';
+    if (!admitLog(msg.length)) { droppedLogs++; return; }
+    logs++;
     out.push(C.log, level, msg);
   }
 
@@ -66,10 +72,38 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
     return v === undefined || v === null ? new Uint8Array(0) : bytes(v, what);
   }
 
-  function send(client: unknown, op: number, data: unknown): boolean {
+  function send(client: unknown, op: number, data: string | Uint8Array): boolean {
     if (typeof client !== 'string' || !clients.has(client)) return false;
+    const over = budget.charge(data, 1);
+    if (over !== 0) overBudget(over === 1);
     out.push(C.wsSend, client, op, data);
     return true;
+  }
+
+  function broadcast(op: number, data: string | Uint8Array): boolean {
+    const n = info.websocket_connections;
+    const over = budget.charge(data, typeof n === 'number' ? n : 1);
+    if (over !== 0) overBudget(over === 1);
+    out.push(C.broadcast, op, data);
+    return true;
+  }
+
+  /**
+   * The invocation sent more than limits.maxOutputBytes: it ends now with outcome `output` (503 for
+   * HTTP), whatever it does next. A try/catch around the send cannot undo that: its later sends throw
+   * too and whatever it returns is ignored. Output of promise continuations cannot be told apart, so
+   * there every async event still running ends, as when a time limit cuts them.
+   */
+  function overBudget(first: boolean): never {
+    const id = budget.current;
+    if (first && id !== -1) {
+      out.push(C.log, 'error', `stopped: the callback sent more than limits.maxOutputBytes (${meta.maxOutputBytes} bytes; a broadcast counts once per recipient)`, C.done, id, 'output');
+    } else if (first && pending.size > 0) {
+      out.push(C.log, 'error', `stopped ${pending.size} async callbacks: their continuations sent more than limits.maxOutputBytes (${meta.maxOutputBytes} bytes)`);
+      pending.forEach((_s, pid) => { out.push(C.done, pid, 'output'); });
+      pending.clear();
+    }
+    throw new RangeError(`output budget exceeded (limits.maxOutputBytes = ${meta.maxOutputBytes})`);
   }
 
   function safeEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -118,8 +152,8 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
         return true;
       },
     },
-    webSocketBroadcastText: { value: (text: unknown) => { out.push(C.broadcast, W.text, String(text)); return true; } },
-    webSocketBroadcastBinary: { value: (data: unknown) => { const b = bytes(data, 'data'); out.push(C.broadcast, W.binary, b); return true; } },
+    webSocketBroadcastText: { value: (text: unknown) => broadcast(W.text, String(text)) },
+    webSocketBroadcastBinary: { value: (data: unknown) => broadcast(W.binary, bytes(data, 'data')) },
     authenticateBasic: { value: authenticateBasic },
   }));
 
@@ -168,9 +202,12 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
     return req;
   }
 
+  // One field past limits.maxHeaders is enough for the worker to refuse the response; collecting the
+  // rest would only copy them out of the isolate.
+  const headerCap = 2 * meta.maxHeaders;
   function pushHeader(list: string[], name: string, value: unknown): void {
-    if (value === undefined || value === null) return;
-    if (Array.isArray(value)) { for (const v of value) list.push(name, String(v)); return; }
+    if (value === undefined || value === null || list.length > headerCap) return;
+    if (Array.isArray(value)) { for (const v of value) { if (list.length > headerCap) return; list.push(name, String(v)); } return; }
     list.push(name, String(value));
   }
 
@@ -216,7 +253,9 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
       return;
     }
     let ret: unknown;
-    try { ret = fn.apply(undefined, args); } catch (err) { fail(id, err, name); return; }
+    budget.begin(id);
+    try { ret = fn.apply(undefined, args); } catch (err) { if (!budget.end()) fail(id, err, name); return; }
+    if (budget.end()) return;
     if (ret !== null && (typeof ret === 'object' || typeof ret === 'function') && typeof (ret as any).then === 'function') {
       pending.set(id, now());
       Promise.resolve(ret).then(
@@ -259,11 +298,18 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
   }
 
   function take(): unknown[] {
-    if (droppedLogs > 0) { out.push(C.log, 'warn', `${droppedLogs} log lines dropped (more than ${MAX_LOGS_PER_CALL} in one call)`); droppedLogs = 0; }
     const o = out;
     out = [];
     logs = 0;
+    budget.read();
     return o;
+  }
+
+  /** Log lines dropped since the last call (over the per-call cap or the log budget): the worker counts them. */
+  function dropped(): number {
+    const n = droppedLogs;
+    droppedLogs = 0;
+    return n;
   }
 
   Object.defineProperty(g, 'console', { value: console, writable: true, configurable: true });
@@ -277,36 +323,38 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta) {
       return found;
     },
     /**
-     * Runs events start.. (event i begins at flat[at[i]]) until all ran or `sliceMs` passed; returns
-     * [commands, next index, open async events]. With none open, the host can skip the `collect` call
-     * that reads microtask results. Stopping after a slice gives every event at least the full time
-     * limit of the call that runs it.
+     * Runs events start.. (event i begins at flat[at[i]]) until all ran, `sliceMs` passed or the
+     * call's output reached one output budget; returns [commands, next index, open async events, log
+     * lines dropped]. With none open, the host can skip the `collect` call that reads microtask
+     * results. Stopping after a slice gives every event at least the full time limit of the call that
+     * runs it.
      */
-    dispatch(flat: any[], at: number[], snapshot: Record<string, number>, cancel: number[], start: number, sliceMs: number): [unknown[], number, number] {
+    dispatch(flat: any[], at: number[], snapshot: Record<string, number>, cancel: number[], start: number, sliceMs: number): [unknown[], number, number, number] {
       info = snapshot;
       primary = snapshot.primary === 1;
       for (let i = 0; i < cancel.length; i++) pending.delete(cancel[i]);
       const t0 = now();
       let i = start;
       for (; i < at.length; i++) {
-        if (i > start && now() - t0 > sliceMs) break;
+        if (i > start && (now() - t0 > sliceMs || budget.full())) break;
         cursor = i;
         run(flat, at[i]);
       }
       cursor = -1;
-      return [take(), i, pending.size];
+      return [take(), i, pending.size, dropped()];
     },
-    /** After a call: what its microtasks produced, and which async events are still running. */
-    collect(): [unknown[], number[]] {
-      return [take(), pendingPairs()];
+    /** After a call: what its microtasks produced, which async events are still running, log lines dropped. */
+    collect(): [unknown[], number[], number] {
+      return [take(), pendingPairs(), dropped()];
     },
-    /** After a call was cut by the time limit: commands so far, the event that was running, pending ids given up. */
-    recover(): [unknown[], number, number[]] {
+    /** After a call was cut by the time limit: commands so far, the event that was running, pending ids given up, log lines dropped. */
+    recover(): [unknown[], number, number[], number] {
       const c = cursor;
       cursor = -1;
+      budget.end();
       const given: number[] = [];
       if (c === -1) { pending.forEach((_s, id) => given.push(id)); pending.clear(); }
-      return [take(), c, given];
+      return [take(), c, given, dropped()];
     },
   };
 }

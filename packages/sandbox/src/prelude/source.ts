@@ -2,6 +2,8 @@ import { installEncoding } from './encoding.js';
 import { installUrl } from './url.js';
 import { installGlobals } from './globals.js';
 import { createDispatcher } from './dispatcher.js';
+import { createOutputBudget } from './output-budget.js';
+import { createLogAllowance } from './log-allowance.js';
 
 /**
  * The prelude: one script evaluated in every new context before user code. It is written as typed
@@ -14,5 +16,6 @@ export const PRELUDE_SOURCE = `(function (urlHost, randomBytes, clone, kinds, me
 (${installEncoding.toString()})(globalThis);
 (${installUrl.toString()})(globalThis, urlHost);
 (${installGlobals.toString()})(globalThis, randomBytes, clone);
-return (${createDispatcher.toString()})(globalThis, kinds, meta);
+return (${createDispatcher.toString()})(globalThis, kinds, meta, (${createOutputBudget.toString()})(meta.maxOutputBytes),
+  (${createLogAllowance.toString()})(meta.logLinesPerSecond, meta.logBytesPerSecond));
 })`;
