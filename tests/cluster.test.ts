@@ -1,9 +1,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { runWebdatExpectingExit, startWebdat, tempDir, type Running } from './helpers/webdat.ts';
+import { BIN, runWebdatExpectingExit, startWebdat, tempDir, type Running } from './helpers/webdat.ts';
 import { connect, type Client } from './helpers/ws.ts';
-import { startRedis } from './helpers/redis.ts';
+import { freePort, startRedis } from './helpers/redis.ts';
 
 // `cluster.redis` (SPEC §12), black-box: two `webdat serve` processes are two hosts of one
 // cluster, joined through a real redis-server of the test's own. Everything that crosses hosts is
@@ -175,16 +176,37 @@ test('a host with --processes 2 joins the cluster: one readiness line, both proc
 });
 
 test('a cluster entry that is not a redis:// URL with a plain name is refused with exit 2', async () => {
-  const cases: Array<[unknown, RegExp]> = [
-    [{ redis: 'http://127.0.0.1:6379', name: 'x' }, /cluster\.redis.*redis:\/\/ or rediss:\/\/ URL/],
-    [{ redis: redis.url, name: 'has space' }, /cluster\.name/],
-    [{ redis: redis.url }, /cluster\.name/],
-    [{ redis: redis.url, name: 'x', extra: 1 }, /extra/],
-  ];
-  for (const [cluster, message] of cases) {
-    const cfg = tempDir({ 'cb.js': CALLBACKS, 'webdat.json': JSON.stringify({ servers: [{ name: 'alpha', port: 0, callbacks: 'cb.js' }], cluster }) });
-    const r = await runWebdatExpectingExit(['serve', '--config', path.join(cfg, 'webdat.json')]);
-    assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, message);
+  const cluster = { redis: 'http://127.0.0.1:6379', name: 'has space', extra: 1 };
+  const cfg = tempDir({ 'cb.js': CALLBACKS, 'webdat.json': JSON.stringify({ servers: [{ name: 'alpha', port: 0, callbacks: 'cb.js' }], cluster }) });
+  const r = await runWebdatExpectingExit(['serve', '--config', path.join(cfg, 'webdat.json')]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /WEBDAT_ERR_CONFIG/);
+  assert.match(r.stderr, /cluster\.redis: must be a redis:\/\/ or rediss:\/\/ URL/);
+  assert.match(r.stderr, /cluster\.name: must be 1 to 64 letters/);
+  assert.match(r.stderr, /extra/);
+});
+
+test('with Redis unreachable at startup webdat waits, unannounced, and logs why without the URL\'s password', async () => {
+  const port = await freePort();
+  const cfg = tempDir({ 'cb.js': CALLBACKS, 'webdat.json': JSON.stringify({
+    servers: [{ name: 'alpha', host: '127.0.0.1', port: 0, callbacks: 'cb.js' }],
+    cluster: { redis: `redis://:s3cret-pass@127.0.0.1:${port}`, name: 'nowhere' },
+  }) });
+  const proc = spawn(process.execPath, [BIN, 'serve', '--config', path.join(cfg, 'webdat.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  const logged = new Promise<void>((resolve) => proc.stderr.on('data', (d) => { err += d; if (/cluster: redis connection failed/.test(err)) resolve(); }));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
+  const bound = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+  try {
+    await logged;
+  } finally {
+    proc.kill('SIGTERM');
+    assert.equal(await exited, 0, err);
+    clearTimeout(bound);
   }
+  assert.doesNotMatch(out, /listening on/);
+  assert.doesNotMatch(err, /s3cret-pass/);
+  assert.match(err, /\*\*\*@127\.0\.0\.1/);
 });

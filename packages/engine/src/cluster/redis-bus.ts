@@ -38,7 +38,8 @@ export interface ClusterConfig {
 
 type Clients = Array<[string, string]>;
 type Wire =
-  | { t: 'hb'; from: string }
+  /** `n`: how many clients the node has, to notice a join or leave that was lost */
+  | { t: 'hb'; from: string; n: number }
   | { t: 'hello' | 'state'; from: string; clients: Clients }
   | { t: 'broadcast'; from: string; server: string; op: typeof WsOp.text | typeof WsOp.binary; data: Body }
   | { t: 'join' | 'leave'; from: string; server: string; client: string }
@@ -68,6 +69,8 @@ export class RedisBus implements Bus {
   /** servers this node serves → when its primary lease was last renewed (0: not primary) */
   private readonly serves = new Map<string, number>();
   private readonly announce: ((line: string) => void) | null;
+  /** the Redis URL for logs: never its password */
+  private readonly where: string;
   private online = false;
   private joining = false;
   private readonly joinedWaiters: Array<() => void> = [];
@@ -76,6 +79,7 @@ export class RedisBus implements Bus {
 
   private constructor(private readonly config: ClusterConfig, private readonly log: Logger, announce: ((line: string) => void) | null) {
     this.announce = announce;
+    this.where = withoutPassword(config.redis);
     const prefix = `webdat:${config.name}`;
     this.all = `${prefix}:all`;
     this.mine = `${prefix}:node:${this.node}`;
@@ -113,7 +117,7 @@ export class RedisBus implements Bus {
       await this.sub.subscribe(this.all, this.mine);
       await this.publish(this.all, { t: 'hello', from: this.node, clients: this.localClients() });
       this.online = true;
-      this.log.info({ redis: this.config.redis, cluster: this.config.name, node: this.node }, 'joined the cluster through Redis');
+      this.log.info({ redis: this.where, cluster: this.config.name, node: this.node }, 'joined the cluster through Redis');
       for (const resolve of this.joinedWaiters.splice(0)) resolve();
       this.tick();
     } catch (err) {
@@ -127,8 +131,14 @@ export class RedisBus implements Bus {
   private offline(): void {
     if (!this.online) return;
     this.online = false;
-    this.log.error({ redis: this.config.redis }, 'lost Redis: serving this node\'s clients only until it is back');
+    this.log.error({ redis: this.where }, 'lost Redis: serving this node\'s clients only until it is back');
     for (const node of [...this.peers.keys()]) this.forget(node);
+    // a Redis that comes back empty has no lease: stepping down now keeps two primaries from overlapping
+    for (const [server, renewed] of this.serves) {
+      if (renewed === 0) continue;
+      this.serves.set(server, 0);
+      this.events?.primary(server, false);
+    }
   }
 
   listen(events: BusEvents): void {
@@ -213,7 +223,9 @@ export class RedisBus implements Bus {
     }
     if (!this.online) return;
     for (const [node, peer] of this.peers) if (now - peer.seen > DEAD_MS) this.forget(node);
-    this.publish(this.all, { t: 'hb', from: this.node }).catch((err: Error) => this.failed('heartbeat', err));
+    let n = 0;
+    for (const set of this.local.values()) n += set.size;
+    this.publish(this.all, { t: 'hb', from: this.node, n }).catch((err: Error) => this.failed('heartbeat', err));
     for (const server of this.serves.keys()) void this.claim(server);
   }
 
@@ -249,11 +261,10 @@ export class RedisBus implements Bus {
     const known = this.peers.has(m.from);
     const peer = this.peer(m.from);
     const ev = this.events;
+    // a node we dropped (or never heard say hello), or whose list we got wrong: exchange clients with it
+    if ((!known && m.t !== 'hello' && m.t !== 'state') || (m.t === 'hb' && m.n !== countOf(peer))) this.greet(m.from);
     switch (m.t) {
-      case 'hb':
-        // a node we dropped (or never heard say hello) is alive: exchange clients with it
-        if (!known) this.publish(this.channelOf(m.from), { t: 'hello', from: this.node, clients: this.localClients() }).catch((err: Error) => this.failed('greeting a node', err));
-        break;
+      case 'hb': break;
       case 'hello':
         this.replace(m.from, peer, m.clients);
         this.publish(this.channelOf(m.from), { t: 'state', from: this.node, clients: this.localClients() }).catch((err: Error) => this.failed('greeting a node', err));
@@ -265,6 +276,10 @@ export class RedisBus implements Bus {
       case 'send': ev?.send(m.server, m.client, m.op, m.data); break;
       case 'close': ev?.close(m.server, m.client, m.code, m.reason); break;
     }
+  }
+
+  private greet(node: string): void {
+    this.publish(this.channelOf(node), { t: 'hello', from: this.node, clients: this.localClients() }).catch((err: Error) => this.failed('greeting a node', err));
   }
 
   private peer(node: string): Peer {
@@ -310,8 +325,24 @@ export class RedisBus implements Bus {
   private failed(what: string, err: Error): void {
     const now = Date.now();
     if (now - this.lastErrorLog < ERROR_LOG_MS) { this.dropped++; return; }
-    this.log.error({ redis: this.config.redis, err: err.message, alsoFailed: this.dropped }, `cluster: ${what} failed`);
+    this.log.error({ redis: this.where, err: err.message, alsoFailed: this.dropped }, `cluster: ${what} failed`);
     this.lastErrorLog = now;
     this.dropped = 0;
+  }
+}
+
+function countOf(peer: Peer): number {
+  let n = 0;
+  for (const set of peer.clients.values()) n += set.size;
+  return n;
+}
+
+function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
   }
 }
