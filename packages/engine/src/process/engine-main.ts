@@ -7,7 +7,7 @@ import { watchCallbacks } from '../reload/watch-callbacks.js';
 import type { ServeOptions } from '../cli.js';
 import { IpcBus, PROCESSES_ENV } from '../cluster/ipc-bus.js';
 import type { Init } from '../cluster/messages.js';
-import { RedisBus } from '../cluster/redis-bus.js';
+import type { RedisBus } from '../cluster/redis-bus.js';
 import { HostInCluster } from '../cluster/host-in-cluster.js';
 import type { Bus } from '../cluster/bus.js';
 
@@ -63,7 +63,9 @@ export async function runEngine(opts: ServeOptions): Promise<number | null> {
     process.on('disconnect', () => stop('disconnect'));
     const config = configFromOptions(opts);
     // Each engine process joins Redis itself before it starts a server (see HostInCluster).
-    const redis = config.cluster === undefined ? null : await RedisBus.connect(config.cluster, logger, cluster === null ? announce : null);
+    // ioredis is loaded only by a process of a cluster: one host without `cluster` pays nothing for it
+    const redis: RedisBus | null = config.cluster === undefined ? null
+      : await (await import('../cluster/redis-bus.js')).RedisBus.connect(config.cluster, logger, cluster === null ? announce : null);
     let bus: Bus | undefined = cluster?.bus;
     if (redis !== null) bus = cluster === null ? redis : new HostInCluster(cluster.bus, redis);
     engine = new Engine(cluster === null ? config : asProcessOf(config, cluster.init), {
