@@ -82,7 +82,8 @@ export class WebdatServer {
     this.topic = `webdat/broadcast/${config.name}`;
     this.host = host;
     this.log = host.logger.child({ server: config.name });
-    this.clientTag = host.bus === null ? '' : `${process.pid}.`;
+    // the node, not the pid alone: two hosts of a cluster can run webdat under one pid (containers)
+    this.clientTag = host.bus === null ? '' : `${host.bus.node}.`;
     this.primary = host.bus === null;
   }
 
