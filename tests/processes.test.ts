@@ -220,9 +220,25 @@ test('an admin stop applies to both processes, and to one restarted later', asyn
   const lines = () => main.stdout().split('\n').filter((l) => l.includes('server "beta" listening on')).length;
   assert.equal((await api('/servers/beta/start', 'POST')).status, 200);
   await until('beta announces itself again once both processes serve it', async () => (lines() === 2 ? true : undefined));
+  // Every process serves the port announced.
+  const again = [...main.stdout().matchAll(/server "beta" listening on (http:\/\/\S+)/g)].at(-1)![1];
   const seen = new Set<string>();
-  for (let i = 0; i < 60 && seen.size < 2; i++) seen.add((JSON.parse((await getFresh(beta + '/')).body) as { node: string }).node);
+  for (let i = 0; i < 60 && seen.size < 2; i++) seen.add((JSON.parse((await getFresh(again + '/')).body) as { node: string }).node);
   assert.equal(seen.size, 2);
+});
+
+test('an admin restart of a port-0 server: every process serves one port again, announced once', async () => {
+  const lines = () => [...main.stdout().matchAll(/server "alpha" listening on (http:\/\/\S+)/g)].map((m) => m[1]);
+  assert.equal(lines().length, 1);
+  const r = await api('/servers/alpha/restart', 'POST');
+  assert.equal(r.status, 200);
+  const { port } = await r.json() as { port: number };
+  await until('alpha announces itself again', async () => (lines().length === 2 ? true : undefined));
+  assert.equal(new URL(lines()[1]).port, String(port));
+  const seen = new Set<string>();
+  for (let i = 0; i < 60 && seen.size < 2; i++) seen.add((JSON.parse((await getFresh(lines()[1] + '/')).body) as { node: string }).node);
+  assert.equal(seen.size, 2);
+  assert.equal(lines().length, 2, 'once, not once per process');
 });
 
 test('a port used by anything else is refused with exit code 2', async () => {

@@ -112,6 +112,11 @@ export class Engine {
       this.listeners.set(key, l);
     } else if (l.spec.secure !== c.secure) {
       throw new EngineError('WEBDAT_ERR_LISTEN', `server "${server.name}": ${c.host}:${c.port} is already served ${l.spec.secure ? 'with' : 'without'} TLS by another server`);
+    } else {
+      // Once a process opened the server's port, every process (that one too) opens it there again:
+      // the others may still hold the socket, and `port: 0` stays one port for all.
+      const shared = this.sharedPorts.get(server.name);
+      if (shared !== undefined) l.share(shared);
     }
     return l;
   }

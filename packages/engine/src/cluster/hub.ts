@@ -25,6 +25,12 @@ export class Hub {
   /** server → indexes of the processes serving it */
   private readonly serving = new Map<string, Set<number>>();
   private readonly announced = new Set<string>();
+  /**
+   * server → processes that serve it since its readiness line was last due: a stop (an admin stop
+   * or restart, which every process makes in turn) starts a new round, so the line is printed again
+   * only once every process serves anew, never while the others still serve the old socket.
+   */
+  private readonly fresh = new Map<string, Set<number>>();
   private readonly primaries = new Map<string, number>();
   private readonly asks = new Map<number, Ask>();
   private askSeq = 0;
@@ -54,6 +60,7 @@ export class Hub {
       }
     }
     for (const [server, set] of this.serving) if (set.delete(index)) this.elect(server);
+    for (const set of this.fresh.values()) set.delete(index);
     for (const [key, ask] of this.asks) {
       if (ask.from === index) this.asks.delete(key);
       else if (ask.waiting.delete(index)) this.settle(key, ask);
@@ -92,7 +99,8 @@ export class Hub {
       case 'started': this.hooks.started(index); break;
       case 'serving': this.onServing(index, m.server, m.port, m.line); break;
       case 'stopped': {
-        this.announced.delete(m.server);
+        if (this.announced.delete(m.server)) this.fresh.set(m.server, new Set());
+        else this.fresh.get(m.server)?.delete(index);
         if (this.serving.get(m.server)?.delete(index)) this.elect(m.server);
         break;
       }
@@ -108,15 +116,20 @@ export class Hub {
   }
 
   private onServing(index: number, server: string, port: number, line: string): void {
+    // Every process learns the port, the one that opened it too: when it starts the server again,
+    // the others may still hold the socket, so it joins the port instead of checking it is free.
     if (this.ports.get(server) !== port) {
       this.ports.set(server, port);
-      this.relay(index, { t: 'port', server, port });
+      for (const i of this.children.keys()) this.tell(i, { t: 'port', server, port });
     }
     let set = this.serving.get(server);
     if (set === undefined) this.serving.set(server, set = new Set());
     set.add(index);
     this.elect(server);
-    if (set.size === this.size && !this.announced.has(server)) {
+    let fresh = this.fresh.get(server);
+    if (fresh === undefined) this.fresh.set(server, fresh = new Set());
+    fresh.add(index);
+    if (fresh.size === this.size && !this.announced.has(server)) {
       this.announced.add(server);
       this.hooks.print(line);
     }

@@ -37,6 +37,13 @@ export class Listener {
     this.spec = spec;
   }
 
+  /** The processes of this webdat share `port` for these servers: open the socket there next time. */
+  share(port: number): void {
+    if (this.socket !== null) return;
+    this.spec.port = port;
+    this.spec.shared = true;
+  }
+
   /** Routes the server's hosts here and opens the socket if it was closed; returns the bound port. */
   async attach(server: WebdatServer): Promise<number> {
     this.router.remove(server);
