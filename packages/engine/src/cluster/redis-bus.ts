@@ -221,7 +221,11 @@ export class RedisBus implements Bus {
         this.events?.primary(server, false);
       }
     }
-    if (!this.online) return;
+    if (!this.online) {
+      // a join that failed halfway (Redis went away between subscribing and saying hello) is retried
+      void this.enter();
+      return;
+    }
     for (const [node, peer] of this.peers) if (now - peer.seen > DEAD_MS) this.forget(node);
     let n = 0;
     for (const set of this.local.values()) n += set.size;
