@@ -26,7 +26,8 @@ test('servers are added and removed at run time; errors are values with codes', 
   const engine = createEngine({ servers: [{ name: 'one', host: '127.0.0.1', port: 0, callbacks: 'one.js' }], workers: 2 }, { logger, baseDir: dir, announce: () => {} });
   await engine.start();
   try {
-    const two = await engine.addServer({ name: 'two', host: '127.0.0.1', port: 0, callbacks: 'two.js', instances: 2 });
+    // A time limit a busy machine cannot reach while loading: top-level code runs under it too.
+    const two = await engine.addServer({ name: 'two', host: '127.0.0.1', port: 0, callbacks: 'two.js', instances: 2, limits: { timeoutMs: 10_000 } });
     assert.equal(two.instances.length, 2);
     assert.notEqual(two.instances[0].lane, two.instances[1].lane, 'instances of one server sit on different workers');
     assert.match(await (await fetch(`http://127.0.0.1:${two.port}/`)).text(), /^two /);
@@ -46,7 +47,7 @@ test('servers are added and removed at run time; errors are values with codes', 
     await assert.rejects(engine.removeServer('two'), { code: 'WEBDAT_ERR_SERVER_UNKNOWN' });
     assert.equal(await (await fetch(`http://127.0.0.1:${engine.server('one').port}/`)).text(), 'one', 'the others serve on');
 
-    const again = await engine.addServer({ name: 'two', host: '127.0.0.1', port: 0, callbacks: 'two.js' });
+    const again = await engine.addServer({ name: 'two', host: '127.0.0.1', port: 0, callbacks: 'two.js', limits: { timeoutMs: 10_000 } });
     assert.match(await (await fetch(`http://127.0.0.1:${again.port}/`)).text(), /^two /, 'a removed name can be used again');
   } finally {
     await engine.stop();

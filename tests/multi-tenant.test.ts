@@ -47,6 +47,15 @@ function openWs(port: number, host: string): Promise<{ ws: WebSocket; got: strin
   });
 }
 
+/** Polls `done` every 10 ms; fails the test after 10 s. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!done()) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 function writeConfig(dir: string, config: object): string {
   const file = path.join(dir, 'webdat.json');
   fs.writeFileSync(file, JSON.stringify(config));
@@ -76,7 +85,7 @@ test('servers sharing a port are chosen by Host: exact names, wildcards, the def
     const b = await openWs(port, 'x.beta.test');
     a.ws.send('hi');
     b.ws.send('yo');
-    while (a.got.length < 1 || b.got.length < 1) await new Promise((r) => setTimeout(r, 10));
+    await until(() => a.got.length >= 1 && b.got.length >= 1, 'the broadcasts');
     assert.deepEqual([a.got, b.got], [['alpha:hi'], ['beta:yo']]);
     a.ws.close();
     b.ws.close();
@@ -177,7 +186,7 @@ export function onWebSocketReceiveText(w, client, text) { counts[client] = (coun
     ws.on('message', (d) => got.push(d.toString()));
     await new Promise((r) => ws.once('open', r));
     for (let i = 1; i <= 20; i++) ws.send(String(i));
-    while (got.length < 20) await new Promise((r) => setTimeout(r, 10));
+    await until(() => got.length >= 20, 'the 20 answers');
     const owner = got[0].split(' ')[0];
     assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => `${owner} ${i + 1} ${i + 1}`), 'one connection, one instance, in order');
     ws.close();
@@ -200,7 +209,7 @@ test('on a shared port each server keeps its own WebSocket message limit (1009 b
     const big = 'x'.repeat(2048);
     const b = await openWs(port, 'beta.test');
     b.ws.send(big);
-    while (b.got.length < 1) await new Promise((r) => setTimeout(r, 10));
+    await until(() => b.got.length >= 1, 'beta\'s broadcast');
     assert.equal(b.got[0], 'beta:' + big);
     const a = await openWs(port, 'alpha.test');
     a.ws.send(big);

@@ -241,14 +241,19 @@ test('an admin restart of a port-0 server: every process serves one port again, 
   assert.equal(lines().length, 2, 'once, not once per process');
 });
 
-test('a port used by anything else is refused with exit code 2', async () => {
+test('a port used by anything else, another webdat included, is refused with exit code 2', async () => {
   const blocker = net.createServer();
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
   const port = (blocker.address() as net.AddressInfo).port;
+  // The running webdat holds its ports with SO_REUSEPORT, which a second one must not join.
+  const held = new URL([...main.stdout().matchAll(/server "alpha" listening on (http:\/\/\S+)/g)].at(-1)![1]).port;
   try {
-    const r = await runWebdatExpectingExit(['serve', '--callbacks', path.join(dir, 'cb.js'), '--host', '127.0.0.1', '--port', String(port), '--processes', '2'], { ms: 60_000 });
-    assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /WEBDAT_ERR_LISTEN/);
+    const refused = await Promise.all([String(port), held].map((p) => runWebdatExpectingExit(
+      ['serve', '--callbacks', path.join(dir, 'cb.js'), '--host', '127.0.0.1', '--port', p, '--processes', '2'], { ms: 120_000 })));
+    for (const r of refused) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /WEBDAT_ERR_LISTEN/);
+    }
   } finally {
     blocker.close();
   }

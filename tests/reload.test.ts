@@ -13,8 +13,10 @@ export function onWebSocketReceiveText(w, client, text) { w.webSocketSendText(cl
 `;
 
 async function until(url: string, body: string): Promise<void> {
-  for (;;) {
-    if ((await (await fetch(url)).text()) === body) return;
+  for (const deadline = Date.now() + 15_000; ;) {
+    const got = await (await fetch(url)).text();
+    if (got === body) return;
+    assert.ok(Date.now() < deadline, `still serving ${JSON.stringify(got)}, not ${JSON.stringify(body)}, 15 s after the change`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }

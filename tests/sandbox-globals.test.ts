@@ -46,7 +46,7 @@ const cases = String(function cases() {
 const server = await serveSource(`
 const cases = ${cases};
 export function onHTTPRequest(w, req, res) { res.data = JSON.stringify(cases()); }
-`);
+`, ['--timeout-ms', '10000']); // many cases in one call: no time limit is tested here, and a busy machine must not reach one
 after(() => server.stop());
 
 test('TextEncoder/TextDecoder, atob/btoa, URL, URLSearchParams, crypto and structuredClone agree with Node', async () => {

@@ -67,14 +67,14 @@ test('the password never appears in any output', () => {
 
 async function failsWith(args: string[], message: RegExp, env?: NodeJS.ProcessEnv) {
   const r = await runWebdatExpectingExit(['serve', '--port', '0', '--host', '127.0.0.1', '--secure', ...args], { env });
-  assert.notEqual(r.code, 0, `exited ${r.code}`);
+  assert.equal(r.code, 2, `exited ${r.code}\n${r.stderr}`);
   assert.match(r.stderr, message);
   assert.ok(!(r.stdout + r.stderr).includes(PASSWORD), 'password leaked');
   assert.ok(!(r.stdout + r.stderr).includes('wrong-password-given'), 'password leaked');
   return r;
 }
 
-test('a wrong password names the key file and exits non-zero', async () => {
+test('a wrong password names the key file and exits with code 2', async () => {
   await failsWith(['--private-key', site.key, '--certificate', site.cert, '--password', 'wrong-password-given'], new RegExp(`WEBDAT_ERR_TLS.*${site.key.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}.*wrong password`));
   await failsWith(['--private-key', site.key, '--certificate', site.cert], /wrong password/);
 });

@@ -38,12 +38,10 @@ test('a message over limits.maxMessageBytes closes the connection and never reac
   c.ws.send('x'.repeat(1024));
   assert.equal(await c.next(), 'ok:1024');
   c.ws.send('y'.repeat(1025));
-  const closed = await c.closed;
-  // uWS v20.30 ends the connection without a close frame when maxPayloadLength is exceeded.
-  assert.ok([1006, 1009].includes(closed.code), `close code ${closed.code}`);
+  assert.equal((await c.closed).code, 1009);
   const b = await connect(url);
   b.ws.send(Buffer.alloc(2000));
-  assert.ok([1006, 1009].includes((await b.closed).code));
+  assert.equal((await b.closed).code, 1009);
   probe.ws.send('count');
   assert.equal(Number(await probe.next()), before + 2, 'only the probe\'s own message and the 1024-byte one were received');
   probe.ws.close();
@@ -61,7 +59,7 @@ test('connections beyond limits.maxConnections are refused; a freed slot can be 
   open[0].ws.close();
   await open[0].closed;
   let again: Awaited<ReturnType<typeof connect>> | null = null;
-  for (let i = 0; i < 50 && again === null; i++) {
+  for (const until = Date.now() + 10_000; again === null && Date.now() < until;) {
     again = await connect(url).catch(() => null);
     if (again === null) await new Promise((r) => setTimeout(r, 20));
   }
@@ -88,7 +86,7 @@ test('a client that never reads is disconnected once its buffer is full, and oth
   // 400 × 64 KiB = 25 MiB for a reader that never reads, against a 1 MiB cap: the server must drop
   // the connection (the client only notices once it reads what the kernel already holds).
   let conns = '2';
-  for (let i = 0; i < 200 && conns !== '1'; i++) {
+  for (const until = Date.now() + 60_000; conns !== '1' && Date.now() < until;) {
     healthy.ws.send('conns');
     conns = String(await healthy.next());
     if (conns !== '1') await new Promise((r) => setTimeout(r, 25));

@@ -82,7 +82,12 @@ export function runWebdatExpectingExit(args: string[], opts: { env?: NodeJS.Proc
     let stderr = '';
     proc.stdout.on('data', (d) => { stdout += d; });
     proc.stderr.on('data', (d) => { stderr += d; });
-    const t = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`still running after ${opts.ms ?? 20_000} ms\n${stdout}\n${stderr}`)); }, opts.ms ?? 20_000);
+    // SIGTERM first: the supervisor passes it on, where SIGKILL would leave its engine running.
+    const t = setTimeout(() => {
+      proc.kill('SIGTERM');
+      setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
+      reject(new Error(`still running after ${opts.ms ?? 60_000} ms\n${stdout}\n${stderr}`));
+    }, opts.ms ?? 60_000);
     proc.on('exit', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
   });
 }

@@ -20,6 +20,8 @@ export interface EngineOptions {
   baseDir?: string;
   /** names of servers to leave inactive (the supervisor's quarantine) */
   disabled?: ReadonlySet<string>;
+  /** servers on probation (named together in an engine death), with when each is cleared (ms since the epoch) */
+  suspects?: ReadonlyMap<string, number>;
   /** the other engine processes of this webdat (SPEC §12) */
   bus?: Bus;
   /** ports other processes already listen on, by server name: shared, never checked for being free */
@@ -39,6 +41,7 @@ export class Engine {
   private readonly announceLine: (line: string) => void;
   private readonly baseDir: string;
   private readonly disabled: ReadonlySet<string>;
+  private readonly suspects: ReadonlyMap<string, number>;
   private seq = 0;
   private tenantSeq = 0;
   private sweeper: NodeJS.Timeout | null = null;
@@ -55,6 +58,7 @@ export class Engine {
     this.announceLine = opts.announce ?? ((line) => process.stdout.write(line + '\n'));
     this.baseDir = opts.baseDir ?? process.cwd();
     this.disabled = opts.disabled ?? new Set();
+    this.suspects = opts.suspects ?? new Map();
     this.bus = opts.bus ?? null;
     this.sharedPorts = opts.sharedPorts ?? new Map();
     const isolates = config.servers.reduce((n, s) => n + s.instances, 0);
@@ -69,6 +73,7 @@ export class Engine {
         },
         snapshot: (t) => this.byTenant.get(t)?.info() ?? ({} as InfoSnapshot),
         fanout: (t) => this.byTenant.get(t)?.clients.size ?? 0,
+        clients: (t) => this.byTenant.get(t)?.clientsOf(t) ?? [],
       },
     });
     for (const s of config.servers) this.register(s);
@@ -93,6 +98,11 @@ export class Engine {
     });
     this.servers.set(config.name, server);
     for (const i of instances) this.byTenant.set(i.tenant, server);
+    const until = this.suspects.get(config.name);
+    if (until !== undefined) {
+      for (const i of instances) this.pool.suspect(i.tenant, until);
+      this.logger.warn({ server: config.name, until: new Date(until).toISOString() }, 'server on probation: its callbacks were running when the engine died, so they run apart from the other suspects');
+    }
     return server;
   }
 

@@ -12,6 +12,7 @@ import { Counters, type PendingEvent, type Ws } from './server-state.js';
 import { writeOutcome, writeResponse } from './http/write-response.js';
 import type { Listener } from './net/listener.js';
 import type { Bus } from './cluster/bus.js';
+import { closeReason } from './ws/close-reason.js';
 
 /** What a server needs from the engine that hosts it. */
 export interface ServerHost {
@@ -308,7 +309,7 @@ export class WebdatServer {
 
   closeClient(client: string, code: number, reason: string): void {
     const ws = this.clients.get(client);
-    if (ws !== undefined && !ws.getUserData().closed) ws.end(code, reason);
+    if (ws !== undefined && !ws.getUserData().closed) ws.end(code, closeReason(reason));
   }
 
   /** A broadcast of this server made in another process reaches the clients of this one. */
@@ -370,6 +371,12 @@ export class WebdatServer {
   }
 
   /** The events of one instance end with `outcome` (its worker thread was lost). */
+  /** Ids of the open WebSocket connections served by the instance `tenant`. */
+  clientsOf(tenant: number): string[] {
+    const i = this.instances.findIndex((x) => x.tenant === tenant);
+    return [...this.clients].filter(([, ws]) => ws.getUserData().inst === i).map(([id]) => id);
+  }
+
   failInstance(tenant: number, outcome: Exclude<Outcome, 'ok'>): void {
     const i = this.instances.findIndex((x) => x.tenant === tenant);
     for (const [id, e] of [...this.pending]) if (e.inst === i) this.finish(id, outcome);

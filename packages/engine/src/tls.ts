@@ -16,6 +16,11 @@ function read(file: string, what: string): string {
   }
 }
 
+/** PKCS#8 `ENCRYPTED PRIVATE KEY` blocks and legacy PEM blocks with `Proc-Type: 4,ENCRYPTED`. */
+function isEncryptedPem(pem: string): boolean {
+  return /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4,\s*ENCRYPTED/m.test(pem);
+}
+
 /**
  * Checks key, certificate and passphrase with node:crypto before uWS sees them: uWS only says
  * "App construction failed". Messages name the file and never contain the passphrase.
@@ -26,9 +31,11 @@ export function checkTls(t: TlsFiles): void {
   let key: crypto.KeyObject;
   try {
     key = crypto.createPrivateKey({ key: keyPem, passphrase: t.password ?? '' });
-  } catch (err) {
-    const msg = (err as Error).message;
-    const why = /bad decrypt|passphrase|decrypt/i.test(msg) ? 'wrong password (or the key needs one)' : 'not a valid PEM private key';
+  } catch {
+    // A wrong passphrase passes AES-CBC's padding check about once in 256 and then fails as garbage,
+    // so OpenSSL's message cannot tell the two apart: an encrypted key that does not open is a
+    // password problem, whatever OpenSSL said.
+    const why = isEncryptedPem(keyPem) ? 'wrong password (or the key needs one)' : 'not a valid PEM private key';
     throw new EngineError('WEBDAT_ERR_TLS', `cannot use private key file ${t.privateKey}: ${why}`);
   }
   let cert: crypto.X509Certificate;

@@ -33,7 +33,7 @@ function ints(v: unknown, path: string): void {
 function version(o: unknown, path: string): asserts o is Record<string, unknown> {
   if (!isObj(o)) fail(path, 'an object');
   if (o.v !== PROTOCOL_VERSION) {
-    throw new ProtocolError(ProtocolErrorCode.version, `${path}.v: expected protocol version ${PROTOCOL_VERSION}, got ${String(o.v)}`);
+    throw new ProtocolError(ProtocolErrorCode.version, `${path}.v: expected protocol version ${PROTOCOL_VERSION}, got ${typeof o.v === 'number' ? o.v : typeof o.v}`);
   }
 }
 
@@ -108,6 +108,7 @@ function checkSpec(s: unknown, path: string): asserts s is TenantSpec {
   str(s, 'name', path); str(s, 'entry', path); str(s, 'node', path);
   if (typeof s.secure !== 'boolean') fail(`${path}.secure`, 'a boolean');
   if (s.source !== undefined && typeof s.source !== 'string') fail(`${path}.source`, 'a string');
+  if (s.clients !== undefined) strings(s.clients, `${path}.clients`);
   if (!isObj(s.limits)) fail(`${path}.limits`, 'an object');
   if (typeof s.limits.timeoutMs !== 'number' || !(s.limits.timeoutMs > 0)) fail(`${path}.limits.timeoutMs`, 'a positive number');
   if (typeof s.limits.memoryMb !== 'number' || !(s.limits.memoryMb > 0)) fail(`${path}.limits.memoryMb`, 'a positive number');

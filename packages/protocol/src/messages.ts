@@ -78,6 +78,8 @@ export interface TenantSpec {
   /** source that replaces the file's content (admin upload); imports still resolve from disk */
   source?: string;
   limits: Limits;
+  /** open WebSocket connections of this isolate, when it is rebuilt on a replacement worker thread */
+  clients?: string[];
 }
 
 /** The info channels a callback sees as `webServer.info`; the engine sends a fresh copy with each batch. */

@@ -5,7 +5,7 @@ import {
 } from '@webdat/protocol';
 import { PRELUDE_SOURCE } from './prelude/source.js';
 import { hostCallbacks } from './host-functions.js';
-import { ModuleSources, linkModuleGraph } from './module-loader.js';
+import { ModuleSources, isolateStack, linkModuleGraph } from './module-loader.js';
 import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
 import { armHostDeadline, classifyFailure, disarmHostDeadline, sliceMs } from './limits.js';
 import { checkResponse, headerBudgetProblem } from './http-message.js';
@@ -75,7 +75,7 @@ export class TenantHost {
       } catch (err) {
         const o = classifyFailure(err, isolate);
         const why = o === 'timeout' ? `top-level code ran past the ${timeoutMs} ms limit`
-          : o === 'memory' ? `top-level code exceeded the ${memoryMb} MB memory limit` : this.sources.mapStack((err as Error).stack ?? String(err));
+          : o === 'memory' ? `top-level code exceeded the ${memoryMb} MB memory limit` : this.sources.mapStack(isolateStack(err));
         throw new CallbacksLoadError(SandboxErrorCode.load, `callbacks failed to evaluate: ${why}`);
       } finally {
         disarmHostDeadline();

@@ -26,6 +26,14 @@ export class ModuleSources {
     if (entrySource !== undefined) this.files.set(real, entrySource);
   }
 
+  /**
+   * How a file is named in messages, stack traces and the isolate itself: relative to the callbacks
+   * folder, so neither an uploader nor the callbacks learn where the host keeps them.
+   */
+  display(file: string): string {
+    return path.relative(this.root, file).split(path.sep).join('/');
+  }
+
   /** The JavaScript of a module: its file as it is, or compiled when it is TypeScript. */
   read(file: string): string {
     let src = this.files.get(file);
@@ -33,15 +41,16 @@ export class ModuleSources {
       try {
         src = fs.readFileSync(file, 'utf8');
       } catch (err) {
-        throw new CallbacksLoadError(SandboxErrorCode.load, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new CallbacksLoadError(SandboxErrorCode.load, `cannot read ${this.display(file)}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
       }
       this.files.set(file, src);
     }
     if (!isTypeScript(file)) return src;
     let compiled = this.compiled.get(file);
     if (compiled === undefined) {
-      const c = compileTypeScript(src, path.relative(this.root, file) || path.basename(file));
-      this.maps.set(file, c.map);
+      // Stack traces name modules as the isolate knows them: by their display name.
+      const c = compileTypeScript(src, this.display(file));
+      this.maps.set(this.display(file), c.map);
       compiled = c.code;
       this.compiled.set(file, compiled);
     }
@@ -53,9 +62,13 @@ export class ModuleSources {
     return mapStack(text, this.maps);
   }
 
-  /** Only relative specifiers that stay inside the entry module's folder are allowed. */
+  /**
+   * Only relative specifiers that stay inside the entry module's folder are allowed. A path that
+   * leaves it is refused before the file system is asked, so the answer is the same whether the
+   * target exists or not; the same holds for a path that leaves through a symbolic link.
+   */
   resolve(specifier: string, referrer: string): string {
-    const where = `in ${path.relative(this.root, referrer) || path.basename(referrer)}`;
+    const where = `in ${this.display(referrer) || path.basename(referrer)}`;
     if (specifier === TYPES_MODULE) {
       throw new CallbacksLoadError(SandboxErrorCode.importRefused,
         `import '${specifier}' ${where} refused: it holds types only; import them with \`import type\``);
@@ -64,19 +77,44 @@ export class ModuleSources {
       throw new CallbacksLoadError(SandboxErrorCode.importRefused,
         `import '${specifier}' ${where} refused: only relative imports from the callbacks folder are allowed (no packages, no node: built-ins)`);
     }
+    const leaves = () => new CallbacksLoadError(SandboxErrorCode.importRefused, `import '${specifier}' ${where} refused: it leaves the callbacks folder`);
     const target = path.resolve(path.dirname(referrer), specifier);
+    if (!this.inside(target)) throw leaves();
     let real: string;
     try {
       real = fs.realpathSync(isTypeScript(referrer) ? typeScriptTarget(target) : target);
     } catch {
-      throw new CallbacksLoadError(SandboxErrorCode.load, `import '${specifier}' ${where}: no such file ${target}`);
+      if (!this.inside(this.realAncestor(target))) throw leaves();
+      throw new CallbacksLoadError(SandboxErrorCode.load, `import '${specifier}' ${where}: no such file ${this.display(target)}`);
     }
-    if (!real.startsWith(this.root + path.sep)) {
-      throw new CallbacksLoadError(SandboxErrorCode.importRefused,
-        `import '${specifier}' ${where} refused: it leaves the callbacks folder ${this.root}`);
-    }
+    if (!this.inside(real)) throw leaves();
     return real;
   }
+
+  private inside(file: string): boolean {
+    return file.startsWith(this.root + path.sep);
+  }
+
+  /** The real path of the nearest ancestor of a missing file that exists (where a link inside the folder leads). */
+  private realAncestor(file: string): string {
+    for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+      try {
+        return path.join(fs.realpathSync(dir), path.relative(dir, file));
+      } catch {
+        if (dir === path.dirname(dir)) return file;
+      }
+    }
+  }
+}
+
+/**
+ * What a load error shows of a value thrown by top-level code: its stack inside the isolate, without
+ * the host frames isolated-vm appends below its boundary line.
+ */
+export function isolateStack(err: unknown): string {
+  const stack = err instanceof Error && typeof err.stack === 'string' ? err.stack : String(err);
+  const boundary = stack.indexOf('\n    at (<isolated-vm boundary>)');
+  return boundary < 0 ? stack : stack.slice(0, boundary);
 }
 
 /**
@@ -93,7 +131,7 @@ function typeScriptTarget(target: string): string {
 
 function compile(isolate: ivm.Isolate, sources: ModuleSources, file: string): ivm.Module {
   try {
-    return isolate.compileModuleSync(sources.read(file), { filename: file });
+    return isolate.compileModuleSync(sources.read(file), { filename: sources.display(file) });
   } catch (err) {
     if (err instanceof CallbacksLoadError) throw err;
     const e = err as Error;

@@ -7,6 +7,7 @@ import {
 
 import { RingReader, createRingMemory } from './body-ring.js';
 import { APPLY_SLICE_COST, commandCost } from './apply-cost.js';
+import { ProbationGate } from './probation.js';
 
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 
@@ -19,6 +20,8 @@ export interface PoolHooks {
   snapshot(tenant: number): InfoSnapshot;
   /** how many WebSocket clients a broadcast of this tenant reaches */
   fanout(tenant: number): number;
+  /** the tenant's open WebSocket connections, which an isolate rebuilt after a worker loss must know */
+  clients(tenant: number): string[];
 }
 
 interface Control {
@@ -58,6 +61,7 @@ class Lane {
   private readonly piscina: Piscina;
   private readonly ring: RingReader;
   private readonly hooks: PoolHooks;
+  private readonly gate: ProbationGate;
   private readonly control: Control[] = [];
   private batches = new Map<number, TenantBatch>();
   readonly specs = new Map<number, TenantSpec>();
@@ -82,9 +86,10 @@ class Lane {
   private applyScheduled = false;
   private closed = false;
 
-  constructor(index: number, hooks: PoolHooks, env: Record<string, string | undefined>) {
+  constructor(index: number, hooks: PoolHooks, gate: ProbationGate, env: Record<string, string | undefined>) {
     this.index = index;
     this.hooks = hooks;
+    this.gate = gate;
     const ring = createRingMemory();
     this.ring = new RingReader(ring);
     this.piscina = new Piscina({
@@ -143,6 +148,14 @@ class Lane {
     });
   }
 
+  private readonly wake = () => this.schedule();
+
+  /** Whether work of `tenant` may go now: at once, holding the probation gate (a suspect's), or not yet. */
+  private admit(tenant: number, now: number): 'go' | 'gated' | 'wait' {
+    if (!this.gate.isSuspect(tenant, now)) return 'go';
+    return this.gate.enter(this.index, this.wake) ? 'gated' : 'wait';
+  }
+
   private schedule(): void {
     if (this.scheduled || this.inFlight >= MAX_IN_FLIGHT || this.closed) return;
     this.scheduled = true;
@@ -155,8 +168,12 @@ class Lane {
 
   private flush(): void {
     if (this.inFlight >= MAX_IN_FLIGHT || this.closed) return;
-    const ctl = this.control.shift();
+    const ctl = this.control[0];
     if (ctl !== undefined) {
+      // Loading runs the module's top-level code, so a suspect's load waits for the gate like its events.
+      const admitted = this.gate.active && ctl.task.t === TaskKind.load ? this.admit(ctl.task.spec.tenant, Date.now()) : 'go';
+      if (admitted === 'wait') return;
+      this.control.shift();
       this.inFlight++;
       this.send(ctl.task).then(
         (bytes) => ctl.resolve(decodeLoadResult(bytes)),
@@ -164,7 +181,10 @@ class Lane {
           ctl.resolve({ v: PROTOCOL_VERSION, ok: false, error: { code: 'WEBDAT_ERR_WORKER_LOST', message: err.message }, commands: [] });
           this.lost(err, []);
         },
-      ).finally(() => this.next());
+      ).finally(() => {
+        if (admitted === 'gated') this.gate.leave();
+        this.next();
+      });
       return;
     }
     for (const tenant of this.again) {
@@ -174,9 +194,17 @@ class Lane {
     const now = Date.now();
     const batches: TenantBatch[] = [];
     const resting = new Map<number, TenantBatch>();
+    // One task carries suspects' batches only while it holds the probation gate; one thread runs them in turn.
+    let admitted: 'go' | 'gated' | 'wait' = 'go';
     for (const b of this.batches.values()) {
       if ((this.rests.get(b.tenant)?.until ?? 0) > now) resting.set(b.tenant, b);
-      else if (b.events.length > 0 || b.cancel.length > 0 || this.again.has(b.tenant)) batches.push(b);
+      else if (b.events.length > 0 || b.cancel.length > 0 || this.again.has(b.tenant)) {
+        if (this.gate.active && this.gate.isSuspect(b.tenant, now)) {
+          if (admitted === 'go') admitted = this.admit(b.tenant, now);
+          if (admitted === 'wait') { resting.set(b.tenant, b); continue; }
+        }
+        batches.push(b);
+      }
     }
     this.batches = resting;
     for (const b of batches) this.again.delete(b.tenant);
@@ -186,6 +214,8 @@ class Lane {
     this.inFlight++;
     this.send({ v: PROTOCOL_VERSION, t: TaskKind.batch, batches }).then(
       (bytes) => {
+        // The gate is about which thread runs a suspect's code, which ended with the task.
+        if (admitted === 'gated') this.gate.leave();
         let decoded;
         try {
           decoded = decodeBatchResult(bytes);
@@ -203,7 +233,11 @@ class Lane {
         this.applying.push({ results: this.cheapestFirst(decoded.results), r: 0, c: 0, ringEnd, done: () => this.next() });
         if (this.applying.length === 1) this.apply();
       },
-      (err: Error) => { this.lost(err, batches.map((b) => b.tenant)); this.next(); },
+      (err: Error) => {
+        if (admitted === 'gated') this.gate.leave();
+        this.lost(err, batches.map((b) => b.tenant));
+        this.next();
+      },
     );
   }
 
@@ -270,7 +304,12 @@ class Lane {
   private wakeAfterRest(now: number): void {
     if (this.restTimer !== null) return;
     let first = Infinity;
-    for (const t of this.batches.keys()) first = Math.min(first, this.rests.get(t)?.until ?? now);
+    // Batches held for the probation gate are not resting: the gate wakes the lane for them.
+    for (const t of this.batches.keys()) {
+      const until = this.rests.get(t)?.until ?? 0;
+      if (until > now) first = Math.min(first, until);
+    }
+    if (first === Infinity) return;
     this.restTimer = setTimeout(() => {
       this.restTimer = null;
       this.schedule();
@@ -296,7 +335,10 @@ class Lane {
       a.ringEnd = -1;
     }
     this.ring.freeAll();
-    const reload = [...this.specs.values()].map((spec): Control => ({ task: { v: PROTOCOL_VERSION, t: TaskKind.load, spec }, resolve: () => {} }));
+    const reload = [...this.specs.values()].map((spec): Control => ({
+      task: { v: PROTOCOL_VERSION, t: TaskKind.load, spec: { ...spec, clients: this.hooks.clients(spec.tenant) } },
+      resolve: () => {},
+    }));
     this.control.unshift(...reload);
     this.hooks.onWorkerLost(this.index, [...new Set([...inFlight, ...this.specs.keys()])], error);
   }
@@ -320,10 +362,16 @@ export interface PoolOptions {
 /** The engine's handle on the worker threads: placement, loading, and batched event delivery. */
 export class SandboxPool {
   private readonly lanes: Lane[];
+  private readonly gate = new ProbationGate();
 
   constructor(opts: PoolOptions) {
     const env = opts.env ?? process.env;
-    this.lanes = Array.from({ length: Math.max(1, opts.workers) }, (_, i) => new Lane(i, opts.hooks, env));
+    this.lanes = Array.from({ length: Math.max(1, opts.workers) }, (_, i) => new Lane(i, opts.hooks, this.gate, env));
+  }
+
+  /** Puts a tenant on probation until `until` (ms since the epoch): it never runs beside another suspect. */
+  suspect(tenant: number, until: number): void {
+    this.gate.suspect(tenant, until);
   }
 
   get size(): number {
@@ -347,6 +395,7 @@ export class SandboxPool {
 
   async unload(lane: number, tenant: number): Promise<void> {
     this.lanes[lane].placed--;
+    this.gate.forget(tenant);
     await this.lanes[lane].runControl({ v: PROTOCOL_VERSION, t: TaskKind.unload, tenant });
   }
 

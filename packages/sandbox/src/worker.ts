@@ -43,7 +43,8 @@ function load(task: Extract<ReturnType<typeof decodeTask>, { t: typeof TaskKind.
   try {
     reportRunning(task.spec.name);
     const previous = tenants.get(task.spec.tenant);
-    const host = new TenantHost(task.spec, commands, previous?.openClients());
+    // A replacement thread has no previous isolate: the engine names the connections still open.
+    const host = new TenantHost(task.spec, commands, previous?.openClients() ?? task.spec.clients);
     if (previous !== undefined) {
       previous.abandon(commands);
       previous.dispose();

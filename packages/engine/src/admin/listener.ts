@@ -1,6 +1,7 @@
 import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import { adminExposure, type AdminConfig } from '../config/schema.js';
 import { EngineError, isEngineError } from '../errors.js';
+import { assertPortFree } from '../net/port-free.js';
 import { remoteAddress } from '../http/handle-request.js';
 import { checkTls } from '../tls.js';
 import { AuditLog } from './audit.js';
@@ -52,6 +53,8 @@ export class AdminListener {
 
   async start(): Promise<void> {
     if (this.app !== null) return;
+    const { host, port } = this.config;
+    if (port !== 0) await assertPortFree(host, port, 'the admin API');
     const app = this.createApp();
     app.any('/*', (res, req) => {
       const method = req.getCaseSensitiveMethod();
@@ -65,7 +68,6 @@ export class AdminListener {
         chunked: req.getHeader('transfer-encoding') !== '',
       });
     });
-    const { host, port } = this.config;
     this.socket = await new Promise<us_listen_socket>((resolve, reject) => {
       app.listen(host, port, (socket) => {
         if (socket) resolve(socket);

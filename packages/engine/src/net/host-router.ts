@@ -1,15 +1,34 @@
 // Name-based virtual hosting (issue 4): servers sharing a port are chosen by the Host header, as nginx
 // chooses a server block by server_name. A server without `hosts` is its port's default.
 
-/** `Example.COM:8080` → `example.com`; `[::1]:80` → `[::1]`. */
-export function hostName(header: string): string {
-  const h = header.trim().toLowerCase();
-  if (h.startsWith('[')) {
-    const end = h.indexOf(']');
-    return end < 0 ? h : h.slice(0, end + 1);
+/**
+ * The name a Host header routes by, read as nginx reads it (ngx_http_validate_host): lower case,
+ * without the port and without one trailing dot (`Alpha.TEST.:8080` → `alpha.test`, `[::1]:80` →
+ * `[::1]`). `null` for a header nginx answers 400: empty, `..`, `/`, a control character or a space.
+ */
+export function hostName(header: string): string | null {
+  const h = header.trim();
+  let end = h.length;
+  let dot = -2;
+  let state = 0; // 0: the name, 1: inside an [IPv6 literal], 2: the port
+  for (let i = 0; i < h.length; i++) {
+    const ch = h.charCodeAt(i);
+    if (ch === 0x2e) { // .
+      if (dot === i - 1) return null;
+      dot = i;
+    } else if (ch === 0x3a) { // :
+      if (state === 0) { end = i; state = 2; }
+    } else if (ch === 0x5b) { // [
+      if (i === 0) state = 1;
+    } else if (ch === 0x5d) { // ]
+      if (state === 1) { end = i + 1; state = 2; }
+    } else if (ch <= 0x20 || ch === 0x7f || ch === 0x2f) {
+      return null;
+    }
   }
-  const colon = h.indexOf(':');
-  return colon < 0 ? h : h.slice(0, colon);
+  if (dot === end - 1) end--;
+  if (end === 0) return null;
+  return h.slice(0, end).toLowerCase();
 }
 
 export class HostRouter<T> {
@@ -24,7 +43,7 @@ export class HostRouter<T> {
       return;
     }
     for (const raw of hosts) {
-      const h = raw.toLowerCase();
+      const h = raw.toLowerCase().replace(/\.$/, '');
       if (h.startsWith('*.')) this.wildcards.push({ suffix: h.slice(1), target });
       else this.exact.set(h, target);
     }
@@ -48,6 +67,7 @@ export class HostRouter<T> {
   /** The server for a Host header: an exact name, then the longest wildcard, then the default. */
   match(hostHeader: string): T | null {
     const name = hostName(hostHeader);
+    if (name === null) return this.fallback;
     const hit = this.exact.get(name);
     if (hit !== undefined) return hit;
     let best: { suffix: string; target: T } | null = null;

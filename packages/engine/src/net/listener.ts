@@ -1,7 +1,8 @@
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import type { WebdatServer } from '../server.js';
 import { EngineError } from '../errors.js';
-import { HostRouter } from './host-router.js';
+import { HostRouter, hostName } from './host-router.js';
+import { assertPortFree } from './port-free.js';
 import { freePort } from './free-port.js';
 import { handleRequest } from '../http/handle-request.js';
 import { writeStatus } from '../http/write-response.js';
@@ -13,7 +14,7 @@ export interface ListenerSpec {
   secure: boolean;
   /** the largest maxMessageBytes of the servers sharing it; each server's own limit is checked per message */
   maxPayloadLength: number;
-  /** the port was handed over by the supervisor: other processes of this webdat listen on it too */
+  /** other processes of this webdat listen on the port too: it is joined, not checked for being free */
   shared?: boolean;
   /** other processes will share it: port 0 becomes a concrete free port, which SO_REUSEPORT allows */
   reusable?: boolean;
@@ -51,6 +52,7 @@ export class Listener {
     const app = this.app ?? this.createApp(server);
     if (this.spec.secure) this.addServerNames(app, server);
     if (this.socket === null) {
+      if (this.spec.port !== 0 && this.spec.shared !== true) await assertPortFree(this.spec.host, this.spec.port, `server "${server.name}"`);
       const port = this.spec.port === 0 && this.spec.reusable === true ? await freePort(this.spec.host) : this.spec.port;
       this.socket = await new Promise<us_listen_socket>((resolve, reject) => {
         app.listen(this.spec.host, port, (socket) => {
@@ -124,7 +126,7 @@ export class Listener {
     app.ws('/*', wsBehavior(this));
     app.any('/*', (res: HttpResponse, req: HttpRequest) => {
       const server = this.route(req);
-      if (server === null) misdirected(res);
+      if (server === null) misdirected(res, req);
       else handleRequest(server, res, req);
     });
   }
@@ -141,6 +143,8 @@ export class Listener {
 }
 
 /** No server on this port claims the Host header, and the port has no default server. */
-export function misdirected(res: HttpResponse): void {
-  writeStatus({ res, aborted: false, deadline: 0, inst: 0 }, '421 Misdirected Request', 'unknown-host', 'No server here answers for this host name.\n', false);
+export function misdirected(res: HttpResponse, req: HttpRequest): void {
+  const p = { res, aborted: false, deadline: 0, inst: 0 };
+  if (hostName(req.getHeader('host')) === null) writeStatus(p, '400 Bad Request', 'bad-request', 'Missing or invalid Host header.\n', true);
+  else writeStatus(p, '421 Misdirected Request', 'unknown-host', 'No server here answers for this host name.\n', false);
 }

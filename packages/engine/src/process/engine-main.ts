@@ -10,6 +10,7 @@ import type { Init } from '../cluster/messages.js';
 import type { RedisBus } from '../cluster/redis-bus.js';
 import { HostInCluster } from '../cluster/host-in-cluster.js';
 import type { Bus } from '../cluster/bus.js';
+import { SUSPECTS_ENV } from './blame.js';
 
 const SERVER_FLAGS: Array<keyof ServeOptions> = ['callbacks', 'port', 'host', 'name', 'secure', 'privateKey', 'certificate', 'password', 'timeoutMs', 'memoryMb'];
 
@@ -58,6 +59,7 @@ export async function runEngine(opts: ServeOptions): Promise<number | null> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   try {
     const disabled = new Set<string>(JSON.parse(process.env.WEBDAT_DISABLED ?? '[]') as string[]);
+    const suspects = new Map(Object.entries(JSON.parse(process.env[SUSPECTS_ENV] ?? '{}') as Record<string, number>));
     const cluster = Number(process.env[PROCESSES_ENV] ?? '1') > 1 && process.send !== undefined ? await IpcBus.connect() : null;
     // Without its supervisor, a process of several would serve alone and unannounced: it stops.
     process.on('disconnect', () => stop('disconnect'));
@@ -69,7 +71,7 @@ export async function runEngine(opts: ServeOptions): Promise<number | null> {
     let bus: Bus | undefined = cluster?.bus;
     if (redis !== null) bus = cluster === null ? redis : new HostInCluster(cluster.bus, redis);
     engine = new Engine(cluster === null ? config : asProcessOf(config, cluster.init), {
-      logger, disabled, bus, sharedPorts: new Map(cluster?.init.ports),
+      logger, disabled, suspects, bus, sharedPorts: new Map(cluster?.init.ports),
     });
     for (const o of cluster?.init.overrides ?? []) if (o.source !== undefined) await engine.server(o.server).load(o.source);
     starting = engine.start();

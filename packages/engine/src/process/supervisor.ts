@@ -5,13 +5,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ACTIVITY_FILE_ENV, readActivity } from '@webdat/sandbox';
 import type { ServeOptions } from '../cli.js';
+import { Blame, DEATH_WINDOW_MS, QUARANTINE_AFTER, SUSPECTS_ENV } from './blame.js';
 import { loadConfigFile } from '../config/load.js';
 import { Hub } from '../cluster/hub.js';
 import { PROCESSES_ENV } from '../cluster/ipc-bus.js';
 
 // `webdat serve` is this small process around the engine process (SPEC §5): V8 can fail in ways
 // isolated-vm cannot contain, so the engine is restarted at once when it dies, the server whose
-// callbacks were running is named, and a server that keeps killing the engine is left inactive.
+// callbacks were running is named, and a server that keeps killing the engine is left inactive
+// (blame.ts decides which server that is).
 // With `processes: N` (SPEC §12) it runs N engine processes sharing every port, each restarted on its
 // own, joined by the hub (cluster/hub.ts) over their IPC channels. The first starts alone and the
 // others once it serves, with the ports it got: so `port: 0` gives one port to all, and only the
@@ -20,10 +22,23 @@ import { PROCESSES_ENV } from '../cluster/ipc-bus.js';
 const BIN = fileURLToPath(new URL('../../bin/webdat.js', import.meta.url));
 /** exit codes of the engine that mean "your input is wrong": restarting would not help */
 const FATAL_EXITS = new Set([2, 3]);
-const QUARANTINE_AFTER = 3;
-const DEATH_WINDOW_MS = 60_000;
 /** a worker busy in one batch for this long is hung (a batch is bounded by the time limits) */
 const HANG_MS = 10_000;
+
+function quoted(names: string[]): string {
+  return names.map((n) => `"${n}"`).join(', ');
+}
+
+/** `--processes`, else the config file's `processes`; an unreadable file is the engine's to report. */
+function processCount(opts: ServeOptions): number {
+  if (opts.processes !== undefined) return opts.processes;
+  if (opts.config === undefined) return 1;
+  try {
+    return loadConfigFile(opts.config).processes;
+  } catch {
+    return 1;
+  }
+}
 
 function say(msg: string): void {
   process.stderr.write(`webdat supervisor: ${msg}\n`);
@@ -40,21 +55,9 @@ function engineArgs(argv: string[]): string[] {
   return out;
 }
 
-/** `--processes`, else the config file's `processes`; an unreadable file is the engine's to report. */
-function processCount(opts: ServeOptions): number {
-  if (opts.processes !== undefined) return opts.processes;
-  if (opts.config === undefined) return 1;
-  try {
-    return loadConfigFile(opts.config).processes;
-  } catch {
-    return 1;
-  }
-}
-
 export function runSupervisor(argv: string[], opts: ServeOptions): Promise<number> {
   const processes = processCount(opts);
-  const deaths = new Map<string, number[]>();
-  const disabled = new Set<string>();
+  const blame = new Blame();
   const children = new Map<number, ChildProcess>();
   const rapid = new Map<number, number>();
   let stopping = false;
@@ -78,12 +81,16 @@ export function runSupervisor(argv: string[], opts: ServeOptions): Promise<numbe
     const name = (index: number, pid: number | undefined) => processes === 1 ? 'engine' : `engine process ${index} (pid ${pid})`;
     const start = (index: number) => {
       if (stopping) return;
+      let hung: string[] | null = null;
       const startedAt = Date.now();
       const activityFile = path.join(activityDir, `lanes-${index}`);
       // A new engine starts with every lane idle.
       fs.writeFileSync(activityFile, '');
       const child = spawn(process.execPath, ['--no-node-snapshot', BIN, ...engineArgs(argv)], {
-        env: { ...env, [ACTIVITY_FILE_ENV]: activityFile, WEBDAT_DISABLED: JSON.stringify([...disabled]) },
+        env: {
+          ...env, [ACTIVITY_FILE_ENV]: activityFile,
+          WEBDAT_DISABLED: JSON.stringify([...blame.disabled]), [SUSPECTS_ENV]: JSON.stringify(blame.suspects(startedAt)),
+        },
         stdio: hub === null ? 'inherit' : ['inherit', 'inherit', 'inherit', 'ipc'],
         serialization: 'advanced',
       });
@@ -91,13 +98,12 @@ export function runSupervisor(argv: string[], opts: ServeOptions): Promise<numbe
       hub?.attach(index, child);
       const hangTimer = setInterval(() => {
         const now = Date.now();
-        for (const { server, since } of readActivity(activityFile)) {
-          if (now - since > HANG_MS) {
-            say(`${name(index, child.pid)} hung in callbacks of server "${server}" for over ${HANG_MS / 1000} s; killing it`);
-            child.kill('SIGKILL');
-            return;
-          }
-        }
+        const stuck = readActivity(activityFile).filter((a) => now - a.since > HANG_MS).map((a) => a.server);
+        if (stuck.length === 0 || hung !== null) return;
+        // The servers stuck are the ones to blame, not those that happened to run beside them.
+        hung = stuck;
+        say(`${name(index, child.pid)} hung in callbacks of ${quoted(stuck)} for over ${HANG_MS / 1000} s; killing it`);
+        child.kill('SIGKILL');
       }, 1000);
       hangTimer.unref();
       child.on('exit', (code, signal) => {
@@ -113,17 +119,16 @@ export function runSupervisor(argv: string[], opts: ServeOptions): Promise<numbe
           finish();
           return;
         }
-        const culprits = [...new Set(readActivity(activityFile).map((a) => a.server))];
-        say(`${name(index, child.pid)} died (${signal ?? `exit ${code}`})` + (culprits.length ? ` while running callbacks of ${culprits.map((c) => `"${c}"`).join(', ')}` : '') + '; restarting');
+        const culprits = hung ?? [...new Set(readActivity(activityFile).map((a) => a.server))];
+        say(`${name(index, child.pid)} died (${signal ?? `exit ${code}`})` + (culprits.length ? ` while running callbacks of ${quoted(culprits)}` : '') + '; restarting');
         const now = Date.now();
-        for (const server of culprits) {
-          const recent = (deaths.get(server) ?? []).filter((t) => now - t < DEATH_WINDOW_MS);
-          recent.push(now);
-          deaths.set(server, recent);
-          if (recent.length >= QUARANTINE_AFTER && !disabled.has(server)) {
-            disabled.add(server);
-            say(`server "${server}" brought the engine down ${recent.length} times within ${DEATH_WINDOW_MS / 1000} s; it stays inactive until webdat is restarted`);
-          }
+        const verdict = blame.death(culprits, now);
+        if (verdict.suspects.length > 1) {
+          say(`${quoted(verdict.suspects)} were running together, so none is blamed; until one is named alone, each runs apart from the others until the engine has run ${DEATH_WINDOW_MS / 1000} s without dying`);
+        } else if (verdict.quarantined !== null) {
+          say(`server "${verdict.quarantined}" brought the engine down ${verdict.count} times within ${DEATH_WINDOW_MS / 1000} s; it stays inactive until webdat is restarted`);
+        } else if (verdict.guilty !== null) {
+          say(`server "${verdict.guilty}" was the only one running: death ${verdict.count} of ${QUARANTINE_AFTER} within ${DEATH_WINDOW_MS / 1000} s before it is left inactive`);
         }
         // Back off only when the engine dies right after start with nobody to blame (a crash loop).
         const r = culprits.length === 0 && now - startedAt < 2000 ? (rapid.get(index) ?? 0) + 1 : 0;

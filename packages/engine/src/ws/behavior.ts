@@ -17,17 +17,27 @@ function copy(message: ArrayBuffer): Uint8Array {
   return new Uint8Array(message.slice(0));
 }
 
+/**
+ * What uWS buffers of one message before it gives up on it. uWS v20.30 ends a connection over its
+ * maxPayloadLength without a close frame (the client sees 1006), so it admits twice the largest
+ * `maxMessageBytes` of the port and the `message` handler below closes with 1009 itself.
+ * (uWS reads the option as a 32-bit signed integer.)
+ */
+function admittedPayload(maxMessageBytes: number): number {
+  return Math.min(2 * maxMessageBytes, 0x7fffffff);
+}
+
 /** One behaviour per listener; each connection carries the server its Host header chose. */
 export function wsBehavior(listener: Listener): WebSocketBehavior<WsData> {
   return {
-    maxPayloadLength: listener.spec.maxPayloadLength,
+    maxPayloadLength: admittedPayload(listener.spec.maxPayloadLength),
     maxBackpressure: MAX_BACKPRESSURE,
     closeOnBackpressureLimit: 1,
     idleTimeout: 120,
     sendPingsAutomatically: true,
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
       const server = listener.route(req);
-      if (server === null) { misdirected(res); return; }
+      if (server === null) { misdirected(res, req); return; }
       const query = req.getQuery();
       const uri = query ? `${req.getUrl()}?${query}` : req.getUrl();
       const key = req.getHeader('sec-websocket-key');
@@ -52,7 +62,7 @@ export function wsBehavior(listener: Listener): WebSocketBehavior<WsData> {
     },
     message(ws: Ws, message: ArrayBuffer, isBinary: boolean) {
       const d = ws.getUserData();
-      // The listener admits the largest limit of the servers sharing it; this one's own limit applies here.
+      // The listener admits more than any server on it allows; this one's own limit applies here.
       if (message.byteLength > d.server.limits.maxMessageBytes) { ws.end(1009, 'Message Too Big'); return; }
       d.server.counters.bytesIn += message.byteLength;
       if (isBinary) d.server.submitWs(ws, { k: EventKind.wsBinary, id: 0, client: d.client, data: copy(message) });

@@ -1,0 +1,63 @@
+// Servers on probation (suspects: the supervisor saw them running together when the engine died)
+// never run beside one another: at most one lane at a time holds the gate and may carry suspects'
+// work, and a lane runs its tasks one after another, so when the engine dies again at most one
+// suspect's callbacks are running and the supervisor's activity slots name it alone. Servers that
+// are not suspects are never held back.
+
+export class ProbationGate {
+  /** tenant → when its probation ends (ms since the epoch) */
+  private readonly until = new Map<number, number>();
+  private holder = -1;
+  /** tasks carrying suspects' work that the holder has in flight */
+  private held = 0;
+  /** lanes waiting for the gate, in the order they asked, with the call that wakes each */
+  private readonly waiting = new Map<number, () => void>();
+
+  suspect(tenant: number, until: number): void {
+    this.until.set(tenant, until);
+  }
+
+  forget(tenant: number): void {
+    this.until.delete(tenant);
+  }
+
+  /** whether any tenant is on probation; the hot path asks nothing more when none is */
+  get active(): boolean {
+    return this.until.size > 0;
+  }
+
+  isSuspect(tenant: number, now: number): boolean {
+    const end = this.until.get(tenant);
+    if (end === undefined) return false;
+    if (end > now) return true;
+    this.until.delete(tenant);
+    return false;
+  }
+
+  /**
+   * Takes the gate for one task of `lane`; false (and `wake` is called once the gate is free) when
+   * another lane holds it. The holder gets no new turn while others wait, so no lane starves.
+   */
+  enter(lane: number, wake: () => void): boolean {
+    const free = this.holder === -1 || (this.holder === lane && this.waiting.size === 0);
+    if (!free) {
+      if (!this.waiting.has(lane)) this.waiting.set(lane, wake);
+      return false;
+    }
+    this.holder = lane;
+    this.held++;
+    return true;
+  }
+
+  /**
+   * A task that entered has finished (answered or lost). Every waiting lane is woken in the order it
+   * came, and the first that still has suspects' work takes the gate: a woken lane may have none left.
+   */
+  leave(): void {
+    if (--this.held > 0) return;
+    this.holder = -1;
+    const wakes = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const wake of wakes) wake();
+  }
+}

@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ProbationGate } from '../src/probation.ts';
+
+test('one lane at a time carries suspects; the holder yields to a waiting lane; probation ends by its date', () => {
+  const g = new ProbationGate();
+  assert.equal(g.active, false);
+  g.suspect(1, 1000);
+  g.suspect(2, 1000);
+  assert.equal(g.active, true);
+  assert.equal(g.isSuspect(1, 999), true);
+  assert.equal(g.isSuspect(3, 999), false);
+  const woken: number[] = [];
+  assert.equal(g.enter(0, () => woken.push(0)), true);
+  assert.equal(g.enter(0, () => woken.push(0)), true, 'the holder may send a second task while nobody waits');
+  assert.equal(g.enter(1, () => woken.push(1)), false);
+  assert.equal(g.enter(0, () => woken.push(0)), false, 'the holder gets no new turn while lane 1 waits');
+  g.leave();
+  assert.equal(woken.length, 0);
+  g.leave();
+  assert.deepEqual(woken, [1, 0], 'waiting lanes are woken in the order they asked');
+  assert.equal(g.enter(1, () => woken.push(1)), true);
+  assert.equal(g.enter(0, () => woken.push(0)), false);
+  g.leave();
+  assert.equal(g.enter(0, () => woken.push(0)), true);
+  g.leave();
+  assert.equal(g.isSuspect(1, 1000), false, 'probation ends at its date');
+  g.forget(2);
+  assert.equal(g.active, false);
+});
