@@ -93,6 +93,7 @@ export class Engine {
       logger: this.logger,
       nextId: () => ++this.seq,
       dataDir: this.config.dataDir,
+      storageRedis: this.config.cluster === undefined ? undefined : { url: this.config.cluster.redis, cluster: this.config.cluster.name },
       announce: this.announceLine,
       listener: (s) => this.listenerFor(s),
       bus: this.bus,

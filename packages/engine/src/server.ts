@@ -21,6 +21,8 @@ export interface ServerHost {
   nextId(): number;
   /** absolute folder of the servers' stored data */
   dataDir: string;
+  /** the cluster's Redis, where storage lives in a cluster */
+  storageRedis?: { url: string; cluster: string };
   /** called with the readiness line; the CLI prints it on stdout */
   announce(line: string): void;
   /** the listener for this server's host and port, shared with the servers that share them */
@@ -85,7 +87,8 @@ export class WebdatServer {
     this.topic = `webdat/broadcast/${config.name}`;
     this.host = host;
     this.log = host.logger.child({ server: config.name });
-    this.clientTag = host.bus === null ? '' : `${process.pid}.`;
+    // the node, not the pid alone: two hosts of a cluster can run webdat under one pid (containers)
+    this.clientTag = host.bus === null ? '' : `${host.bus.node}.`;
     this.primary = host.bus === null;
   }
 
@@ -106,7 +109,7 @@ export class WebdatServer {
         maxOutputBytes: l.maxOutputBytes, maxHeaders: l.maxHeaders, maxHeaderBytes: l.maxHeaderBytes,
         logLinesPerSecond: Math.max(1, Math.floor(l.logLinesPerSecond / n)), logBytesPerSecond: Math.max(1, Math.floor(l.logBytesPerSecond / n)),
       },
-      dataDir: this.host.dataDir, egress: this.config.egress,
+      dataDir: this.host.dataDir, storageRedis: this.host.storageRedis, egress: this.config.egress,
     };
   }
 

@@ -115,6 +115,11 @@ function checkSpec(s: unknown, path: string): asserts s is TenantSpec {
     if (typeof s.limits[k] !== 'number' || !(s.limits[k] > 0)) fail(`${path}.limits.${k}`, 'a positive number');
   }
   str(s, 'dataDir', path);
+  if (s.storageRedis !== undefined) {
+    if (!isObj(s.storageRedis)) fail(`${path}.storageRedis`, 'an object');
+    str(s.storageRedis, 'url', `${path}.storageRedis`);
+    str(s.storageRedis, 'cluster', `${path}.storageRedis`);
+  }
   if (!isObj(s.egress)) fail(`${path}.egress`, 'an object');
   strings(s.egress.allow, `${path}.egress.allow`);
   if (s.egress.caFile !== undefined && typeof s.egress.caFile !== 'string') fail(`${path}.egress.caFile`, 'a string');

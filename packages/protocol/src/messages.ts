@@ -99,6 +99,8 @@ export interface TenantSpec {
   clients?: string[];
   /** absolute path of the folder holding every server's stored data (SPEC §8) */
   dataDir: string;
+  /** in a cluster (SPEC §12), storage lives in its Redis instead of under `dataDir` */
+  storageRedis?: { url: string; cluster: string };
   egress: Egress;
 }
 

@@ -123,6 +123,11 @@ export const configSchema = z.strictObject({
   admin: adminSchema.optional(),
   /** where storage lives (SPEC §8); resolved against the config file's folder or the current directory */
   dataDir: z.string().min(1).default('./.webdat-data'),
+  /** hosts joined through an existing Redis (SPEC §12) */
+  cluster: z.strictObject({
+    redis: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL'),
+    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 letters, digits, ".", "_" or "-"'),
+  }).optional(),
 }).superRefine((c, ctx) => {
   const seen = new Set<string>();
   c.servers.forEach((s, i) => {

@@ -8,6 +8,9 @@ import { watchCallbacks } from '../reload/watch-callbacks.js';
 import type { ServeOptions } from '../cli.js';
 import { IpcBus, PROCESSES_ENV } from '../cluster/ipc-bus.js';
 import type { Init } from '../cluster/messages.js';
+import type { RedisBus } from '../cluster/redis-bus.js';
+import { HostInCluster } from '../cluster/host-in-cluster.js';
+import type { Bus } from '../cluster/bus.js';
 import { SUSPECTS_ENV } from './blame.js';
 
 const SERVER_FLAGS: Array<keyof ServeOptions> = ['callbacks', 'port', 'host', 'name', 'secure', 'privateKey', 'certificate', 'password', 'timeoutMs', 'memoryMb', 'cpuMs'];
@@ -63,8 +66,14 @@ export async function runEngine(opts: ServeOptions): Promise<number | null> {
     // Without its supervisor, a process of several would serve alone and unannounced: it stops.
     process.on('disconnect', () => stop('disconnect'));
     const config = configFromOptions(opts);
+    // Each engine process joins Redis itself before it starts a server (see HostInCluster).
+    // ioredis is loaded only by a process of a cluster: one host without `cluster` pays nothing for it
+    const redis: RedisBus | null = config.cluster === undefined ? null
+      : await (await import('../cluster/redis-bus.js')).RedisBus.connect(config.cluster, logger, cluster === null ? announce : null);
+    let bus: Bus | undefined = cluster?.bus;
+    if (redis !== null) bus = cluster === null ? redis : new HostInCluster(cluster.bus, redis);
     engine = new Engine(cluster === null ? config : asProcessOf(config, cluster.init), {
-      logger, disabled, suspects, bus: cluster?.bus, sharedPorts: new Map(cluster?.init.ports),
+      logger, disabled, suspects, bus, sharedPorts: new Map(cluster?.init.ports),
     });
     for (const o of cluster?.init.overrides ?? []) if (o.source !== undefined) await engine.server(o.server).load(o.source);
     starting = engine.start();
@@ -78,6 +87,10 @@ export async function runEngine(opts: ServeOptions): Promise<number | null> {
     process.exit(code);
   }
   return null;
+}
+
+function announce(line: string): void {
+  process.stdout.write(line + '\n');
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { TenantSpec } from '@webdat/protocol';
-import { sharedLmdbBackend, type TenantStore } from '../capabilities/storage/index.js';
+import { sharedLmdbBackend, sharedRedisBackend, type StorageBackend, type TenantStore } from '../capabilities/storage/index.js';
 import { createFetcher, type TenantFetcher } from '../capabilities/fetch/index.js';
 
 // The capabilities a server's callbacks reach through host operations, by operation name: storage
@@ -24,7 +24,8 @@ const DONE: OpResult = { ok: true, value: undefined };
 export function openCapabilities(spec: TenantSpec): Capabilities {
   let store: TenantStore | null = null;
   let fetcher: TenantFetcher | null = null;
-  const storage = () => (store ??= sharedLmdbBackend(spec.dataDir).open(spec.name, { storageMb: spec.limits.storageMb }));
+  const backend = (): StorageBackend => (spec.storageRedis === undefined ? sharedLmdbBackend(spec.dataDir) : sharedRedisBackend(spec.storageRedis.url, spec.storageRedis.cluster));
+  const storage = () => (store ??= backend().open(spec.name, { storageMb: spec.limits.storageMb }));
   const fetching = () => (fetcher ??= createFetcher(spec.egress, { maxFetches: spec.limits.maxFetches, maxFetchBytes: spec.limits.maxFetchBytes }));
   return {
     run(name, args, signal) {

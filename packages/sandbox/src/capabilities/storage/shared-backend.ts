@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { openLmdbBackend } from './lmdb-backend.js';
+import { openRedisBackend } from './redis-backend.js';
 import type { StorageBackend } from './types.js';
 
 const backends = new Map<string, StorageBackend>();
@@ -12,5 +13,13 @@ export function sharedLmdbBackend(dataDir: string): StorageBackend {
   const where = path.resolve(dataDir);
   let backend = backends.get(where);
   if (backend === undefined) backends.set(where, (backend = openLmdbBackend(where)));
+  return backend;
+}
+
+/** The backend of this thread for a cluster's Redis (SPEC §8: in a cluster, storage lives in Redis). */
+export function sharedRedisBackend(url: string, cluster: string): StorageBackend {
+  const where = `${cluster}\n${url}`;
+  let backend = backends.get(where);
+  if (backend === undefined) backends.set(where, (backend = openRedisBackend(url, cluster)));
   return backend;
 }
