@@ -2,6 +2,7 @@ import { installEncoding } from './encoding.js';
 import { installUrl } from './url.js';
 import { installGlobals } from './globals.js';
 import { createDispatcher } from './dispatcher.js';
+import { captureIntrinsics } from './intrinsics.js';
 
 /**
  * The prelude: one script evaluated in every new context before user code. It is written as typed
@@ -11,8 +12,9 @@ import { createDispatcher } from './dispatcher.js';
  */
 export const PRELUDE_SOURCE = `(function (urlHost, randomBytes, clone, kinds, meta) {
 'use strict';
+const intrinsics = (${captureIntrinsics.toString()})(globalThis);
 (${installEncoding.toString()})(globalThis);
 (${installUrl.toString()})(globalThis, urlHost);
 (${installGlobals.toString()})(globalThis, randomBytes, clone);
-return (${createDispatcher.toString()})(globalThis, kinds, meta);
+return (${createDispatcher.toString()})(globalThis, intrinsics, kinds, meta);
 })`;
