@@ -28,7 +28,8 @@ const REWRITES: Record<string, string> = {
   'json': `JSON.stringify = JSON.parse = function () { for (;;) {} }; globalThis.JSON = undefined;`,
   'function-prototype': `Function.prototype.apply = Function.prototype.call = Function.prototype.bind = function () { for (;;) {} };
     Reflect.apply = Reflect.construct = function () { for (;;) {} };`,
-  'object-statics': `for (const k of ['keys', 'entries', 'values', 'assign', 'defineProperty', 'defineProperties', 'create', 'setPrototypeOf', 'getPrototypeOf', 'freeze', 'getOwnPropertyNames']) Object[k] = function () { for (;;) {} };
+  'object-statics': `const statics = ['keys', 'entries', 'values', 'assign', 'defineProperty', 'defineProperties', 'create', 'setPrototypeOf', 'getPrototypeOf', 'freeze', 'getOwnPropertyNames'];
+    for (let i = 0; i < statics.length; i++) Object[statics[i]] = function () { for (;;) {} };
     Object.prototype.hasOwnProperty = Object.prototype.toString = function () { for (;;) {} };`,
   'string-number-globals': `globalThis.String = globalThis.Number = globalThis.Boolean = globalThis.Symbol = function () { for (;;) {} };
     globalThis.decodeURIComponent = globalThis.encodeURIComponent = function () { for (;;) {} };`,
@@ -36,8 +37,8 @@ const REWRITES: Record<string, string> = {
     String.prototype[Symbol.split] = String.prototype[Symbol.replace] = function () { for (;;) {} };
     RegExp.prototype.exec = RegExp.prototype[Symbol.replace] = RegExp.prototype[Symbol.split] = RegExp.prototype.test = function () { for (;;) {} };
     Number.prototype.toString = function () { for (;;) {} };`,
-  'map-set': `for (const k of ['get', 'set', 'has', 'delete', 'clear', 'forEach', 'keys', 'values', 'entries']) Map.prototype[k] = function () { for (;;) {} };
-    for (const k of ['add', 'has', 'delete', 'clear', 'forEach', 'keys', 'values', 'entries']) Set.prototype[k] = function () { for (;;) {} };
+  'map-set': `const methods = ['get', 'set', 'add', 'has', 'delete', 'clear', 'forEach', 'keys', 'values', 'entries'];
+    for (let i = 0; i < methods.length; i++) Map.prototype[methods[i]] = Set.prototype[methods[i]] = function () { for (;;) {} };
     Object.defineProperty(Map.prototype, 'size', { get() { for (;;) {} } });
     Object.defineProperty(Set.prototype, 'size', { get() { for (;;) {} } });
     globalThis.Map = globalThis.Set = function () { for (;;) {} };`,
@@ -64,7 +65,14 @@ const REWRITES: Record<string, string> = {
   'console-global': `globalThis.console = { log() { for (;;) {} } }; delete globalThis.TextEncoder; delete globalThis.atob;`,
 };
 
-function rewriteSource(rewrite: string): string {
+// Every rewrite at once, made by the module's top-level code: the dispatcher takes the exports after
+// it ran. Those that break the rewriting code itself (for-of, Map, Object.freeze, Object.defineProperty,
+// Symbol) come last.
+const LAST = ['symbols', 'iterators', 'map-set', 'frozen-prototypes', 'object-statics', 'string-number-globals'];
+const ALL_AT_LOAD = Object.keys(REWRITES).filter((name) => !LAST.includes(name)).concat(LAST)
+  .map((name) => `try { ${REWRITES[name]} } catch {}`).join('\n');
+
+function rewriteSource(rewrite: string, atLoad = false): string {
   // After the rewrite the callbacks themselves only read properties and concatenate strings, so
   // whatever breaks is the engine's part, not theirs.
   return `
@@ -74,6 +82,7 @@ let rewritten = false;
 function rewrite() {
 ${rewrite}
 }
+${atLoad ? 'rewritten = true;\nrewrite();' : ''}
 export function onHTTPRequest(webServer, request) {
   const uri = request.uri;
   if (uri === '/break') { if (!rewritten) { rewritten = true; rewrite(); } return { data: 'broken' }; }
@@ -94,6 +103,8 @@ export function onWebSocketReceiveText(webServer, client, data) {
 
 const dir = tempDir({ 'hostile.js': fs.readFileSync(path.join(FIXTURES, 'hostile/hostile.js'), 'utf8'), 'quiet.js': fs.readFileSync(path.join(FIXTURES, 'hostile/quiet.js'), 'utf8') });
 for (const [name, rewrite] of Object.entries(REWRITES)) fs.writeFileSync(path.join(dir, `rewrite-${name}.js`), rewriteSource(rewrite));
+fs.writeFileSync(path.join(dir, 'rewrite-all-at-load.js'), rewriteSource(ALL_AT_LOAD, true));
+const REWRITE_SERVERS = [...Object.keys(REWRITES), 'all-at-load'];
 const config = path.join(dir, 'webdat.json');
 fs.writeFileSync(config, JSON.stringify({
   workers: 1,
@@ -101,10 +112,10 @@ fs.writeFileSync(config, JSON.stringify({
     { name: 'quiet', port: 0, host: '127.0.0.1', callbacks: 'quiet.js' },
     // maxQueue 3: every attack below that hung used to keep its slot for good.
     { name: 'hostile', port: 0, host: '127.0.0.1', callbacks: 'hostile.js', limits: { timeoutMs: 100, maxQueue: 3 } },
-    ...Object.keys(REWRITES).map((name) => ({ name: `rewrite-${name}`, port: 0, host: '127.0.0.1', callbacks: `rewrite-${name}.js`, limits: { timeoutMs: 100, maxQueue: 3 } })),
+    ...REWRITE_SERVERS.map((name) => ({ name: `rewrite-${name}`, port: 0, host: '127.0.0.1', callbacks: `rewrite-${name}.js`, limits: { timeoutMs: 100, maxQueue: 3 } })),
   ],
 }));
-const webdat = await startWebdat(['--config', config], { expectServers: 2 + Object.keys(REWRITES).length });
+const webdat = await startWebdat(['--config', config], { expectServers: 2 + REWRITE_SERVERS.length });
 after(() => webdat.stop());
 const url = (server: string) => webdat.urls.get(server)!;
 
@@ -239,7 +250,7 @@ test('WebSocket callbacks with hostile arguments to the webServer API: the conne
 });
 
 test('rewritten built-ins break only the callbacks that rely on them, never the dispatcher', async () => {
-  for (const name of Object.keys(REWRITES)) {
+  for (const name of REWRITE_SERVERS) {
     const base = url(`rewrite-${name}`);
     const broken = await get(`${base}/break`);
     assert.equal(broken.status, 200, `${name}: /break ${broken.status} ${broken.error}`);
