@@ -211,6 +211,11 @@ test('hostile values, throws and rejections: the exact status, state kept, the q
   await webdat.waitFor(/unhandled rejection: Error: Script execution timed out\./);
   await webdat.waitFor(/unhandled rejection: a string/);
   const info = JSON.parse((await get(`${url('hostile')}/info`)).body);
+  const count = (kind: string) => HTTP_ATTACKS.filter(([, , error]) => error === kind).length;
+  // Each call surfaces one unhandled rejection (isolated-vm drops the rest of that call's).
+  const rejections = HTTP_ATTACKS.filter(([route]) => route.includes('rejection') || (route.startsWith('reject-') && route.includes('-beside'))).length;
+  assert.equal(info.errors_exception, count('exception') + rejections);
+  assert.equal(info.errors_timeout, count('timeout'));
   assert.equal(info.memory_restarts, 0);
   assert.equal(info.errors_memory, 0);
   assert.equal(info.errors_internal, 0);
