@@ -63,7 +63,11 @@ const REWRITES: Record<string, string> = {
     Object.defineProperty(Object.prototype, Symbol.toStringTag, { get() { for (;;) {} }, configurable: true });
     Object.defineProperty(Object.prototype, Symbol.iterator, { get() { for (;;) {} }, configurable: true });`,
   'console-global': `globalThis.console = { log() { for (;;) {} } }; delete globalThis.TextEncoder; delete globalThis.atob;`,
+  'object-prototype-then': `Object.prototype.then = function () { for (;;) {} };`,
 };
+// What the callbacks' own async function gives after their rewrite: resolving it with an object
+// calls that object's `then`, the one they put on Object.prototype.
+const ASYNC_BROKEN_BY_ITSELF = new Set(['object-prototype-then', 'all-at-load']);
 
 // Every rewrite at once, made by the module's top-level code: the dispatcher takes the exports after
 // it ran. Those that break the rewriting code itself (for-of, Map, Object.freeze, Object.defineProperty,
@@ -267,8 +271,13 @@ test('rewritten built-ins break only the callbacks that rely on them, never the 
     assert.equal(ok.headers.get('x-n'), 'n1', name);
 
     const asyncAnswer = await get(`${base}/async`);
-    assert.equal(asyncAnswer.status, 202, `${name}: /async ${asyncAnswer.status} ${asyncAnswer.error}`);
-    assert.equal(asyncAnswer.body, 'async 2', name);
+    if (ASYNC_BROKEN_BY_ITSELF.has(name)) {
+      assert.equal(asyncAnswer.status, 503, `${name}: /async ${asyncAnswer.status} ${asyncAnswer.error}`);
+      assert.equal(asyncAnswer.error, 'timeout', name);
+    } else {
+      assert.equal(asyncAnswer.status, 202, `${name}: /async ${asyncAnswer.status} ${asyncAnswer.error}`);
+      assert.equal(asyncAnswer.body, 'async 2', name);
+    }
 
     const bin = await fetch(`${base}/bin`, { signal: AbortSignal.timeout(15_000) });
     assert.equal(bin.status, 200, `${name}: /bin ${bin.status} ${bin.headers.get('x-webdat-error')}`);

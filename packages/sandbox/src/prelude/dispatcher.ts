@@ -324,6 +324,14 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: Kinds, meta: Meta
     I.mapDelete(pending, id);
   }
 
+  /** A returned value to await. A plain object's `then` counts only as its own property: one that
+   *  callbacks put on Object.prototype would otherwise turn every response object into a thenable. */
+  function isThenable(v: unknown): boolean {
+    if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return false;
+    if (typeof (v as { then?: unknown }).then !== 'function') return false;
+    return I.getPrototypeOf(v) !== I.ObjectPrototype || I.hasOwn(v, 'then');
+  }
+
   /** The event at f[p]: k, id, then the fields of its kind. */
   function run(f: any[], p: number): void {
     const k: number = f[p];
@@ -350,7 +358,7 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: Kinds, meta: Meta
       else if (k === E_WS_CLOSE) args = [webServer, f[p + 2]];
       else args = [webServer, f[p + 2], f[p + 3]];
       ret = I.apply(fn, undefined, args);
-      if (ret !== null && (typeof ret === 'object' || typeof ret === 'function') && typeof (ret as any).then === 'function') {
+      if (isThenable(ret)) {
         I.mapSet(pending, id, I.dateNow());
         watch(id, http, ret, res, name);
         return;

@@ -29,6 +29,7 @@ export function captureIntrinsics(g: any) {
     objectCreate: Object.create,
     objectDefineProperty: Object.defineProperty,
     setPrototypeOf: Object.setPrototypeOf,
+    getPrototypeOf: Object.getPrototypeOf,
     isArray: Array.isArray,
     isView: ArrayBuffer.isView,
     isInteger: Number.isInteger,
