@@ -41,6 +41,8 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: Kinds, meta: Meta
   CALLBACK_OF[E.serverStop] = 'onServerStop';
 
   const encoder = new g.TextEncoder();
+  const atob: (s: string) => string = g.atob;
+  const BASIC_AUTH = /^\s*basic\s+([A-Za-z0-9+/]+={0,2})\s*$/i;
   const encode: (s: string) => Uint8Array = g.TextEncoder.prototype.encode;
   const cb: Record<string, Function> = I.objectCreate(null);
   const clients: Set<string> = new I.Set();
@@ -142,9 +144,9 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: Kinds, meta: Meta
     try {
       const h = request && request.headers && request.headers.authorization;
       if (typeof h !== 'string') return false;
-      const m = /^\s*basic\s+([A-Za-z0-9+/]+={0,2})\s*$/i.exec(h);
+      const m = I.regExpExec(BASIC_AUTH, h);
       if (m === null) return false;
-      const decoded: string = g.atob(m[1]);
+      const decoded: string = atob(m[1]);
       const got = new I.Uint8Array(decoded.length);
       for (let i = 0; i < decoded.length; i++) got[i] = I.charCodeAt(decoded, i);
       return safeEqual(got, bytes(`${I.String(username)}:${I.String(password)}`, 'credentials'));

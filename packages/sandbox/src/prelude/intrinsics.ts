@@ -39,6 +39,7 @@ export function captureIntrinsics(g: any) {
     charCodeAt: uncurry(String.prototype.charCodeAt),
     indexOf: uncurry(String.prototype.indexOf),
     stringSlice: uncurry(String.prototype.slice),
+    regExpExec: uncurry(RegExp.prototype.exec),
     arrayBufferSlice: uncurry(ArrayBuffer.prototype.slice),
     arrayBufferByteLength: getter(ArrayBuffer.prototype, 'byteLength'),
     typedArrayBuffer: getter(TypedArrayPrototype, 'buffer'),
