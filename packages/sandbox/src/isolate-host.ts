@@ -1,6 +1,6 @@
 import ivm from 'isolated-vm';
 import {
-  CommandKind, EventKind, WsOp,
+  CommandKind, EventKind, NO_EVENT, WsOp,
   type Command, type Event, type Outcome, type TenantBatch, type TenantResult, type TenantSpec,
 } from '@webdat/protocol';
 import { PRELUDE_SOURCE } from './prelude/source.js';
@@ -16,6 +16,14 @@ const KINDS = { event: EventKind, command: CommandKind, ws: WsOp };
 const COPY = { arguments: { copy: true }, result: { copy: true } } as const;
 const HEAP_READ_INTERVAL_MS = 100;
 const TEXT_AS_BYTES = 8 * 1024;
+const MAX_LOG_CHARS = 16384;
+
+/** A call into the isolate ended by a limit, or one that left the isolate in a state not to be trusted. */
+class Breach {
+  constructor(readonly outcome: 'timeout' | 'memory' | 'internal') {}
+}
+
+type Phase = 'dispatch' | 'collect';
 
 interface Live {
   isolate: ivm.Isolate;
@@ -23,6 +31,7 @@ interface Live {
   dispatch: ivm.Reference;
   collect: ivm.Reference;
   recover: ivm.Reference;
+  again: ivm.Reference;
 }
 
 /**
@@ -67,20 +76,30 @@ export class TenantHost {
       const api = factory.applySync(undefined, [...hostCallbacks(), new ivm.ExternalCopy(KINDS).copyInto(), new ivm.ExternalCopy(meta).copyInto()],
         { result: { reference: true } }) as ivm.Reference;
       const fn = (name: string) => api.getSync(name, { reference: true }) as ivm.Reference;
-      const live: Live = { isolate, context, dispatch: fn('dispatch'), collect: fn('collect'), recover: fn('recover') };
+      const live: Live = { isolate, context, dispatch: fn('dispatch'), collect: fn('collect'), recover: fn('recover'), again: fn('again') };
       const entry = linkModuleGraph(isolate, context, this.sources);
       armHostDeadline(timeoutMs);
+      const t0 = performance.now();
       try {
         entry.evaluateSync({ timeout: timeoutMs });
       } catch (err) {
-        const o = classifyFailure(err, isolate);
+        const o = classifyFailure(isolate, t0, timeoutMs);
         const why = o === 'timeout' ? `top-level code ran past the ${timeoutMs} ms limit`
-          : o === 'memory' ? `top-level code exceeded the ${memoryMb} MB memory limit` : this.sources.mapStack((err as Error).stack ?? String(err));
+          : o === 'memory' ? `top-level code exceeded the ${memoryMb} MB memory limit` : this.sources.mapStack(errorText(err));
         throw new CallbacksLoadError(SandboxErrorCode.load, `callbacks failed to evaluate: ${why}`);
       } finally {
         disarmHostDeadline();
       }
-      fn('install').applySync(undefined, [entry.namespace.derefInto(), [...this.clients]], { arguments: { copy: true }, timeout: timeoutMs });
+      const install = fn('install');
+      const t1 = performance.now();
+      try {
+        install.applySync(undefined, [entry.namespace.derefInto(), [...this.clients]], { arguments: { copy: true }, timeout: timeoutMs });
+      } catch (err) {
+        // Only microtasks the top-level code left behind run here: a loop among them, or a rejection.
+        const o = classifyFailure(isolate, t1, timeoutMs);
+        if (o !== 'rejection') throw new CallbacksLoadError(SandboxErrorCode.load, `callbacks failed to evaluate: top-level code left work that ${o === 'timeout' ? `ran past the ${timeoutMs} ms limit` : `exceeded the ${memoryMb} MB memory limit`}`);
+        this.rejected(err, out);
+      }
       this.take(live, out);
       return live;
     } catch (err) {
@@ -91,9 +110,50 @@ export class TenantHost {
 
   /** Reads the commands the isolate produced (module-level console.log during load, for example). */
   private take(live: Live, out: Command[]): void {
-    const [cmds, , dropped] = live.collect.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [unknown, unknown, unknown];
-    readCommands(cmds, out);
-    this.countDropped(dropped);
+    try {
+      const read = readCollectReply(this.call(live, live.collect, [], this.spec.limits.timeoutMs, out), out);
+      this.logs.countDropped(read.dropped);
+    } catch (err) {
+      const why = err instanceof Breach ? `${err.outcome}` : (err as Error).message;
+      throw new CallbacksLoadError(SandboxErrorCode.load, `callbacks failed to evaluate: their output could not be read (${why})`);
+    }
+  }
+
+  /**
+   * One call into the isolate, bounded by `timeoutMs`. An unhandled rejection of the callbacks
+   * surfaces as the error of the call running when it happened, after that call returned: it is logged
+   * and counted as an exception of the server, and the call's reply, which the dispatcher keeps, is
+   * read again. Limits throw a Breach.
+   */
+  private call(live: Live, fn: ivm.Reference, args: unknown[], timeoutMs: number, out: Command[]): unknown {
+    const t0 = performance.now();
+    try {
+      return fn.applySync(undefined, args, { ...COPY, timeout: timeoutMs });
+    } catch (err) {
+      const why = classifyFailure(live.isolate, t0, timeoutMs);
+      if (why !== 'rejection') throw new Breach(why);
+      const reply = this.again(live, timeoutMs);
+      this.rejected(err, out);
+      return reply;
+    }
+  }
+
+  /** The reply of the call that just failed after returning; a Breach when it never returned. */
+  private again(live: Live, timeoutMs: number): unknown {
+    let reply: unknown = null;
+    try {
+      reply = live.again.applySync(undefined, [], { result: { copy: true }, timeout: timeoutMs });
+    } catch {
+      throw new Breach(live.isolate.isDisposed ? 'memory' : 'internal');
+    }
+    if (reply === null) throw new Breach('internal');
+    return reply;
+  }
+
+  /** An unhandled rejection: logged with what the callbacks gave, and counted as an exception. */
+  private rejected(err: unknown, out: Command[]): void {
+    out.push({ c: CommandKind.log, level: 'error', msg: `unhandled rejection: ${errorText(err)}` });
+    out.push({ c: CommandKind.done, id: NO_EVENT, o: 'exception' });
   }
 
   /** Open connections, handed to the next generation on a reload so they stay usable. */
@@ -141,48 +201,49 @@ export class TenantHost {
     const turnEnds = Date.now() + slice;
     let cancel = batch.cancel;
     let pendingPairs: number[] = [];
+    let openInIsolate = 0;
     // After a cut call, microtasks of async events started in it run later; always read them out.
     let recovered = false;
     let breached = false;
+    let phase: Phase = 'dispatch';
     while (true) {
-      const done = start >= end;
       armHostDeadline(timeoutMs + slice);
       try {
-        let open = this.pending.size;
-        if (!done) {
-          const [cmds, next, openInIsolate, dropped] = live.dispatch.applySync(undefined, [flat, at, batch.info, cancel, start, slice],
-            { ...COPY, timeout: timeoutMs + slice }) as [unknown, unknown, unknown, unknown];
+        if (start < end) {
+          phase = 'dispatch';
+          const reply = this.call(live, live.dispatch, [flat, at, batch.info, cancel, start, slice], timeoutMs + slice, out);
           cancel = [];
-          readCommands(cmds, out);
-          this.countDropped(dropped);
-          start = readIndex(next, start + 1, end, 'the next event index');
-          open += readIndex(openInIsolate, 0, Number.MAX_SAFE_INTEGER, 'the count of running async events');
+          const read = readDispatchReply(reply, start, end, out);
+          this.logs.countDropped(read.dropped);
+          start = read.next;
+          openInIsolate = read.open;
           if (start < end && Date.now() >= turnEnds) end = start;
           if (start < end) continue;
         }
-        if (open > 0 || recovered) {
-          const [cmds, pairs, dropped] = live.collect.applySync(undefined, [], { ...COPY, timeout: timeoutMs }) as [unknown, unknown, unknown];
-          readCommands(cmds, out);
-          this.countDropped(dropped);
-          pendingPairs = readInts(pairs, 'the running async events');
-          if (pendingPairs.length % 2 !== 0) throw new WireError('the running async events are not [id, ms] pairs');
+        if (this.pending.size + openInIsolate > 0 || recovered) {
+          phase = 'collect';
+          const read = readCollectReply(this.call(live, live.collect, [], timeoutMs, out), out);
+          this.logs.countDropped(read.dropped);
+          pendingPairs = read.pairs;
         }
-        if (live.isolate.isDisposed) throw new Error('isolate disposed');
+        if (live.isolate.isDisposed) throw new Breach('memory');
         break;
       } catch (err) {
         if (err instanceof WireError) {
-          out.push({ c: CommandKind.log, level: 'error', msg: `the callbacks' output could not be read (${err.message}); was a built-in the dispatcher uses replaced?` });
+          out.push({ c: CommandKind.log, level: 'error', msg: `the callbacks' output could not be read (${err.message})` });
           live = this.lose(out, events, 'internal');
           end = events.length;
           break;
         }
-        const outcome = classifyFailure(err, live.isolate);
+        const outcome = err instanceof Breach ? err.outcome : 'internal';
         breached = outcome === 'timeout' || outcome === 'memory';
         if (outcome === 'timeout') {
-          const cut = this.recoverFromTimeout(live, out, events);
-          if (cut === null) { live = this.lose(out, events, 'internal'); end = events.length; break; }
+          const resume = this.recoverFromTimeout(live, out, events, phase, start, end);
+          if (resume === null) { live = this.lose(out, events, 'internal'); end = events.length; break; }
           recovered = true;
-          start = end = Math.min(cut, end);
+          pendingPairs = [];
+          openInIsolate = 0;
+          start = end = Math.min(resume, end);
           continue;
         }
         live = this.lose(out, events, outcome);
@@ -194,15 +255,36 @@ export class TenantHost {
     }
     if (end < events.length) this.backlog = events.slice(end);
     for (let i = 0; i < pendingPairs.length; i += 2) this.pending.add(pendingPairs[i]);
+    if (recovered) this.answerStragglers(out, events, end, pendingPairs);
     return this.result(batch, this.settle(out), pendingPairs, breached ? began : -1);
   }
 
-  /** The call was cut by the time limit: answer the event that was running (or the async ones) with timeout. */
-  private recoverFromTimeout(live: Live, out: Command[], events: Event[]): number | null {
+  /**
+   * The call made in `phase` was cut by the time limit: answer the event that was running with
+   * timeout, or, when the cut fell among microtasks (no event running), every async event, since
+   * any of them may have been the one running. Returns the index of the first event not started.
+   */
+  private recoverFromTimeout(live: Live, out: Command[], events: Event[], phase: Phase, start: number, end: number): number | null {
+    const { timeoutMs } = this.spec.limits;
+    let reply: unknown;
     try {
-      const [cmds, rawCursor, rawGiven, dropped] = live.recover.applySync(undefined, [], { ...COPY, timeout: this.spec.limits.timeoutMs }) as [unknown, unknown, unknown, unknown];
+      reply = this.call(live, live.recover, [], timeoutMs, out);
+    } catch (err) {
+      // Microtasks left queued by the cut ran after recover returned and were cut in turn; its reply is kept.
+      if (!(err instanceof Breach) || err.outcome !== 'timeout') return null;
+      try { reply = this.again(live, timeoutMs); } catch { return null; }
+    }
+    try {
+      if (!Array.isArray(reply) || reply.length !== 5) throw new WireError('the recovery reply is not a list of five');
+      const [lost, cmds, rawCursor, rawGiven, dropped] = reply as unknown[];
+      let resume = events.length;
+      if (lost !== null) {
+        const read = phase === 'dispatch' ? readDispatchReply(lost, start, end, out) : readCollectReply(lost, out);
+        if ('next' in read) resume = read.next;
+        this.logs.countDropped(read.dropped);
+      }
       readCommands(cmds, out);
-      this.countDropped(dropped);
+      this.logs.countDropped(readDropped(dropped));
       const cursor = readIndex(rawCursor, -1, events.length - 1, 'the running event index');
       const given = readInts(rawGiven, 'the async events given up');
       if (cursor >= 0) {
@@ -210,9 +292,24 @@ export class TenantHost {
         return cursor + 1;
       }
       for (const id of given) out.push({ c: CommandKind.done, id, o: 'timeout' });
-      return events.length;
+      return resume;
     } catch {
       return null;
+    }
+  }
+
+  /**
+   * After a cut, events of this turn that started but were neither answered nor left running would
+   * wait forever; each is answered `internal` (the dispatcher's bookkeeping is the only way there).
+   */
+  private answerStragglers(out: Command[], events: Event[], started: number, pendingPairs: number[]): void {
+    const answered = new Set<number>();
+    for (const c of out) if (c.c === CommandKind.respond || c.c === CommandKind.done) answered.add(c.id);
+    for (let i = 0; i < pendingPairs.length; i += 2) answered.add(pendingPairs[i]);
+    for (let i = 0; i < started; i++) {
+      if (answered.has(events[i].id)) continue;
+      out.push({ c: CommandKind.done, id: events[i].id, o: 'internal' });
+      out.push({ c: CommandKind.log, level: 'error', msg: 'an event was lost after a cut by the time limit; answered as internal' });
     }
   }
 
@@ -282,11 +379,6 @@ export class TenantHost {
     return kept;
   }
 
-  /** Log lines the isolate dropped itself (per-call cap, log budget) count with the ones dropped here. */
-  private countDropped(n: unknown): void {
-    this.logs.countDropped(readIndex(n, 0, Number.MAX_SAFE_INTEGER, 'the count of dropped log lines'));
-  }
-
   private track(events: Event[]): void {
     for (const e of events) {
       if (e.k === EventKind.wsOpen) this.clients.add(e.client);
@@ -320,4 +412,37 @@ export class TenantHost {
       },
     };
   }
+}
+
+/** [commands, next index, open async events, log lines dropped] from `dispatch`. */
+function readDispatchReply(reply: unknown, start: number, end: number, out: Command[]): { next: number; open: number; dropped: number } {
+  if (!Array.isArray(reply) || reply.length !== 4) throw new WireError('the dispatch reply is not a list of four');
+  readCommands(reply[0], out);
+  return {
+    next: readIndex(reply[1], start + 1, end, 'the next event index'),
+    open: readIndex(reply[2], 0, Number.MAX_SAFE_INTEGER, 'the count of running async events'),
+    dropped: readDropped(reply[3]),
+  };
+}
+
+/** [commands, [id, ms] pairs of running async events, log lines dropped] from `collect`. */
+function readCollectReply(reply: unknown, out: Command[]): { pairs: number[]; dropped: number } {
+  if (!Array.isArray(reply) || reply.length !== 3) throw new WireError('the collect reply is not a list of three');
+  readCommands(reply[0], out);
+  const pairs = readInts(reply[1], 'the running async events');
+  if (pairs.length % 2 !== 0) throw new WireError('the running async events are not [id, ms] pairs');
+  return { pairs, dropped: readDropped(reply[2]) };
+}
+
+/** Log lines the isolate dropped itself (per-call cap, log budget): they count with the ones dropped on the worker. */
+function readDropped(n: unknown): number {
+  return readIndex(n, 0, Number.MAX_SAFE_INTEGER, 'the count of dropped log lines');
+}
+
+/** What a callback threw or rejected with, for the log: its own stack, never the host's frames. */
+function errorText(err: unknown): string {
+  let text = err instanceof Error ? String(err.stack ?? err.message) : String(err);
+  const boundary = text.indexOf('<isolated-vm boundary>');
+  if (boundary >= 0) text = text.slice(0, text.lastIndexOf('\n', boundary) + 1).trimEnd();
+  return text.length > MAX_LOG_CHARS ? text.slice(0, MAX_LOG_CHARS) + '…' : text;
 }

@@ -4,6 +4,7 @@ import { installGlobals } from './globals.js';
 import { createDispatcher } from './dispatcher.js';
 import { createOutputBudget } from './output-budget.js';
 import { createLogAllowance } from './log-allowance.js';
+import { captureIntrinsics } from './intrinsics.js';
 
 /**
  * The prelude: one script evaluated in every new context before user code. It is written as typed
@@ -13,9 +14,11 @@ import { createLogAllowance } from './log-allowance.js';
  */
 export const PRELUDE_SOURCE = `(function (urlHost, randomBytes, clone, kinds, meta) {
 'use strict';
+const intrinsics = (${captureIntrinsics.toString()})(globalThis);
 (${installEncoding.toString()})(globalThis);
 (${installUrl.toString()})(globalThis, urlHost);
 (${installGlobals.toString()})(globalThis, randomBytes, clone);
-return (${createDispatcher.toString()})(globalThis, kinds, meta, (${createOutputBudget.toString()})(meta.maxOutputBytes),
-  (${createLogAllowance.toString()})(meta.logLinesPerSecond, meta.logBytesPerSecond));
+return (${createDispatcher.toString()})(globalThis, intrinsics, kinds, meta,
+  (${createOutputBudget.toString()})(intrinsics, meta.maxOutputBytes),
+  (${createLogAllowance.toString()})(intrinsics, meta.logLinesPerSecond, meta.logBytesPerSecond));
 })`;
