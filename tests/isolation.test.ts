@@ -91,14 +91,15 @@ test('servers sharing one worker: a server stuck in timeouts holds it one time l
   }
 });
 
-test('a server that forges its own output (a replaced Array.prototype.push) loses its isolate alone: the neighbour on its worker keeps its state', async () => {
+test('a server that replaces Array.prototype.push to forge its output cannot: the dispatcher owns its built-ins, both servers keep their state', async () => {
   const dir = tempDir({
     'evil.js': `
 const push = Array.prototype.push;
+let calls = 0;
 export function onHTTPRequest(w, req, res) {
   if (req.uri === '/forge') Array.prototype.push = function () { return push.call(this, 99, 'not', 'a command'); };
   if (req.uri === '/forge-ids') Array.prototype.push = function (...a) { return push.call(this, ...a.map((x) => (typeof x === 'number' ? 0.5 : x))); };
-  res.data = 'evil ok';
+  res.data = 'evil ' + (++calls);
   return res;
 }
 `,
@@ -117,19 +118,18 @@ export function onHTTPRequest(w, req, res) {
   const good = s.urls.get('good')!;
   try {
     let n = 0;
+    let calls = 0;
     for (const forge of ['/forge', '/forge-ids']) {
       for (let i = 0; i < 3; i++) assert.equal(await (await fetch(good)).text(), String(++n));
       const r = await fetch(evil + forge);
-      assert.equal(r.status, 500);
-      assert.equal(r.headers.get('x-webdat-error'), 'internal');
-      await r.arrayBuffer();
-      await s.waitFor(/the callbacks' output could not be read/);
+      assert.equal(r.status, 200);
+      assert.equal(await r.text(), `evil ${++calls}`);
       assert.equal(await (await fetch(good)).text(), String(++n), 'the neighbour lost its module state');
       const again = await fetch(evil);
-      assert.equal(again.status, 200, 'the forging server was not given a fresh isolate');
-      assert.equal(await again.text(), 'evil ok');
+      assert.equal(again.status, 200);
+      assert.equal(await again.text(), `evil ${++calls}`, 'the forging server lost its module state');
     }
-    assert.doesNotMatch(s.stdout() + s.stderr(), /worker thread lost/);
+    assert.doesNotMatch(s.stdout() + s.stderr(), /could not be read|worker thread lost/);
   } finally {
     await s.stop();
   }

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import {
-  CommandKind, EventKind, WsOp,
+  CommandKind, EventKind, NO_EVENT, WsOp,
   type Command, type Event, type HttpEvent, type InfoSnapshot, type Outcome, type TenantResult, type TenantSpec,
 } from '@webdat/protocol';
 import type { SandboxPool } from '@webdat/sandbox';
@@ -352,7 +352,10 @@ export class WebdatServer {
 
   private finish(id: number, outcome: Outcome): void {
     const e = this.pending.get(id);
-    if (e === undefined) return;
+    if (e === undefined) {
+      if (id === NO_EVENT && outcome !== 'ok') this.counters.errors[outcome]++;
+      return;
+    }
     this.pending.delete(id);
     this.instances[e.inst].pending--;
     if (outcome !== 'ok') this.counters.errors[outcome]++;

@@ -31,6 +31,10 @@ export const CommandKind = {
 } as const;
 export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
 
+/** Event ids start at 1. A `done` with this id finishes no event: it counts its outcome against the
+ *  server (an unhandled rejection, logged beside the response it did not spoil). */
+export const NO_EVENT = 0;
+
 export const WsOp = { text: 1, binary: 2, ping: 3 } as const;
 export type WsOp = (typeof WsOp)[keyof typeof WsOp];
 

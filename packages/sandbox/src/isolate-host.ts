@@ -1,6 +1,6 @@
 import ivm from 'isolated-vm';
 import {
-  CommandKind, EventKind, WsOp,
+  CommandKind, EventKind, NO_EVENT, WsOp,
   type Command, type Event, type Outcome, type TenantBatch, type TenantResult, type TenantSpec,
 } from '@webdat/protocol';
 import { PRELUDE_SOURCE } from './prelude/source.js';
@@ -20,6 +20,15 @@ const KINDS = { event: EventKind, command: CommandKind, ws: WsOp };
 const COPY = { arguments: { copy: true }, result: { copy: true } } as const;
 const HEAP_READ_INTERVAL_MS = 100;
 const TEXT_AS_BYTES = 8 * 1024;
+const MAX_LOG_CHARS = 16384;
+
+/** A call into the isolate ended by a limit, or one that left the isolate in a state not to be trusted. */
+class Breach {
+  constructor(readonly outcome: 'timeout' | 'memory' | 'internal') {}
+}
+
+/** The kind of call a time limit cut, so that a reply it had already given can be read: `other` replies carry nothing to read. */
+type Phase = 'dispatch' | 'collect' | 'other';
 
 interface Live {
   isolate: ivm.Isolate;
@@ -31,6 +40,7 @@ interface Live {
   settle: ivm.Reference;
   expire: ivm.Reference;
   clearTimers: ivm.Reference;
+  again: ivm.Reference;
 }
 
 /** An async invocation the isolate still runs: when it began and the CPU its stretches took so far. */
@@ -115,21 +125,31 @@ export class TenantHost {
       const fn = (name: string) => api.getSync(name, { reference: true }) as ivm.Reference;
       const live: Live = {
         isolate, context, dispatch: fn('dispatch'), collect: fn('collect'), recover: fn('recover'),
-        fire: fn('fire'), settle: fn('settle'), expire: fn('expire'), clearTimers: fn('clearTimers'),
+        fire: fn('fire'), settle: fn('settle'), expire: fn('expire'), clearTimers: fn('clearTimers'), again: fn('again'),
       };
       const entry = linkModuleGraph(isolate, context, this.sources);
       armHostDeadline(timeoutMs);
+      const t0 = performance.now();
       try {
         entry.evaluateSync({ timeout: timeoutMs });
       } catch (err) {
-        const o = classifyFailure(err, isolate);
+        const o = classifyFailure(isolate, t0, timeoutMs);
         const why = o === 'timeout' ? `top-level code ran past the ${timeoutMs} ms limit`
           : o === 'memory' ? `top-level code exceeded the ${memoryMb} MB memory limit` : this.sources.mapStack(isolateStack(err));
         throw new CallbacksLoadError(SandboxErrorCode.load, `callbacks failed to evaluate: ${why}`);
       } finally {
         disarmHostDeadline();
       }
-      fn('install').applySync(undefined, [entry.namespace.derefInto(), [...this.clients]], { arguments: { copy: true }, timeout: timeoutMs });
+      const install = fn('install');
+      const t1 = performance.now();
+      try {
+        install.applySync(undefined, [entry.namespace.derefInto(), [...this.clients]], { arguments: { copy: true }, timeout: timeoutMs });
+      } catch (err) {
+        // Only microtasks the top-level code left behind run here: a loop among them, or a rejection.
+        const o = classifyFailure(isolate, t1, timeoutMs);
+        if (o !== 'rejection') throw new CallbacksLoadError(SandboxErrorCode.load, `callbacks failed to evaluate: top-level code left work that ${o === 'timeout' ? `ran past the ${timeoutMs} ms limit` : `exceeded the ${memoryMb} MB memory limit`}`);
+        this.rejected(err, out);
+      }
       this.take(live, out);
       return live;
     } catch (err) {
@@ -140,9 +160,50 @@ export class TenantHost {
 
   /** Reads the commands the isolate produced (module-level console.log during load, for example). */
   private take(live: Live, out: Command[]): void {
-    const [cmds, , dropped] = live.collect.applySync(undefined, [], { ...COPY, timeout: this.stretchMs }) as [unknown, unknown, unknown];
-    readCommands(cmds, out);
-    this.countDropped(dropped);
+    try {
+      const read = readCollectReply(this.call(live, live.collect, [], this.stretchMs, out), out);
+      this.logs.countDropped(read.dropped);
+    } catch (err) {
+      const why = err instanceof Breach ? `${err.outcome}` : (err as Error).message;
+      throw new CallbacksLoadError(SandboxErrorCode.load, `callbacks failed to evaluate: their output could not be read (${why})`);
+    }
+  }
+
+  /**
+   * One call into the isolate, bounded by `timeoutMs`. An unhandled rejection of the callbacks
+   * surfaces as the error of the call running when it happened, after that call returned: it is logged
+   * and counted as an exception of the server, and the call's reply, which the dispatcher keeps, is
+   * read again. Limits throw a Breach.
+   */
+  private call(live: Live, fn: ivm.Reference, args: unknown[], timeoutMs: number, out: Command[]): unknown {
+    const t0 = performance.now();
+    try {
+      return fn.applySync(undefined, args, { ...COPY, timeout: timeoutMs });
+    } catch (err) {
+      const why = classifyFailure(live.isolate, t0, timeoutMs);
+      if (why !== 'rejection') throw new Breach(why);
+      const reply = this.again(live, timeoutMs);
+      this.rejected(err, out);
+      return reply;
+    }
+  }
+
+  /** The reply of the call that just failed after returning; a Breach when it never returned. */
+  private again(live: Live, timeoutMs: number): unknown {
+    let reply: unknown = null;
+    try {
+      reply = live.again.applySync(undefined, [], { result: { copy: true }, timeout: timeoutMs });
+    } catch {
+      throw new Breach(live.isolate.isDisposed ? 'memory' : 'internal');
+    }
+    if (reply === null) throw new Breach('internal');
+    return reply;
+  }
+
+  /** An unhandled rejection: logged with what the callbacks gave, and counted as an exception. */
+  private rejected(err: unknown, out: Command[]): void {
+    out.push({ c: CommandKind.log, level: 'error', msg: `unhandled rejection: ${errorText(err)}` });
+    out.push({ c: CommandKind.done, id: NO_EVENT, o: 'exception' });
   }
 
   /** Timers, host operations or async invocations with a deadline: the worker's loop must turn. */
@@ -210,35 +271,33 @@ export class TenantHost {
     // After a cut call, microtasks of async events started in it run later; always read them out.
     let recovered = false;
     let breached = false;
+    let phase: Phase = 'dispatch';
     while (true) {
       const done = start >= end;
       armHostDeadline(stretch + slice);
       try {
         let open = this.pending.size;
         if (!done) {
+          phase = 'dispatch';
           const cpu = this.cpuMs();
-          const [cmds, next, openInIsolate, asyncAt, dropped] = live.dispatch.applySync(undefined, [flat, at, batch.info, cancel, start, slice],
-            { ...COPY, timeout: stretch + slice }) as [unknown, unknown, unknown, unknown, unknown];
+          const read = readDispatchReply(this.call(live, live.dispatch, [flat, at, batch.info, cancel, start, slice], stretch + slice, out), start, end, out);
           cancel = [];
-          readCommands(cmds, out);
-          this.countDropped(dropped);
-          const from = start;
-          start = readIndex(next, start + 1, end, 'the next event index');
-          open += readIndex(openInIsolate, 0, Number.MAX_SAFE_INTEGER, 'the count of running async events');
+          this.logs.countDropped(read.dropped);
+          start = read.next;
+          open += read.open;
           // The call ended with the one event that went asynchronous: its first stretch is the
           // call's CPU, less what the synchronous events before it took (bounded by the wall time).
-          const asyncStart = readIndex(asyncAt, 0, Number.MAX_SAFE_INTEGER, 'the start of an async callback');
-          if (asyncStart > 0 && start - 1 >= from) firstStretch.set(events[start - 1].id, Math.min(this.cpuMs() - cpu, Math.max(0, Date.now() - asyncStart)));
+          if (read.asyncAt > 0) firstStretch.set(events[start - 1].id, Math.min(this.cpuMs() - cpu, Math.max(0, Date.now() - read.asyncAt)));
           if (start < end && Date.now() >= turnEnds) end = start;
           if (start < end) continue;
         }
         if (open > 0 || recovered) {
-          const [cmds, pairs, dropped] = live.collect.applySync(undefined, [], { ...COPY, timeout: stretch }) as [unknown, unknown, unknown];
-          readCommands(cmds, out);
-          this.countDropped(dropped);
-          pendingPairs = readPairs(pairs);
+          phase = 'collect';
+          const read = readCollectReply(this.call(live, live.collect, [], stretch, out), out);
+          this.logs.countDropped(read.dropped);
+          pendingPairs = read.pairs;
         }
-        if (live.isolate.isDisposed) throw new Error('isolate disposed');
+        if (live.isolate.isDisposed) throw new Breach('memory');
         break;
       } catch (err) {
         if (err instanceof WireError) {
@@ -247,12 +306,13 @@ export class TenantHost {
           end = events.length;
           break;
         }
-        const outcome = classifyFailure(err, live.isolate);
+        const outcome = err instanceof Breach ? err.outcome : 'internal';
         breached = outcome === 'timeout' || outcome === 'memory';
         if (outcome === 'timeout') {
-          const cut = this.recoverFromTimeout(live, out, events);
+          const cut = this.recoverFromTimeout(live, out, events, phase, start, end);
           if (cut === null) { live = this.lose(out, events, 'internal'); end = events.length; break; }
           recovered = true;
+          pendingPairs = null;
           start = end = Math.min(cut, end);
           continue;
         }
@@ -265,17 +325,41 @@ export class TenantHost {
     }
     if (end < events.length) this.backlog = events.slice(end);
     if (pendingPairs !== null) this.reconcile(pendingPairs, firstStretch);
-    if (events.some((e) => e.k === EventKind.serverStop)) this.clearTimers(live);
+    if (recovered) this.answerStragglers(out, events, end, pendingPairs ?? []);
+    if (events.some((e) => e.k === EventKind.serverStop)) this.clearTimers(live, out);
     this.afterTurn(out);
     return this.result(batch, out, pendingPairs ?? [], breached ? began : -1);
   }
 
-  /** The call was cut by the time limit: answer the event that was running (or the async ones) with timeout. */
-  private recoverFromTimeout(live: Live, out: Command[], events: Event[], hint?: number): number | null {
+  /**
+   * The call made in `phase` was cut by the time limit: answer the event that was running with
+   * timeout, or, when the cut fell among microtasks (no event running), the invocation they belong to
+   * (`hint`, or the one the isolate knows as running; every async one when it cannot tell). Returns
+   * the index of the first event not started.
+   */
+  private recoverFromTimeout(live: Live, out: Command[], events: Event[], phase: Phase, start: number, end: number, hint?: number): number | null {
+    const timeoutMs = this.stretchMs;
+    let reply: unknown;
     try {
-      const [cmds, rawCursor, rawGiven, dropped] = live.recover.applySync(undefined, hint === undefined ? [] : [hint], { ...COPY, timeout: this.stretchMs }) as [unknown, unknown, unknown, unknown];
+      reply = this.call(live, live.recover, hint === undefined ? [] : [hint], timeoutMs, out);
+    } catch (err) {
+      // Microtasks left queued by the cut ran after recover returned and were cut in turn; its reply is kept.
+      if (!(err instanceof Breach) || err.outcome !== 'timeout') return null;
+      try { reply = this.again(live, timeoutMs); } catch { return null; }
+    }
+    try {
+      if (!Array.isArray(reply) || reply.length !== 5) throw new WireError('the recovery reply is not a list of five');
+      const [lost, cmds, rawCursor, rawGiven, dropped] = reply as unknown[];
+      let resume = events.length;
+      if (lost !== null && phase === 'dispatch') {
+        const read = readDispatchReply(lost, start, end, out);
+        resume = read.next;
+        this.logs.countDropped(read.dropped);
+      } else if (lost !== null && phase === 'collect') {
+        this.logs.countDropped(readCollectReply(lost, out).dropped);
+      }
       readCommands(cmds, out);
-      this.countDropped(dropped);
+      this.logs.countDropped(readDropped(dropped));
       const cursor = readIndex(rawCursor, -1, events.length - 1, 'the running event index');
       const given = readInts(rawGiven, 'the async events given up');
       if (cursor >= 0) {
@@ -283,9 +367,24 @@ export class TenantHost {
         return cursor + 1;
       }
       for (const id of given) out.push({ c: CommandKind.done, id, o: 'timeout' });
-      return events.length;
+      return resume;
     } catch {
       return null;
+    }
+  }
+
+  /**
+   * After a cut, events of this turn that started but were neither answered nor left running would
+   * wait forever; each is answered `internal` (the dispatcher's bookkeeping is the only way there).
+   */
+  private answerStragglers(out: Command[], events: Event[], started: number, pendingPairs: number[]): void {
+    const answered = new Set<number>();
+    for (const c of out) if (c.c === CommandKind.respond || c.c === CommandKind.done) answered.add(c.id);
+    for (let i = 0; i < pendingPairs.length; i += 2) answered.add(pendingPairs[i]);
+    for (let i = 0; i < started; i++) {
+      if (answered.has(events[i].id)) continue;
+      out.push({ c: CommandKind.done, id: events[i].id, o: 'internal' });
+      out.push({ c: CommandKind.log, level: 'error', msg: 'an event was lost after a cut by the time limit; answered as internal' });
     }
   }
 
@@ -308,10 +407,10 @@ export class TenantHost {
   }
 
   /** The server stopped: its timers are cleared on both sides (SPEC §9). */
-  private clearTimers(live: Live | null): void {
+  private clearTimers(live: Live | null, out: Command[]): void {
     this.timers.clearAll();
     if (live === null) return;
-    try { live.clearTimers.applySync(undefined, [], { timeout: this.stretchMs }); } catch { /* a lost isolate has no timers either */ }
+    try { this.call(live, live.clearTimers, [], this.stretchMs, out); } catch { /* a lost isolate has no timers either */ }
   }
 
   /** Settles host operation `id` inside the isolate; its continuations run as part of `invocation`. */
@@ -321,8 +420,8 @@ export class TenantHost {
     const budget = this.budgetOf(running);
     if (budget <= 0) return this.expire([invocation]);
     const value = result.ok ? result.value : result.error;
-    return this.outside(invocation, budget, (live, timeout) => {
-      live.settle.applySync(undefined, [id, result.ok, value], { arguments: { copy: true }, timeout });
+    return this.outside(invocation, budget, (live, timeout, out) => {
+      this.call(live, live.settle, [id, result.ok, value], timeout, out);
       return invocation;
     });
   }
@@ -344,8 +443,8 @@ export class TenantHost {
     const budget = awaiting === undefined ? this.stretchMs : Math.min(this.stretchMs, this.budgetOf(awaiting));
     if (budget <= 0) return this.expire([creator]);
     const began = Date.now();
-    const r = this.outside(id, budget, (live, timeout) => {
-      const owner = live.fire.applySync(undefined, [id, timerId], { ...COPY, timeout });
+    const r = this.outside(id, budget, (live, timeout, out) => {
+      const owner = this.call(live, live.fire, [id, timerId], timeout, out);
       return typeof owner === 'number' ? owner : id;
     });
     // As the lanes rest a server whose turn breached a limit (pool.ts), timer callbacks that keep
@@ -373,8 +472,8 @@ export class TenantHost {
     const now = Date.now();
     const due = ids ?? [...this.pending].filter(([, r]) => r.start + this.spec.limits.timeoutMs <= now).map(([id]) => id);
     if (due.length === 0 || this.live === null) { this.armDeadline(false); return null; }
-    return this.outside(0, this.stretchMs, (live, timeout) => {
-      live.expire.applySync(undefined, [due], { arguments: { copy: true }, timeout });
+    return this.outside(0, this.stretchMs, (live, timeout, out) => {
+      this.call(live, live.expire, [due], timeout, out);
       return 0;
     });
   }
@@ -385,7 +484,7 @@ export class TenantHost {
    * returns the invocation whose code ran, which is charged the CPU the calls took. A call cut by the
    * time limit ends that invocation with `timeout` (the one `hint` names when no async one ran).
    */
-  private outside(hint: number, budgetMs: number, call: (live: Live, timeout: number) => number): TenantResult | null {
+  private outside(hint: number, budgetMs: number, call: (live: Live, timeout: number, out: Command[]) => number): TenantResult | null {
     const live = this.live;
     if (live === null) return null;
     const out: Command[] = [];
@@ -394,16 +493,18 @@ export class TenantHost {
     let charged = hint;
     let pairs: number[] | null = null;
     let breached = false;
+    let phase: Phase = 'other';
     const timeout = Math.max(1, Math.ceil(budgetMs));
     armHostDeadline(timeout);
     try {
-      charged = call(live, timeout);
+      charged = call(live, timeout, out);
+      phase = 'collect';
       pairs = this.collectPairs(live, out);
     } catch (err) {
-      const outcome = err instanceof WireError ? 'internal' : classifyFailure(err, live.isolate);
+      const outcome = err instanceof Breach ? err.outcome : 'internal';
       breached = outcome === 'timeout' || outcome === 'memory';
       if (err instanceof WireError) out.push({ c: CommandKind.log, level: 'error', msg: `the callbacks' output could not be read (${err.message}); was a built-in the dispatcher uses replaced?` });
-      if (outcome === 'timeout' && this.recoverFromTimeout(live, out, [], hint) !== null) {
+      if (outcome === 'timeout' && this.recoverFromTimeout(live, out, [], phase, 0, 0, hint) !== null) {
         if (hint !== 0 && !out.some((c) => (c.c === CommandKind.done || c.c === CommandKind.respond) && c.id === hint)) out.push({ c: CommandKind.done, id: hint, o: 'timeout' });
         try { pairs = this.collectPairs(live, out); } catch { this.lose(out, [], 'internal'); }
       } else {
@@ -427,7 +528,7 @@ export class TenantHost {
   /** Ends one async invocation whose CPU budget is spent, as a time-limit breach. */
   private giveUp(live: Live, id: number, out: Command[]): void {
     try {
-      live.expire.applySync(undefined, [[id]], { arguments: { copy: true }, timeout: this.stretchMs });
+      this.call(live, live.expire, [[id]], this.stretchMs, out);
       this.reconcile(this.collectPairs(live, out));
     } catch {
       this.lose(out, [], 'internal');
@@ -435,11 +536,10 @@ export class TenantHost {
   }
 
   private collectPairs(live: Live, out: Command[]): number[] {
-    const [cmds, pairs, dropped] = live.collect.applySync(undefined, [], { ...COPY, timeout: this.stretchMs }) as [unknown, unknown, unknown];
-    readCommands(cmds, out);
-    this.countDropped(dropped);
-    if (live.isolate.isDisposed) throw new Error('isolate disposed');
-    return readPairs(pairs);
+    const read = readCollectReply(this.call(live, live.collect, [], this.stretchMs, out), out);
+    this.logs.countDropped(read.dropped);
+    if (live.isolate.isDisposed) throw new Breach('memory');
+    return read.pairs;
   }
 
   /** One timer at the earliest time limit among the running async invocations. */
@@ -527,11 +627,6 @@ export class TenantHost {
     for (const c of kept) out.push(c);
   }
 
-  /** Log lines the isolate dropped itself (per-call cap, log budget) count with the ones dropped here. */
-  private countDropped(n: unknown): void {
-    this.logs.countDropped(readIndex(n, 0, Number.MAX_SAFE_INTEGER, 'the count of dropped log lines'));
-  }
-
   private track(events: Event[]): void {
     for (const e of events) {
       if (e.k === EventKind.wsOpen || e.k === EventKind.peerJoin) this.clients.add(e.client);
@@ -572,9 +667,36 @@ export class TenantHost {
   }
 }
 
-/** [id, ms already spent] pairs of the running async invocations, as the isolate reports them. */
-function readPairs(v: unknown): number[] {
-  const pairs = readInts(v, 'the running async events');
+/** [commands, next index, open async events, when the last event went asynchronous (0: none), log lines dropped] from `dispatch`. */
+function readDispatchReply(reply: unknown, start: number, end: number, out: Command[]): { next: number; open: number; asyncAt: number; dropped: number } {
+  if (!Array.isArray(reply) || reply.length !== 5) throw new WireError('the dispatch reply is not a list of five');
+  readCommands(reply[0], out);
+  return {
+    next: readIndex(reply[1], start + 1, end, 'the next event index'),
+    open: readIndex(reply[2], 0, Number.MAX_SAFE_INTEGER, 'the count of running async events'),
+    asyncAt: readIndex(reply[3], 0, Number.MAX_SAFE_INTEGER, 'the start of an async callback'),
+    dropped: readDropped(reply[4]),
+  };
+}
+
+/** [commands, [id, ms already spent] pairs of running async invocations, log lines dropped] from `collect`. */
+function readCollectReply(reply: unknown, out: Command[]): { pairs: number[]; dropped: number } {
+  if (!Array.isArray(reply) || reply.length !== 3) throw new WireError('the collect reply is not a list of three');
+  readCommands(reply[0], out);
+  const pairs = readInts(reply[1], 'the running async events');
   if (pairs.length % 2 !== 0) throw new WireError('the running async events are not [id, ms] pairs');
-  return pairs;
+  return { pairs, dropped: readDropped(reply[2]) };
+}
+
+/** Log lines the isolate dropped itself (per-call cap, log budget): they count with the ones dropped on the worker. */
+function readDropped(n: unknown): number {
+  return readIndex(n, 0, Number.MAX_SAFE_INTEGER, 'the count of dropped log lines');
+}
+
+/** What a callback threw or rejected with, for the log: its own stack, never the host's frames. */
+function errorText(err: unknown): string {
+  let text = err instanceof Error ? String(err.stack ?? err.message) : String(err);
+  const boundary = text.indexOf('<isolated-vm boundary>');
+  if (boundary >= 0) text = text.slice(0, text.lastIndexOf('\n', boundary) + 1).trimEnd();
+  return text.length > MAX_LOG_CHARS ? text.slice(0, MAX_LOG_CHARS) + '…' : text;
 }

@@ -1,17 +1,19 @@
 import type ivm from 'isolated-vm';
-import type { Outcome } from '@webdat/protocol';
 
-// The only place that reads isolated-vm's failure messages. Its errors carry no codes, so the text is
-// matched here once; everything else works with outcomes.
+// The only place that decides what ended a call into an isolate. isolated-vm's errors carry no codes,
+// and their text cannot be trusted: a callback can throw or reject with `new Error('Script execution
+// timed out.')`, and its unhandled rejections surface as the error of whichever call was running. So
+// a breach is read from the isolate and the clock: a disposed isolate hit its memory limit; a call
+// that ran for its whole time limit was cut; any other error came from the callbacks' own code.
 
-const TIMED_OUT = 'Script execution timed out.';
+/** What ended a call that threw. */
+export type CallFailure = 'memory' | 'timeout' | 'rejection';
 
-export function classifyFailure(err: unknown, isolate: ivm.Isolate): Outcome {
+/** `startedAt` is the `performance.now()` taken before the call; `timeoutMs` the limit it was given. */
+export function classifyFailure(isolate: ivm.Isolate, startedAt: number, timeoutMs: number): CallFailure {
   if (isolate.isDisposed) return 'memory';
-  const msg = err instanceof Error ? err.message : String(err);
-  if (msg === TIMED_OUT) return 'timeout';
-  if (/memory limit|disposed/i.test(msg)) return 'memory';
-  return 'internal';
+  if (performance.now() - startedAt >= timeoutMs) return 'timeout';
+  return 'rejection';
 }
 
 /**

@@ -17,46 +17,92 @@ interface Meta { name: string; port: number; secure: boolean; node: string; maxO
 type OutputBudget = ReturnType<typeof createOutputBudget>;
 type LogAllowance = ReturnType<typeof createLogAllowance>;
 
-export function createDispatcher(g: any, kinds: Kinds, meta: Meta, ops: HostOps, timers: Timers, storage: object, budget: OutputBudget, admitLog: LogAllowance) {
-  // Captured before user code runs, so a callback that rewrites Date.now cannot skew the slicing.
-  const now = Date.now;
+import type { Intrinsics } from './intrinsics.js';
+
+/**
+ * Everything below runs while callbacks may have rewritten any built-in, so it calls only what `I`
+ * captured before user code ran, and never spreads, destructures or iterates with for-of (each goes
+ * through Symbol.iterator). Lists it builds have no prototype, so no setter a callback puts on
+ * Array.prototype or Object.prototype runs when they grow, and the host copies them without running
+ * user code. Whatever reads a callback's values (its response, what it threw) runs inside a call
+ * bounded by the time limit.
+ */
+export function createDispatcher(g: any, I: Intrinsics, kinds: Kinds, meta: Meta, ops: HostOps, timers: Timers, storage: object, budget: OutputBudget, admitLog: LogAllowance) {
   const E = kinds.event, C = kinds.command, W = kinds.ws;
+  const C_RESPOND = C.respond, C_DONE = C.done, C_WS_SEND = C.wsSend, C_WS_CLOSE = C.wsClose, C_BROADCAST = C.broadcast, C_LOG = C.log;
+  const E_HTTP = E.http, E_WS_OPEN = E.wsOpen, E_WS_CLOSE = E.wsClose, E_START = E.serverStart, E_STOP = E.serverStop;
+  const E_PEER_JOIN = E.peerJoin, E_PEER_LEAVE = E.peerLeave;
+  const W_TEXT = W.text, W_BINARY = W.binary, W_PING = W.ping;
   const MAX_LOG_CHARS = 16384;
   const MAX_LOGS_PER_CALL = 1000;
   const CALLBACKS = ['onHTTPRequest', 'onWebSocketOpen', 'onWebSocketClose', 'onWebSocketReceiveText',
     'onWebSocketReceiveBinary', 'onWebSocketReceivePing', 'onWebSocketReceivePong', 'onServerStart', 'onServerStop'];
+  const CALLBACK_OF: Record<number, string> = I.objectCreate(null);
+  CALLBACK_OF[E.http] = 'onHTTPRequest';
+  CALLBACK_OF[E.wsOpen] = 'onWebSocketOpen';
+  CALLBACK_OF[E.wsClose] = 'onWebSocketClose';
+  CALLBACK_OF[E.wsText] = 'onWebSocketReceiveText';
+  CALLBACK_OF[E.wsBinary] = 'onWebSocketReceiveBinary';
+  CALLBACK_OF[E.wsPing] = 'onWebSocketReceivePing';
+  CALLBACK_OF[E.wsPong] = 'onWebSocketReceivePong';
+  CALLBACK_OF[E.serverStart] = 'onServerStart';
+  CALLBACK_OF[E.serverStop] = 'onServerStop';
 
-  const cb: Record<string, Function> = Object.create(null);
-  const clients = new Set<string>();
+  const encoder = new g.TextEncoder();
+  const atob: (s: string) => string = g.atob;
+  const BASIC_AUTH = /^\s*basic\s+([A-Za-z0-9+/]+={0,2})\s*$/i;
+  const encode: (s: string) => Uint8Array = g.TextEncoder.prototype.encode;
+  const cb: Record<string, Function> = I.objectCreate(null);
+  const clients: Set<string> = new I.Set();
   /** async events still running: id → start time */
-  const pending = new Map<number, number>();
-  let out: unknown[] = [];
+  const pending: Map<number, number> = new I.Map();
+  const canonicalCache: Map<string, string> = new I.Map();
+  let out: unknown[] = list();
   let info: Record<string, number> = {};
   let primary = false;
   let cursor = -1;
   let logs = 0;
   let droppedLogs = 0;
+  /** The last reply of dispatch/collect/recover, kept until the next call: a call the isolate ends
+   *  with an error after it returned (an unhandled rejection, a microtask loop cut by the time limit)
+   *  loses its reply on the way out, and the host asks for it again. */
+  let last: unknown = null;
+
+  function list(): any[] {
+    return I.setPrototypeOf([], null);
+  }
+  function emit(...values: unknown[]): void {
+    for (let i = 0; i < values.length; i++) out[out.length] = values[i];
+  }
+
+  /** An error's stack when it has one. `instanceof` would run a Symbol.hasInstance a callback put on Error. */
+  function stackOf(v: unknown): string | undefined {
+    if (v === null || typeof v !== 'object') return undefined;
+    const stack = (v as { stack?: unknown }).stack;
+    return typeof stack === 'string' ? stack : undefined;
+  }
 
   function inspect(v: unknown, depth: number): string {
-    if (typeof v === 'string') return depth === 0 ? v : JSON.stringify(v);
-    if (v instanceof Error) return String(v.stack || v);
-    if (typeof v === 'function') return `[Function ${v.name || 'anonymous'}]`;
-    if (typeof v !== 'object' || v === null) return String(v);
-    if (v instanceof Uint8Array) return `Uint8Array(${v.length})`;
-    try { return JSON.stringify(v) ?? String(v); } catch { return Object.prototype.toString.call(v); }
+    if (typeof v === 'string') return depth === 0 ? v : I.jsonStringify(v);
+    if (typeof v === 'function') return `[Function ${I.String(v.name || 'anonymous')}]`;
+    if (typeof v !== 'object' || v === null) return I.String(v);
+    const stack = stackOf(v);
+    if (stack !== undefined) return stack;
+    if (I.typedArrayTag(v) === 'Uint8Array') return `Uint8Array(${I.typedArrayByteLength(v)})`;
+    try { return I.String(I.jsonStringify(v) ?? I.String(v)); } catch { return I.objectToString(v); }
   }
 
   function log(level: string, args: unknown[]): void {
     if (logs >= MAX_LOGS_PER_CALL) { droppedLogs++; return; }
     let msg = '';
     for (let i = 0; i < args.length; i++) msg += (i ? ' ' : '') + inspect(args[i], 0);
-    if (msg.length > MAX_LOG_CHARS) msg = msg.slice(0, MAX_LOG_CHARS) + '…';
+    if (msg.length > MAX_LOG_CHARS) msg = I.stringSlice(msg, 0, MAX_LOG_CHARS) + '…';
     if (!admitLog(msg.length)) { droppedLogs++; return; }
     logs++;
-    out.push(C.log, level, msg);
+    emit(C_LOG, level, msg);
   }
 
-  const console = Object.freeze({
+  const console = I.objectFreeze({
     log: (...a: unknown[]) => log('log', a),
     info: (...a: unknown[]) => log('info', a),
     warn: (...a: unknown[]) => log('warn', a),
@@ -64,21 +110,36 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, ops: HostOps,
     debug: (...a: unknown[]) => log('log', a),
   });
 
+  function isArrayBuffer(v: unknown): boolean {
+    try { I.arrayBufferByteLength(v); return true; } catch { return false; }
+  }
+
+  /** A fresh Uint8Array copy of `v`; always a real one, whatever the callbacks did to the classes. */
   function bytes(v: unknown, what: string): Uint8Array {
-    if (v instanceof ArrayBuffer) return new Uint8Array(v.slice(0));
-    if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
-    if (typeof v === 'string') return new g.TextEncoder().encode(v);
-    throw new TypeError(`${what} must be a Uint8Array, an ArrayBuffer or a string`);
+    if (typeof v === 'string') {
+      const b = I.apply(encode, encoder, [v]);
+      if (I.typedArrayTag(b) !== 'Uint8Array') throw new I.TypeError('TextEncoder no longer returns a Uint8Array');
+      return b;
+    }
+    if (I.isView(v)) {
+      const typed = I.typedArrayTag(v) !== undefined;
+      const buffer = typed ? I.typedArrayBuffer(v) : I.dataViewBuffer(v);
+      const offset = typed ? I.typedArrayByteOffset(v) : I.dataViewByteOffset(v);
+      const length = typed ? I.typedArrayByteLength(v) : I.dataViewByteLength(v);
+      return new I.Uint8Array(I.arrayBufferSlice(buffer, offset, offset + length));
+    }
+    if (isArrayBuffer(v)) return new I.Uint8Array(I.arrayBufferSlice(v, 0));
+    throw new I.TypeError(`${what} must be a Uint8Array, an ArrayBuffer or a string`);
   }
   function optionalBytes(v: unknown, what: string): Uint8Array {
-    return v === undefined || v === null ? new Uint8Array(0) : bytes(v, what);
+    return v === undefined || v === null ? new I.Uint8Array(0) : bytes(v, what);
   }
 
   function send(client: unknown, op: number, data: string | Uint8Array): boolean {
-    if (typeof client !== 'string' || !clients.has(client)) return false;
+    if (typeof client !== 'string' || !I.setHas(clients, client)) return false;
     const over = budget.charge(data, 1);
     if (over !== 0) overBudget(over === 1);
-    out.push(C.wsSend, client, op, data);
+    emit(C_WS_SEND, client, op, data);
     return true;
   }
 
@@ -86,7 +147,7 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, ops: HostOps,
     const n = info.websocket_connections;
     const over = budget.charge(data, typeof n === 'number' ? n : 1);
     if (over !== 0) overBudget(over === 1);
-    out.push(C.broadcast, op, data);
+    emit(C_BROADCAST, op, data);
     return true;
   }
 
@@ -98,21 +159,23 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, ops: HostOps,
    */
   function overBudget(first: boolean): never {
     const id = budget.current;
+    const open = I.mapSize(pending);
     if (first && id !== -1) {
-      out.push(C.log, 'error', `stopped: the callback sent more than limits.maxOutputBytes (${meta.maxOutputBytes} bytes; a broadcast counts once per recipient)`, C.done, id, 'output');
-    } else if (first && pending.size > 0) {
-      out.push(C.log, 'error', `stopped ${pending.size} async callbacks: their continuations sent more than limits.maxOutputBytes (${meta.maxOutputBytes} bytes)`);
-      pending.forEach((_s, pid) => { out.push(C.done, pid, 'output'); });
-      pending.clear();
+      emit(C_LOG, 'error', `stopped: the callback sent more than limits.maxOutputBytes (${meta.maxOutputBytes} bytes; a broadcast counts once per recipient)`, C_DONE, id, 'output');
+    } else if (first && open > 0) {
+      emit(C_LOG, 'error', `stopped ${open} async callbacks: their continuations sent more than limits.maxOutputBytes (${meta.maxOutputBytes} bytes)`);
+      I.mapForEach(pending, (_s: number, pid: number) => { emit(C_DONE, pid, 'output'); });
+      I.mapClear(pending);
     }
-    throw new RangeError(`output budget exceeded (limits.maxOutputBytes = ${meta.maxOutputBytes})`);
+    throw new I.RangeError(`output budget exceeded (limits.maxOutputBytes = ${meta.maxOutputBytes})`);
   }
 
   function safeEqual(a: Uint8Array, b: Uint8Array): boolean {
     // Every byte of the longer input is visited whatever matches, so timing does not leak a prefix.
-    const n = Math.max(a.length, b.length);
-    let diff = a.length ^ b.length;
-    for (let i = 0; i < n; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
+    const la = I.typedArrayByteLength(a), lb = I.typedArrayByteLength(b);
+    const n = la > lb ? la : lb;
+    let diff = la ^ lb;
+    for (let i = 0; i < n; i++) diff |= (i < la ? a[i] : 0) ^ (i < lb ? b[i] : 0);
     return diff === 0;
   }
 
@@ -120,89 +183,121 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, ops: HostOps,
     try {
       const h = request && request.headers && request.headers.authorization;
       if (typeof h !== 'string') return false;
-      const m = /^\s*basic\s+([A-Za-z0-9+/]+={0,2})\s*$/i.exec(h);
+      const m = I.regExpExec(BASIC_AUTH, h);
       if (m === null) return false;
-      const got = Uint8Array.from(g.atob(m[1]), (ch: string) => ch.charCodeAt(0));
-      const want = new g.TextEncoder().encode(`${String(username)}:${String(password)}`);
-      return safeEqual(got, want);
+      const decoded: string = atob(m[1]);
+      const got = new I.Uint8Array(decoded.length);
+      for (let i = 0; i < decoded.length; i++) got[i] = I.charCodeAt(decoded, i);
+      return safeEqual(got, bytes(`${I.String(username)}:${I.String(password)}`, 'credentials'));
     } catch {
       return false;
     }
   }
 
-  const webServer = Object.freeze(Object.defineProperties({}, {
+  function connections(): string[] {
+    const a: string[] = [];
+    I.setForEach(clients, (c: string) => { a[a.length] = c; });
+    return a;
+  }
+
+  const webServer = I.objectFreeze(Object.defineProperties({}, {
     name: { value: meta.name, enumerable: true },
     port: { value: meta.port, enumerable: true },
     secure: { value: meta.secure, enumerable: true },
     node: { value: meta.node, enumerable: true },
     primary: { get: () => primary, enumerable: true },
     info: { get: () => { const o = { ...info }; delete o.primary; return o; }, enumerable: true },
-    webSocketConnections: { get: () => Array.from(clients), enumerable: true },
-    webSocketSendText: { value: (client: unknown, text: unknown) => send(client, W.text, String(text)) },
-    webSocketSendBinary: { value: (client: unknown, data: unknown) => send(client, W.binary, bytes(data, 'data')) },
-    webSocketSendPing: { value: (client: unknown, data?: unknown) => send(client, W.ping, optionalBytes(data, 'data')) },
+    webSocketConnections: { get: connections, enumerable: true },
+    webSocketSendText: { value: (client: unknown, text: unknown) => send(client, W_TEXT, I.String(text)) },
+    webSocketSendBinary: { value: (client: unknown, data: unknown) => send(client, W_BINARY, bytes(data, 'data')) },
+    webSocketSendPing: { value: (client: unknown, data?: unknown) => send(client, W_PING, optionalBytes(data, 'data')) },
     // uWS v20.30 can send pings but no unsolicited pong (it answers pings by itself): nothing is sent.
     webSocketSendPong: { value: (_client: unknown, _data?: unknown) => false },
     webSocketClose: {
       value: (client: unknown, code?: unknown, reason?: unknown) => {
-        if (typeof client !== 'string' || !clients.has(client)) return false;
-        const c = code === undefined ? 1000 : Number(code);
-        if (!(c === 1000 || (c >= 3000 && c <= 4999)) || !Number.isInteger(c)) {
-          throw new RangeError('close code must be 1000 or an integer from 3000 to 4999');
+        if (typeof client !== 'string' || !I.setHas(clients, client)) return false;
+        const c = code === undefined ? 1000 : I.Number(code);
+        if (!(c === 1000 || (c >= 3000 && c <= 4999)) || !I.isInteger(c)) {
+          throw new I.RangeError('close code must be 1000 or an integer from 3000 to 4999');
         }
-        out.push(C.wsClose, client, c, reason === undefined ? '' : String(reason).slice(0, 123));
+        emit(C_WS_CLOSE, client, c, reason === undefined ? '' : I.stringSlice(I.String(reason), 0, 123));
         return true;
       },
     },
-    webSocketBroadcastText: { value: (text: unknown) => broadcast(W.text, String(text)) },
-    webSocketBroadcastBinary: { value: (data: unknown) => broadcast(W.binary, bytes(data, 'data')) },
+    webSocketBroadcastText: { value: (text: unknown) => broadcast(W_TEXT, I.String(text)) },
+    webSocketBroadcastBinary: { value: (data: unknown) => broadcast(W_BINARY, bytes(data, 'data')) },
     authenticateBasic: { value: authenticateBasic },
     storage: { value: storage, enumerable: true },
   }));
 
-  const canonicalCache = new Map<string, string>();
   function canonical(name: string): string {
-    let c = canonicalCache.get(name);
+    let c: string | undefined = I.mapGet(canonicalCache, name);
     if (c === undefined) {
-      c = name.replace(/(^|-)([a-z])/g, (_m, sep: string, ch: string) => sep + ch.toUpperCase());
-      if (canonicalCache.size < 512) canonicalCache.set(name, c);
+      c = '';
+      let start = true;
+      for (let i = 0; i < name.length; i++) {
+        const code = I.charCodeAt(name, i);
+        c += start && code >= 97 && code <= 122 ? I.fromCharCode(code - 32) : name[i];
+        start = code === 45;
+      }
+      if (I.mapSize(canonicalCache) < 512) I.mapSet(canonicalCache, name, c);
     }
     return c;
   }
 
+  /** Objects handed to callbacks are filled without a prototype, so setters or frozen properties a
+   *  callback put on Object.prototype cannot interfere, and get Object.prototype once complete. */
+  function plain<T>(o: T): T {
+    return I.setPrototypeOf(o, I.ObjectPrototype);
+  }
+
   function parsePars(query: string): Record<string, string> {
-    const pars: Record<string, string> = {};
-    if (query === '') return pars;
-    for (const part of query.split('&')) {
+    const pars: Record<string, string> = I.objectCreate(null);
+    let from = 0;
+    while (from < query.length) {
+      let amp = I.indexOf(query, '&', from);
+      if (amp < 0) amp = query.length;
+      const part: string = I.stringSlice(query, from, amp);
+      from = amp + 1;
       if (part === '') continue;
-      const eq = part.indexOf('=');
-      const k = decode(eq < 0 ? part : part.slice(0, eq));
+      const eq: number = I.indexOf(part, '=');
+      const k = decode(eq < 0 ? part : I.stringSlice(part, 0, eq));
       // First value wins for repeated keys (URLSearchParams.get semantics); __proto__ cannot be set.
-      if (k === '__proto__' || Object.prototype.hasOwnProperty.call(pars, k)) continue;
-      pars[k] = eq < 0 ? '' : decode(part.slice(eq + 1));
+      if (k === '__proto__' || I.hasOwn(pars, k)) continue;
+      pars[k] = eq < 0 ? '' : decode(I.stringSlice(part, eq + 1));
     }
-    return pars;
+    return plain(pars);
   }
   function decode(s: string): string {
-    const t = s.replace(/\+/g, ' ');
-    try { return decodeURIComponent(t); } catch { return t; }
+    let t = s;
+    if (I.indexOf(s, '+') >= 0) {
+      t = '';
+      for (let i = 0; i < s.length; i++) t += s[i] === '+' ? ' ' : s[i];
+    }
+    try { return I.decodeURIComponent(t); } catch { return t; }
   }
 
   /** An HTTP event at f[p]: k, id, method, uri, query, n, ...n header fields, data, clientAddress, serverAddress. */
   function makeRequest(f: any[], p: number): any {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = I.objectCreate(null);
     const n: number = f[p + 5];
     for (let j = p + 6; j < p + 6 + n; j += 2) {
       const name = f[j];
       if (name === '__proto__') continue;
-      headers[name] = headers[name] === undefined ? f[j + 1] : headers[name] + ', ' + f[j + 1];
+      headers[name] = I.hasOwn(headers, name) ? headers[name] + ', ' + f[j + 1] : f[j + 1];
     }
-    const req: any = {
-      method: f[p + 2], uri: f[p + 3], pars: parsePars(f[p + 4]),
-      clientAddress: f[p + 7 + n], serverAddress: f[p + 8 + n], headers, data: f[p + 6 + n],
-    };
-    for (const n in headers) req[canonical(n)] = headers[n];
-    return req;
+    const req: any = I.objectCreate(null);
+    req.method = f[p + 2];
+    req.uri = f[p + 3];
+    req.pars = parsePars(f[p + 4]);
+    req.clientAddress = f[p + 7 + n];
+    req.serverAddress = f[p + 8 + n];
+    req.headers = headers;
+    req.data = f[p + 6 + n];
+    const names = I.objectKeys(headers);
+    for (let i = 0; i < names.length; i++) req[canonical(names[i])] = headers[names[i]];
+    plain(headers);
+    return plain(req);
   }
 
   // One field past limits.maxHeaders is enough for the worker to refuse the response; collecting the
@@ -210,116 +305,161 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, ops: HostOps,
   const headerCap = 2 * meta.maxHeaders;
   function pushHeader(list: string[], name: string, value: unknown): void {
     if (value === undefined || value === null || list.length > headerCap) return;
-    if (Array.isArray(value)) { for (const v of value) { if (list.length > headerCap) return; list.push(name, String(v)); } return; }
-    list.push(name, String(value));
+    if (I.isArray(value)) {
+      const n = (value as unknown[]).length;
+      for (let i = 0; i < n; i++) {
+        if (list.length > headerCap) return;
+        list[list.length] = name;
+        list[list.length] = I.String((value as unknown[])[i]);
+      }
+      return;
+    }
+    list[list.length] = name;
+    list[list.length] = I.String(value);
   }
 
   function body(data: unknown): string | Uint8Array {
     if (data === undefined || data === null) return '';
     if (typeof data === 'string') return data;
-    if (typeof data === 'number' || typeof data === 'boolean' || typeof data === 'bigint') return String(data);
+    if (typeof data === 'number' || typeof data === 'boolean' || typeof data === 'bigint') return I.String(data);
     return bytes(data, 'response.data');
   }
 
+  /** Reads the whole response first, so nothing of it is emitted if reading it throws or is cut. */
   function respond(id: number, r: any): void {
-    if (r === null || typeof r !== 'object') throw new TypeError('onHTTPRequest must return the response object (or nothing)');
-    const headers: string[] = [];
-    for (const key of Object.keys(r)) {
+    if (r === null || typeof r !== 'object') throw new I.TypeError('onHTTPRequest must return the response object (or nothing)');
+    const headers: string[] = list();
+    const keys = I.objectKeys(r);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
       if (key !== 'statusCode' && key !== 'statusReason' && key !== 'data' && key !== 'headers') pushHeader(headers, key, r[key]);
     }
     const hs = r.headers;
-    if (hs !== null && typeof hs === 'object') for (const key of Object.keys(hs)) pushHeader(headers, key, hs[key]);
-    const status = r.statusCode === undefined ? 200 : Number(r.statusCode);
-    const reason = r.statusReason === undefined ? '' : String(r.statusReason);
+    if (hs !== null && typeof hs === 'object') {
+      const names = I.objectKeys(hs);
+      for (let i = 0; i < names.length; i++) pushHeader(headers, names[i], hs[names[i]]);
+    }
+    const sc = r.statusCode;
+    const status = sc === undefined ? 200 : I.Number(sc);
+    const sr = r.statusReason;
+    const reason = sr === undefined ? '' : I.String(sr);
     const b = body(r.data);
-    out.push(C.respond, id, 'ok', status, reason, headers.length);
-    for (let i = 0; i < headers.length; i++) out.push(headers[i]);
-    out.push(b);
+    emit(C_RESPOND, id, 'ok', status, reason, headers.length);
+    for (let i = 0; i < headers.length; i++) out[out.length] = headers[i];
+    out[out.length] = b;
   }
 
   function fail(id: number, err: unknown, where: string): void {
     ops.end(id);
-    let text: string;
-    try { text = err instanceof Error ? String(err.stack || err) : `Uncaught ${inspect(err, 1)}`; } catch { text = 'Uncaught exception'; }
-    out.push(C.log, 'error', `${where} threw: ${text.slice(0, MAX_LOG_CHARS)}`, C.done, id, 'exception');
+    let text = 'Uncaught exception';
+    try { text = stackOf(err) ?? 'Uncaught ' + inspect(err, 1); } catch { /* the value threw again while being read; the event fails all the same */ }
+    emit(C_LOG, 'error', where + ' threw: ' + I.stringSlice(text, 0, MAX_LOG_CHARS), C_DONE, id, 'exception');
   }
 
   function finish(id: number, http: boolean, value: unknown, res: unknown, where: string): void {
     ops.end(id);
-    if (!http) { out.push(C.done, id, 'ok'); return; }
+    if (!http) { emit(C_DONE, id, 'ok'); return; }
     try { respond(id, value === undefined ? res : value); } catch (err) { fail(id, err, where); }
   }
 
-  /** Calls an exported callback; true when it went asynchronous. */
-  function call(id: number, http: boolean, name: string, args: unknown[], res?: unknown): boolean {
-    const fn = cb[name];
-    if (fn === undefined) {
-      if (http) out.push(C.respond, id, 'ok', 404, 'Not Found', 2, 'content-type', 'text/plain; charset=utf-8', 'Not Found\n');
-      else out.push(C.done, id, 'ok');
+  /** An async callback's promise. The event stays in `pending` until its answer is emitted, so a
+   *  continuation cut by the time limit leaves it there for `recover` to give up. */
+  async function watch(id: number, http: boolean, promise: unknown, res: unknown, where: string): Promise<void> {
+    let value: unknown;
+    try {
+      value = await promise;
+    } catch (err) {
+      if (I.mapHas(pending, id)) { fail(id, err, where); I.mapDelete(pending, id); }
+      return;
+    }
+    if (!I.mapHas(pending, id)) return;
+    finish(id, http, value, res, where);
+    I.mapDelete(pending, id);
+  }
+
+  /** A returned value to await. A plain object's `then` counts only as its own property: one that
+   *  callbacks put on Object.prototype would otherwise turn every response object into a thenable. */
+  function isThenable(v: unknown): boolean {
+    if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return false;
+    if (typeof (v as { then?: unknown }).then !== 'function') return false;
+    return I.getPrototypeOf(v) !== I.ObjectPrototype || I.hasOwn(v, 'then');
+  }
+
+  /** The event at f[p]: k, id, then the fields of its kind. True when its callback went asynchronous. */
+  function run(f: any[], p: number): boolean {
+    const k: number = f[p];
+    const id: number = f[p + 1];
+    // Clients of the server connected to other processes (SPEC §12): the lists only, no callback.
+    if (k === E_PEER_JOIN || k === E_PEER_LEAVE) {
+      if (k === E_PEER_JOIN) I.setAdd(clients, f[p + 2]);
+      else I.setDelete(clients, f[p + 2]);
+      emit(C_DONE, id, 'ok');
       return false;
     }
+    const name = CALLBACK_OF[k];
+    if (name === undefined) { emit(C_DONE, id, 'internal'); return false; }
+    const http = k === E_HTTP;
+    if (k === E_WS_OPEN) I.setAdd(clients, f[p + 2]);
+    else if (k === E_WS_CLOSE) I.setDelete(clients, f[p + 2]);
+    const fn = cb[name];
+    if (fn === undefined) {
+      if (http) emit(C_RESPOND, id, 'ok', 404, 'Not Found', 2, 'content-type', 'text/plain; charset=utf-8', 'Not Found\n');
+      else emit(C_DONE, id, 'ok');
+      return false;
+    }
+    let res: unknown;
+    let args: unknown[];
+    if (http) {
+      res = { statusCode: 200, statusReason: 'OK', data: '' };
+      args = [webServer, makeRequest(f, p), res];
+    } else if (k === E_START || k === E_STOP) args = [webServer];
+    else if (k === E_WS_CLOSE) args = [webServer, f[p + 2]];
+    else args = [webServer, f[p + 2], f[p + 3]];
     return invoke(id, http, name, fn, args, res);
   }
 
+  /** Runs `fn` as invocation `id`; true when it went asynchronous. */
   function invoke(id: number, http: boolean, name: string, fn: Function, args: unknown[], res?: unknown): boolean {
     ops.current = id;
     let ret: unknown;
+    let thenable = false;
     budget.begin(id);
     // An invocation over its output budget was answered by the budget; its operations end with it.
-    try { ret = fn.apply(undefined, args); } catch (err) { if (budget.end()) ops.end(id); else fail(id, err, name); return false; }
+    try {
+      ret = I.apply(fn, undefined, args);
+      thenable = isThenable(ret);
+    } catch (err) {
+      if (budget.end()) ops.end(id); else fail(id, err, name);
+      return false;
+    }
     if (budget.end()) { ops.end(id); return false; }
-    if (ret !== null && (typeof ret === 'object' || typeof ret === 'function') && typeof (ret as any).then === 'function') {
-      pending.set(id, now());
-      Promise.resolve(ret).then(
-        (v) => { if (pending.delete(id)) finish(id, http, v, res, name); },
-        (err) => { if (pending.delete(id)) fail(id, err, name); },
-      );
+    if (thenable) {
+      I.mapSet(pending, id, I.dateNow());
+      watch(id, http, ret, res, name);
       return true;
     }
     finish(id, http, ret, res, name);
     return false;
   }
 
-  /** The event at f[p]: k, id, then the fields of its kind. True when its callback went asynchronous. */
-  function run(f: any[], p: number): boolean {
-    const id: number = f[p + 1];
-    switch (f[p]) {
-      case E.http: {
-        const res = { statusCode: 200, statusReason: 'OK', data: '' };
-        return call(id, true, 'onHTTPRequest', [webServer, makeRequest(f, p), res], res);
-      }
-      case E.wsOpen: clients.add(f[p + 2]); return call(id, false, 'onWebSocketOpen', [webServer, f[p + 2], f[p + 3]]);
-      case E.wsText: return call(id, false, 'onWebSocketReceiveText', [webServer, f[p + 2], f[p + 3]]);
-      case E.wsBinary: return call(id, false, 'onWebSocketReceiveBinary', [webServer, f[p + 2], f[p + 3]]);
-      case E.wsPing: return call(id, false, 'onWebSocketReceivePing', [webServer, f[p + 2], f[p + 3]]);
-      case E.wsPong: return call(id, false, 'onWebSocketReceivePong', [webServer, f[p + 2], f[p + 3]]);
-      case E.wsClose: clients.delete(f[p + 2]); return call(id, false, 'onWebSocketClose', [webServer, f[p + 2]]);
-      case E.peerJoin: clients.add(f[p + 2]); out.push(C.done, id, 'ok'); return false;
-      case E.peerLeave: clients.delete(f[p + 2]); out.push(C.done, id, 'ok'); return false;
-      case E.serverStart: return call(id, false, 'onServerStart', [webServer]);
-      case E.serverStop: return call(id, false, 'onServerStop', [webServer]);
-      default: out.push(C.done, id, 'internal'); return false;
-    }
-  }
-
-  /** Ends async invocations the host gave up on (their time ran out); each is answered `timeout`. */
+  /** Ends an async invocation the host gave up on (its time ran out); `answer`: answered `timeout`. */
   function giveUp(id: number, answer: boolean): boolean {
-    if (!pending.delete(id)) return false;
+    if (!I.mapDelete(pending, id)) return false;
     ops.end(id);
-    if (answer) out.push(C.done, id, 'timeout');
+    if (answer) emit(C_DONE, id, 'timeout');
     return true;
   }
 
   function pendingPairs(): number[] {
-    const t = now();
-    const p: number[] = [];
-    pending.forEach((start, id) => { p.push(id, t - start); });
+    const t = I.dateNow();
+    const p = list();
+    I.mapForEach(pending, (start: number, id: number) => { p[p.length] = id; p[p.length] = t - start; });
     return p;
   }
 
   function take(): unknown[] {
     const o = out;
-    out = [];
+    out = list();
     logs = 0;
     budget.read();
     return o;
@@ -332,15 +472,23 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, ops: HostOps,
     return n;
   }
 
+  function reply<T>(value: T): T {
+    last = value;
+    return value;
+  }
+
   Object.defineProperty(g, 'console', { value: console, writable: true, configurable: true });
 
   return {
     /** Takes the module's exports; `known` re-seeds the open connections after an isolate was rebuilt. */
-    install(ns: any, known: string[]): string[] {
-      for (const c of known) clients.add(c);
-      const found: string[] = [];
-      for (const n of CALLBACKS) if (typeof ns[n] === 'function') { cb[n] = ns[n]; found.push(n); }
-      return found;
+    install(ns: any, known: string[]): void {
+      for (let i = 0; i < known.length; i++) I.setAdd(clients, known[i]);
+      for (let i = 0; i < CALLBACKS.length; i++) {
+        const n = CALLBACKS[i];
+        let fn: unknown;
+        try { fn = ns[n]; } catch { continue; }
+        if (typeof fn === 'function') cb[n] = fn;
+      }
     },
     /**
      * Runs events start.. (event i begins at flat[at[i]]) until all ran, `sliceMs` passed or the
@@ -352,20 +500,21 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, ops: HostOps,
      * operations they start are that invocation's.
      */
     dispatch(flat: any[], at: number[], snapshot: Record<string, number>, cancel: number[], start: number, sliceMs: number): [unknown[], number, number, number, number] {
+      last = null;
       info = snapshot;
       primary = snapshot.primary === 1;
       for (let i = 0; i < cancel.length; i++) giveUp(cancel[i], false);
-      const t0 = now();
+      const t0 = I.dateNow();
       let asyncAt = 0;
       let i = start;
       for (; i < at.length; i++) {
-        if (i > start && (now() - t0 > sliceMs || budget.full())) break;
+        if (i > start && (I.dateNow() - t0 > sliceMs || budget.full())) break;
         cursor = i;
-        const began = now();
+        const began = I.dateNow();
         if (run(flat, at[i])) { asyncAt = began; i++; break; }
       }
       cursor = -1;
-      return [take(), i, pending.size, asyncAt, dropped()];
+      return reply([take(), i, I.mapSize(pending), asyncAt, dropped()]);
     },
     /**
      * Runs timer `timerId` as invocation `id`; returns the invocation its microtasks belong to (the
@@ -373,43 +522,66 @@ export function createDispatcher(g: any, kinds: Kinds, meta: Meta, ops: HostOps,
      * it (`await new Promise((r) => setTimeout(r, 10))`): what then runs is that invocation's.
      */
     fire(id: number, timerId: number): number {
+      last = null;
       const t = timers.take(timerId);
-      if (t === undefined) return id;
+      if (t === undefined) return reply(id);
       invoke(id, false, t.repeat ? 'setInterval callback' : 'setTimeout callback', t.fn, t.args);
-      if (t.creator !== id && pending.has(t.creator)) ops.current = t.creator;
-      return ops.current;
+      if (t.creator !== id && I.mapHas(pending, t.creator)) ops.current = t.creator;
+      return reply(ops.current);
     },
     /** Settles host operation `opId`; its continuations run right after, as microtasks of this call. */
-    settle(opId: number, ok: boolean, value: unknown): void {
+    settle(opId: number, ok: boolean, value: unknown): number {
+      last = null;
       ops.settle(opId, ok, value);
+      return reply(opId);
     },
     /** The host gave up on these async invocations (time limit); each is answered `timeout`. */
-    expire(ids: number[]): void {
+    expire(ids: number[]): number {
+      last = null;
       for (let i = 0; i < ids.length; i++) giveUp(ids[i], true);
+      return reply(ids.length);
     },
     /** The server stopped or its code is being replaced: its timers are gone on the host side. */
-    clearTimers(): void {
+    clearTimers(): number {
+      last = null;
       timers.clear();
+      return reply(0);
     },
     /** After a call: what its microtasks produced, which async events are still running, log lines dropped. */
     collect(): [unknown[], number[], number] {
-      return [take(), pendingPairs(), dropped()];
+      last = null;
+      return reply([take(), pendingPairs(), dropped()]);
     },
-    /** After a call was cut by the time limit: commands so far, the event that was running, pending ids given up, log lines dropped. */
-    recover(owner?: number): [unknown[], number, number[], number] {
+    /**
+     * After a call was cut by the time limit: that call's reply if it had returned before the cut
+     * (null otherwise), commands so far, the event that was running, pending ids given up, log lines
+     * dropped.
+     */
+    recover(owner?: number): [unknown, unknown[], number, number[], number] {
+      const lost = last;
+      last = null;
       const c = cursor;
       cursor = -1;
       budget.end();
-      const given: number[] = [];
+      const given = list();
       if (c === -1) {
         // `owner`: the host knows whose code the cut call ran (a settled operation, a timer). Else the
         // microtasks that ran belong to the current invocation; if that one is not asynchronous, the
         // loop's owner is unknown and every async invocation is given up.
         const id = owner === undefined ? ops.current : owner;
-        if (giveUp(id, false)) given.push(id);
-        else if (owner === undefined) { pending.forEach((_s, p) => { given.push(p); ops.end(p); }); pending.clear(); }
+        if (giveUp(id, false)) given[given.length] = id;
+        else if (owner === undefined) {
+          I.mapForEach(pending, (_s: number, p: number) => { given[given.length] = p; ops.end(p); });
+          I.mapClear(pending);
+        }
       }
-      return [take(), c, given, dropped()];
+      return reply([lost, take(), c, given, dropped()]);
+    },
+    /** The reply of the previous call, which an error raised after it returned kept from the host. */
+    again(): unknown {
+      const l = last;
+      last = null;
+      return l;
     },
   };
 }

@@ -5,6 +5,8 @@
 // the dispatcher before user code runs), so the host can charge its continuations to that invocation
 // and cancel what it left running when it ends. Nothing here ever holds a host object.
 
+import type { Intrinsics } from './intrinsics.js';
+
 /** What the host sends for a failure; rebuilt here as the error class the callbacks expect. */
 export interface HostError { name: string; message: string }
 
@@ -27,12 +29,19 @@ export interface HostOps {
   toError(e: unknown): Error;
 }
 
-export function createHostOps(opHost: OpHost): HostOps {
-  // Captured before user code runs: callbacks may replace the globals.
+export function createHostOps(I: Intrinsics, opHost: OpHost): HostOps {
+  // Captured before user code runs: callbacks may replace the globals. The dispatcher calls `end` and
+  // the host `settle` whatever the callbacks rewrote, so both use only what `I` captured.
   const P = Promise;
   const ErrorCtor = Error, TypeErrorCtor = TypeError, RangeErrorCtor = RangeError;
-  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void; inv: number }>();
-  const byInvocation = new Map<number, Set<number>>();
+  const waiting: Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void; inv: number }> = new I.Map();
+  const byInvocation: Map<number, Set<number>> = new I.Map();
+
+  /** Sets an error's name as its own property: assigning it would run a setter, or throw on a frozen
+   *  Error.prototype, that callbacks put there. */
+  function named(err: Error, name: string): void {
+    I.objectDefineProperty(err, 'name', I.setPrototypeOf({ value: name, writable: true, configurable: true }, null));
+  }
 
   function toError(e: unknown): Error {
     const h = (e !== null && typeof e === 'object' ? e : {}) as Partial<HostError>;
@@ -41,7 +50,7 @@ export function createHostOps(opHost: OpHost): HostOps {
     if (name === 'TypeError') return new TypeErrorCtor(message);
     if (name === 'RangeError') return new RangeErrorCtor(message);
     const err = new ErrorCtor(message);
-    err.name = name;
+    named(err, name);
     return err;
   }
 
@@ -50,24 +59,24 @@ export function createHostOps(opHost: OpHost): HostOps {
     toError,
     request(name, args) {
       const inv = ops.current;
-      if (inv === 0) return P.reject(new ErrorCtor(`${name.split('.')[0]} can be used only while a callback runs, not at the top level of the module`));
+      if (inv === 0) return P.reject(new ErrorCtor(`${I.stringSlice(name, 0, I.indexOf(name, '.') < 0 ? name.length : I.indexOf(name, '.'))} can be used only while a callback runs, not at the top level of the module`));
       let r;
       try {
         r = opHost(name, args, inv);
       } catch (err) {
         // The arguments are copied on the way out; what V8 cannot clone is refused as the Web does.
         // Anything else (the time limit ran out inside the host) goes on as thrown.
-        if (!(err instanceof ErrorCtor) || !/could not be cloned/.test(err.message)) throw err;
+        if (!(err instanceof ErrorCtor) || I.indexOf(I.String(err.message), 'could not be cloned') < 0) throw err;
         const e = new ErrorCtor(`${name}: ${err.message}`);
-        e.name = 'DataCloneError';
+        named(e, 'DataCloneError');
         return P.reject(e);
       }
       if (typeof r !== 'number') return P.reject(toError(r));
       return new P((resolve, reject) => {
-        waiting.set(r, { resolve, reject, inv });
-        let set = byInvocation.get(inv);
-        if (set === undefined) byInvocation.set(inv, set = new Set());
-        set.add(r);
+        I.mapSet(waiting, r, { resolve, reject, inv });
+        let set: Set<number> | undefined = I.mapGet(byInvocation, inv);
+        if (set === undefined) I.mapSet(byInvocation, inv, set = new I.Set());
+        I.setAdd(set, r);
       });
     },
     notify(name, args) {
@@ -75,26 +84,27 @@ export function createHostOps(opHost: OpHost): HostOps {
       try { opHost(name, args, ops.current); } catch { /* nothing to report: it needs no answer */ }
     },
     settle(id, ok, value) {
-      const w = waiting.get(id);
+      const w = I.mapGet(waiting, id);
       if (w === undefined) return;
-      waiting.delete(id);
-      byInvocation.get(w.inv)?.delete(id);
+      I.mapDelete(waiting, id);
+      const set = I.mapGet(byInvocation, w.inv);
+      if (set !== undefined) I.setDelete(set, id);
       // Continuations run as microtasks right after this call: they belong to the awaiting invocation.
       ops.current = w.inv;
       if (ok) w.resolve(value); else w.reject(toError(value));
     },
     end(inv) {
-      const set = byInvocation.get(inv);
+      const set = I.mapGet(byInvocation, inv);
       if (set === undefined) return;
-      byInvocation.delete(inv);
-      for (const id of set) {
-        const w = waiting.get(id);
-        waiting.delete(id);
-        if (w === undefined) continue;
+      I.mapDelete(byInvocation, inv);
+      I.setForEach(set, (id: number) => {
+        const w = I.mapGet(waiting, id);
+        I.mapDelete(waiting, id);
+        if (w === undefined) return;
         const e = new ErrorCtor('the callback invocation that started this operation has ended');
-        e.name = 'AbortError';
+        named(e, 'AbortError');
         w.reject(e);
-      }
+      });
     },
   };
   return ops;

@@ -2,11 +2,12 @@
 // budget (limits.logLinesPerSecond / logBytesPerSecond), applied before a line is ever copied out:
 // isolated-vm copies strings out of an isolate slowly (profiled: ~1 s for 1,000 lines of 16 KiB on a
 // busy machine), so a flood dropped only on the worker would still hold it. The worker keeps its own
-// bucket as well and counts what both drop. Only closure variables and operators are used after the
-// clock is taken, so rewritten built-ins cannot widen the budget.
+// bucket as well and counts what both drop. Only closure variables, operators and the clock the
+// dispatcher took before user code are used, so rewritten built-ins cannot widen the budget.
+import type { Intrinsics } from './intrinsics.js';
 
-export function createLogAllowance(linesPerSecond: number, bytesPerSecond: number) {
-  const now = Date.now;
+export function createLogAllowance(I: Intrinsics, linesPerSecond: number, bytesPerSecond: number) {
+  const now = I.dateNow;
   let lines = linesPerSecond;
   let bytes = bytesPerSecond;
   let filledAt = now();

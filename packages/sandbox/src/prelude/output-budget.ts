@@ -2,12 +2,11 @@
 // invocation makes the engine send: a broadcast looks small in the isolate (one string, many
 // references) but costs the engine one copy per message and per recipient, so the bytes are counted
 // here, before any of them is copied out. Only closure variables and operators are used, and the one
-// built-in (the typed-array byteLength getter) is taken before user code runs, so a callback that
-// rewrites built-ins cannot make a send look cheaper.
+// built-in (the typed-array byteLength getter) is the dispatcher's copy taken before user code runs,
+// so a callback that rewrites built-ins cannot make a send look cheaper.
+import type { Intrinsics } from './intrinsics.js';
 
-export function createOutputBudget(maxBytes: number) {
-  const byteLengthGetter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'byteLength')!.get!;
-  const byteLength = Function.prototype.call.bind(byteLengthGetter) as (v: unknown) => number;
+export function createOutputBudget(I: Intrinsics, maxBytes: number) {
   /** id of the synchronous invocation running, or -1 while promise continuations run (they are not attributable) */
   let current = -1;
   let used = 0;
@@ -29,7 +28,7 @@ export function createOutputBudget(maxBytes: number) {
      * that goes over the budget, 2 when the budget was already spent.
      */
     charge(data: string | Uint8Array, copies: number): 0 | 1 | 2 {
-      const size = (typeof data === 'string' ? data.length : byteLength(data)) * (copies > 1 ? copies : 1);
+      const size = (typeof data === 'string' ? data.length : I.typedArrayByteLength(data)) * (copies > 1 ? copies : 1);
       if (current === -1) {
         if (asyncBreached) return 2;
         sinceRead += size;

@@ -8,6 +8,7 @@ import { installFetch } from './fetch.js';
 import { createDispatcher } from './dispatcher.js';
 import { createOutputBudget } from './output-budget.js';
 import { createLogAllowance } from './log-allowance.js';
+import { captureIntrinsics } from './intrinsics.js';
 
 /**
  * The prelude: one script evaluated in every new context before user code. It is written as typed
@@ -17,13 +18,15 @@ import { createLogAllowance } from './log-allowance.js';
  */
 export const PRELUDE_SOURCE = `(function (urlHost, randomBytes, clone, opHost, timerHost, kinds, meta) {
 'use strict';
+const intrinsics = (${captureIntrinsics.toString()})(globalThis);
 (${installEncoding.toString()})(globalThis);
 (${installUrl.toString()})(globalThis, urlHost);
 (${installGlobals.toString()})(globalThis, randomBytes, clone);
-const ops = (${createHostOps.toString()})(opHost);
-const timers = (${installTimers.toString()})(globalThis, timerHost, meta.maxTimers, () => ops.current);
+const ops = (${createHostOps.toString()})(intrinsics, opHost);
+const timers = (${installTimers.toString()})(globalThis, intrinsics, timerHost, meta.maxTimers, () => ops.current);
 (${installFetch.toString()})(globalThis, ops);
 const storage = (${createStorage.toString()})(ops);
-return (${createDispatcher.toString()})(globalThis, kinds, meta, ops, timers, storage, (${createOutputBudget.toString()})(meta.maxOutputBytes),
-  (${createLogAllowance.toString()})(meta.logLinesPerSecond, meta.logBytesPerSecond));
+return (${createDispatcher.toString()})(globalThis, intrinsics, kinds, meta, ops, timers, storage,
+  (${createOutputBudget.toString()})(intrinsics, meta.maxOutputBytes),
+  (${createLogAllowance.toString()})(intrinsics, meta.logLinesPerSecond, meta.logBytesPerSecond));
 })`;

@@ -3,6 +3,8 @@
 // later calls the dispatcher's `fire` with the timer id; the callback then runs as an invocation of
 // its own. Here live only the functions and arguments to call.
 
+import type { Intrinsics } from './intrinsics.js';
+
 /**
  * op 0: create(ms, repeat 0|1, creating invocation) → id, or -1 when limits.maxTimers are pending;
  * op 1: clear(id).
@@ -24,11 +26,12 @@ export interface Timers {
   clear(): void;
 }
 
-export function installTimers(g: any, timerHost: TimerHost, maxTimers: number, creator: () => number): Timers {
+export function installTimers(g: any, I: Intrinsics, timerHost: TimerHost, maxTimers: number, creator: () => number): Timers {
   const P = Promise;
   const TypeErrorCtor = TypeError, RangeErrorCtor = RangeError;
   const MAX_DELAY = 2147483647;
-  const timers = new Map<number, Timer>();
+  // The dispatcher takes and clears timers whatever the callbacks rewrote: only what `I` captured is used.
+  const timers: Map<number, Timer> = new I.Map();
 
   function schedule(repeat: boolean, fn: unknown, ms: unknown, args: unknown[]): number {
     if (typeof fn !== 'function') throw new TypeErrorCtor(`${repeat ? 'setInterval' : 'setTimeout'} needs a function (code strings are not evaluated)`);
@@ -38,12 +41,12 @@ export function installTimers(g: any, timerHost: TimerHost, maxTimers: number, c
     const by = creator();
     const id = timerHost(0, Math.floor(delay), repeat ? 1 : 0, by);
     if (id < 0) throw new RangeErrorCtor(`too many pending timers: limits.maxTimers is ${maxTimers}`);
-    timers.set(id, { fn, args, repeat, creator: by });
+    I.mapSet(timers, id, { fn, args, repeat, creator: by });
     return id;
   }
 
   function clear(id: unknown): void {
-    if (typeof id !== 'number' || !timers.delete(id)) return;
+    if (typeof id !== 'number' || !I.mapDelete(timers, id)) return;
     timerHost(1, id);
   }
 
@@ -62,10 +65,10 @@ export function installTimers(g: any, timerHost: TimerHost, maxTimers: number, c
 
   return {
     take(id) {
-      const t = timers.get(id);
-      if (t !== undefined && !t.repeat) timers.delete(id);
+      const t: Timer | undefined = I.mapGet(timers, id);
+      if (t !== undefined && !t.repeat) I.mapDelete(timers, id);
       return t;
     },
-    clear() { timers.clear(); },
+    clear() { I.mapClear(timers); },
   };
 }
