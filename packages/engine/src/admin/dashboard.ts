@@ -10,13 +10,14 @@ import crypto from 'node:crypto';
 
 const STYLE = `
 :root { color-scheme: light dark; font: 14px/1.4 system-ui, sans-serif; }
-body { margin: 1.5rem; }
+body { margin: 1rem 1.5rem; }
 h1 { font-size: 1.3rem; margin: 0 0 .2rem; }
 #status { color: GrayText; margin-bottom: 1rem; }
 #status.bad { color: #c33; }
 table { border-collapse: collapse; }
 th, td { padding: .3rem .45rem; border-bottom: 1px solid #8884; text-align: right; white-space: nowrap; }
 th { white-space: normal; vertical-align: bottom; }
+td:first-child { white-space: normal; overflow-wrap: anywhere; max-width: 12rem; }
 td[title] { text-decoration: underline dotted; }
 #charts { display: flex; flex-wrap: wrap; gap: 1rem; margin-top: 1.5rem; }
 .card { border: 1px solid #8884; border-radius: 4px; padding: .5rem .7rem; }
