@@ -1,6 +1,7 @@
 import type { HttpResponse, WebSocket } from 'uWebSockets.js';
 import type { InfoSnapshot, Outcome } from '@webdat/protocol';
 import type { WebdatServer } from './server.js';
+import type { Latency } from './http/latency.js';
 
 /** An event handed to the sandbox and not yet finished. `res` is set for HTTP events only, until answered. */
 export interface PendingEvent {
@@ -10,6 +11,9 @@ export interface PendingEvent {
   deadline: number;
   /** which of the server's instances (isolates) runs it */
   inst: number;
+  /** the HTTP request's arrival (performance.now() ms) and where its duration is recorded; null for other events */
+  start: number;
+  latency: Latency | null;
 }
 
 export interface WsData {

@@ -10,6 +10,7 @@ import { EngineError } from './errors.js';
 import { checkTls } from './tls.js';
 import { Counters, type PendingEvent, type Ws } from './server-state.js';
 import { writeOutcome, writeResponse } from './http/write-response.js';
+import { Latency } from './http/latency.js';
 import type { Listener } from './net/listener.js';
 import type { Bus } from './cluster/bus.js';
 import { closeReason } from './ws/close-reason.js';
@@ -56,6 +57,7 @@ export class WebdatServer {
   /** broadcasts reach this server's clients only, even on a shared listener */
   readonly topic: string;
   readonly counters = new Counters();
+  readonly latency = new Latency();
   readonly clients = new Map<string, Ws>();
   /** this server's clients connected to other engine processes */
   readonly remote = new Set<string>();
@@ -238,7 +240,7 @@ export class WebdatServer {
   }
 
   /** `p` carries the HTTP response to answer; other events get a fresh entry without one. */
-  private submit(i: number, event: Event, p: PendingEvent = { res: null, aborted: false, deadline: 0, inst: i }): number {
+  private submit(i: number, event: Event, p: PendingEvent = { res: null, aborted: false, deadline: 0, inst: i, start: 0, latency: null }): number {
     const inst = this.instances[i];
     inst.pending++;
     event.id = this.host.nextId();

@@ -4,7 +4,7 @@ import { auditLogger, type Logger } from '../log.js';
 // SPEC §7: who (the token's name, never its value), from where, on what, and the HTTP status it got.
 
 export interface AuditEntry {
-  /** start, stop, restart, upload; for a refused request to another route: list, server, metrics, dashboard; null for an unknown route */
+  /** start, stop, restart, upload; for a refused request to another route: list, server, metrics, latency, dashboard; null for an unknown route */
   action: string | null;
   server: string | null;
   /** the token's name; null when none was recognised (or the API has no tokens) */

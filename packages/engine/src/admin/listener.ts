@@ -8,6 +8,7 @@ import { AuditLog } from './audit.js';
 import { AdminAuth } from './auth.js';
 import { AdminMetrics } from './metrics.js';
 import { hostInfo } from './host-view.js';
+import { LatencyHistory, SAMPLE_SECONDS } from './latency-history.js';
 import { Reply } from './reply.js';
 import { dispatch, type AdminContext, type AdminHost } from './routes.js';
 
@@ -26,6 +27,7 @@ export class AdminListener {
   private readonly announce: (line: string) => void;
   private app: TemplatedApp | null = null;
   private socket: us_listen_socket | null = null;
+  private sampler: NodeJS.Timeout | null = null;
   port = 0;
 
   /** Checks what the config schema checks (for engines built from an unchecked object) and the TLS files. */
@@ -39,7 +41,9 @@ export class AdminListener {
     this.ctx = {
       host,
       auth: new AdminAuth(config),
-      metrics: new AdminMetrics(() => hostInfo(host.list(), host.bus)),
+      // Durations are measured where requests arrive: this process's (README: several processes).
+      metrics: new AdminMetrics(() => hostInfo(host.list(), host.bus), () => host.list(), config.metrics?.perServer ?? true),
+      history: new LatencyHistory(() => host.list()),
       log,
       audit: new AuditLog(log),
       ops: new Map(),
@@ -75,6 +79,8 @@ export class AdminListener {
       });
     });
     this.app = app;
+    this.ctx.history.tick();
+    this.sampler = setInterval(() => this.ctx.history.tick(), SAMPLE_SECONDS * 1000).unref();
     this.port = uWS.us_socket_local_port(this.socket as unknown as uWS.us_socket);
     this.ctx.log.info({ url: this.url, auth: this.ctx.auth.tokenRequired ? 'bearer tokens' : 'none (loopback only)' }, 'admin API listening');
     this.announce(`webdat: admin listening on ${this.url}`);
@@ -92,6 +98,8 @@ export class AdminListener {
 
   /** Stops accepting and closes every admin connection at once (answers in flight are dropped). */
   close(): void {
+    if (this.sampler !== null) clearInterval(this.sampler);
+    this.sampler = null;
     if (this.socket !== null) uWS.us_listen_socket_close(this.socket);
     this.socket = null;
     (this.app as unknown as { close?: () => void } | null)?.close?.();

@@ -1,9 +1,15 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { InfoSnapshot } from '@webdat/protocol';
+import type { WebdatServer } from '../server.js';
+import { LATENCY_BOUNDS, type Latency } from '../http/latency.js';
 
 // Prometheus metrics (SPEC §3, §7): nothing is counted twice. Each scrape reads every server's
 // info() once and copies it into the metrics, labelled by server name; a server removed since the
 // last scrape simply disappears. Process metrics (CPU, RSS, event-loop lag, GC) come from prom-client.
+// The request-duration histogram is counted by the servers themselves (http/latency.ts, on the hot
+// path, without prom-client's label lookups) and rendered here; with `perServer: false` the servers'
+// counts are summed into one histogram without the `server` label, so thousands of servers cost 10
+// series instead of 10 each.
 
 type Read = (info: InfoSnapshot) => number;
 
@@ -42,8 +48,12 @@ export class AdminMetrics {
   readonly registry = new Registry();
   private snapshot: Array<[string, InfoSnapshot]> = [];
 
-  /** `servers` reads every server's info, summed over the processes of the host */
-  constructor(private readonly servers: () => Promise<Map<string, InfoSnapshot>>) {
+  /** `servers` reads every server's info, summed over the processes of the host; `local` are this process's servers */
+  constructor(
+    private readonly servers: () => Promise<Map<string, InfoSnapshot>>,
+    private readonly local: () => WebdatServer[],
+    private readonly perServer = true,
+  ) {
     const registry = this.registry;
     const snap = () => this.snapshot;
     collectDefaultMetrics({ register: registry });
@@ -82,10 +92,47 @@ export class AdminMetrics {
 
   async scrape(): Promise<string> {
     this.snapshot = [...await this.servers()];
+    const servers = this.local();
     try {
-      return await this.registry.metrics();
+      return await this.registry.metrics() + durations(servers, this.perServer);
     } finally {
       this.snapshot = [];
     }
   }
+}
+
+const DURATION = 'webdat_request_duration_seconds';
+const LE = [...LATENCY_BOUNDS.map(String), '+Inf'];
+
+/** Prometheus text for the request-duration histogram, per server or summed over them. */
+function durations(servers: WebdatServer[], perServer: boolean): string {
+  const lines = [
+    `# HELP ${DURATION} HTTP requests from arrival on the I/O thread to the response written`,
+    `# TYPE ${DURATION} histogram`,
+  ];
+  const series = (labels: string, l: Latency) => {
+    const sep = labels === '' ? '' : ',';
+    let cumulative = 0;
+    l.counts.forEach((c, i) => {
+      cumulative += c;
+      lines.push(`${DURATION}_bucket{${labels}${sep}le="${LE[i]}"} ${cumulative}`);
+    });
+    const braces = labels === '' ? '' : `{${labels}}`;
+    lines.push(`${DURATION}_sum${braces} ${l.sum}`, `${DURATION}_count${braces} ${cumulative}`);
+  };
+  if (perServer) {
+    for (const s of servers) series(`server="${escapeLabel(s.name)}"`, s.latency);
+  } else {
+    const all: Latency = { counts: new Float64Array(LE.length), sum: 0 };
+    for (const s of servers) {
+      s.latency.counts.forEach((c, i) => { all.counts[i] += c; });
+      all.sum += s.latency.sum;
+    }
+    series('', all);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }

@@ -9,6 +9,7 @@ import { readBody } from '../http/read-body.js';
 import type { AdminAuth, AuthVerdict, Credentials, Principal } from './auth.js';
 import type { AuditLog } from './audit.js';
 import type { AdminMetrics } from './metrics.js';
+import type { LatencyHistory } from './latency-history.js';
 import { DASHBOARD_HEADERS, DASHBOARD_HTML } from './dashboard.js';
 import { Reply } from './reply.js';
 
@@ -39,6 +40,8 @@ export interface AdminContext {
   host: AdminHost;
   auth: AdminAuth;
   metrics: AdminMetrics;
+  /** the dashboard's last five minutes of req/s, p50 and p99 per server */
+  history: LatencyHistory;
   log: Logger;
   audit: AuditLog;
   /** per-server chain, so start, stop, restart and reloads of one server never interleave */
@@ -52,7 +55,7 @@ const ACTIONS = ['start', 'stop', 'restart'] as const;
 type Action = (typeof ACTIONS)[number];
 
 type Route =
-  | { kind: 'dashboard' | 'metrics' | 'list'; allow: 'GET' }
+  | { kind: 'dashboard' | 'metrics' | 'list' | 'latency'; allow: 'GET' }
   | { kind: 'server'; allow: 'GET'; name: string }
   | { kind: 'action'; allow: 'POST'; name: string; action: Action }
   | { kind: 'callbacks'; allow: 'PUT'; name: string };
@@ -63,6 +66,7 @@ function resolve(path: string): Route | null {
   if (path === '/') return { kind: 'dashboard', allow: 'GET' };
   if (path === '/metrics') return { kind: 'metrics', allow: 'GET' };
   if (path === '/servers') return { kind: 'list', allow: 'GET' };
+  if (path === '/latency') return { kind: 'latency', allow: 'GET' };
   const m = SERVER_PATH.exec(path);
   if (m === null) return null;
   let name: string;
@@ -169,6 +173,9 @@ export function dispatch(ctx: AdminContext, reply: Reply, req: AdminRequest): vo
         (all) => reply.json(200, { servers: ctx.host.list().map((s) => describe(s, all.get(s.name))) }),
         (err: unknown) => internal(ctx, reply, err),
       );
+      return;
+    case 'latency':
+      reply.json(200, ctx.history.toJSON());
       return;
     case 'metrics':
       ctx.metrics.scrape().then(

@@ -100,6 +100,8 @@ export const adminSchema = z.strictObject({
   certificate: z.string().min(1).optional(),
   password: z.string().optional(),
   insecure: z.boolean().default(false),
+  /** perServer false: one host-wide request-duration histogram instead of one per server (hosts with thousands) */
+  metrics: z.strictObject({ perServer: z.boolean().default(true) }).default({ perServer: true }),
 }).superRefine((a, ctx) => {
   for (const p of adminExposure(a)) ctx.addIssue({ code: 'custom', path: [p.key], message: p.message });
   if (a.secure && a.privateKey === undefined) ctx.addIssue({ code: 'custom', path: ['privateKey'], message: 'is required when admin.secure is true' });

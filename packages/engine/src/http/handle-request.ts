@@ -5,6 +5,7 @@ import type { PendingEvent } from '../server-state.js';
 import { readBody } from './read-body.js';
 import { writeStatus } from './write-response.js';
 import { hostName } from '../net/host-router.js';
+import { now } from './latency.js';
 
 // The request path: everything uWS gives is read synchronously (req dies when this returns),
 // onAborted is attached before anything asynchronous, and the body is counted against the limit.
@@ -61,7 +62,7 @@ function refusal(uri: string, query: string): [status: string, kind: string, tex
 }
 
 export function handleRequest(server: WebdatServer, res: HttpResponse, req: HttpRequest): void {
-  const p: PendingEvent = { res, aborted: false, deadline: 0, inst: 0 };
+  const p: PendingEvent = { res, aborted: false, deadline: 0, inst: 0, start: now(), latency: server.latency };
   res.onAborted(() => { p.aborted = true; });
   const method = req.getCaseSensitiveMethod();
   const uri = req.getUrl();

@@ -1,6 +1,7 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import type { Outcome } from '@webdat/protocol';
 import type { PendingEvent } from '../server-state.js';
+import { recordLatency } from './latency.js';
 import { OUTCOME_STATUS, RETRY_AFTER_SECONDS } from './outcome-status.js';
 
 // uWS rules kept in one place: writes after an await go inside cork(); a response that was aborted
@@ -10,6 +11,12 @@ import { OUTCOME_STATUS, RETRY_AFTER_SECONDS } from './outcome-status.js';
 // leaves.
 
 const STREAM_THRESHOLD = 256 * 1024;
+
+/** Every write below ends here: the event is answered and, for a request, its duration counted. */
+function answered(p: PendingEvent): void {
+  p.res = null;
+  if (p.latency !== null) recordLatency(p.latency, p.start);
+}
 
 function streamBody(p: PendingEvent, res: HttpResponse, body: Uint8Array | string): void {
   // Streaming outlives this call; a body viewed in the shared ring must be copied first.
@@ -36,7 +43,7 @@ export function writeResponse(p: PendingEvent, status: number, reason: string, h
     if (body.length > STREAM_THRESHOLD) streamBody(p, res, body);
     else res.end(body);
   });
-  p.res = null;
+  answered(p);
   return typeof body === 'string' ? Buffer.byteLength(body) : body.length;
 }
 
@@ -52,7 +59,7 @@ export function writeOutcome(p: PendingEvent, outcome: Exclude<Outcome, 'ok'>): 
     if (outcome === 'overloaded') res.writeHeader('retry-after', RETRY_AFTER_SECONDS);
     res.end(o.body);
   });
-  p.res = null;
+  answered(p);
 }
 
 /** Answers that never reach a callback (413, 400…); the connection is closed when asked. */
@@ -65,5 +72,5 @@ export function writeStatus(p: PendingEvent, status: string, errorKind: string, 
     res.writeHeader('x-webdat-error', errorKind);
     res.end(body, close);
   });
-  p.res = null;
+  answered(p);
 }
