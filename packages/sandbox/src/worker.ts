@@ -5,7 +5,7 @@ import {
 } from '@webdat/protocol';
 import { TenantHost } from './isolate-host.js';
 import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
-import { openActivity, reportIdle, reportRunning } from './activity.js';
+import { openActivity, reportIdle, reportRunning, setHangBound } from './activity.js';
 import { RING_MIN_BODY, RingWriter, type RingMemory } from './body-ring.js';
 import { HostLoop } from './host-ops/host-loop.js';
 
@@ -43,6 +43,7 @@ const faultsEnabled = process.env.WEBDAT_TEST_FAULTS === '1';
 function load(task: Extract<ReturnType<typeof decodeTask>, { t: typeof TaskKind.load }>): LoadResult {
   const commands: Command[] = [];
   try {
+    setHangBound(task.spec.name, Math.min(task.spec.limits.cpuMs, task.spec.limits.timeoutMs));
     reportRunning(task.spec.name);
     const previous = tenants.get(task.spec.tenant);
     // A replacement thread has no previous isolate: the engine names the connections still open.

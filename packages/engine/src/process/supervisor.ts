@@ -22,12 +22,6 @@ import { PROCESSES_ENV } from '../cluster/ipc-bus.js';
 const BIN = fileURLToPath(new URL('../../bin/webdat.js', import.meta.url));
 /** exit codes of the engine that mean "your input is wrong": restarting would not help */
 const FATAL_EXITS = new Set([2, 3]);
-/**
- * A worker busy in one server's turn for this long is hung. A turn's calls are bounded by the CPU
- * limit (limits.cpuMs, at most 60 s) plus a slice: a call cut at the limit and the call that reads
- * what its microtasks left fit twice over, and the watchdog waits longer than that (SPEC §5).
- */
-const HANG_MS = 2 * 60_000 + 10_000;
 
 function quoted(names: string[]): string {
   return names.map((n) => `"${n}"`).join(', ');
@@ -102,11 +96,12 @@ export function runSupervisor(argv: string[], opts: ServeOptions): Promise<numbe
       hub?.attach(index, child);
       const hangTimer = setInterval(() => {
         const now = Date.now();
-        const stuck = readActivity(activityFile).filter((a) => now - a.since > HANG_MS).map((a) => a.server);
+        const stuckFor = readActivity(activityFile).filter((a) => now - a.since > a.bound);
+        const stuck = stuckFor.map((a) => a.server);
         if (stuck.length === 0 || hung !== null) return;
         // The servers stuck are the ones to blame, not those that happened to run beside them.
         hung = stuck;
-        say(`${name(index, child.pid)} hung in callbacks of ${quoted(stuck)} for over ${HANG_MS / 1000} s; killing it`);
+        say(`${name(index, child.pid)} hung in callbacks of ${quoted(stuck)} for over ${Math.min(...stuckFor.map((a) => a.bound)) / 1000} s (twice its CPU limit plus 10 s); killing it`);
         child.kill('SIGKILL');
       }, 1000);
       hangTimer.unref();
