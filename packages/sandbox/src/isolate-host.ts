@@ -695,8 +695,6 @@ function readDropped(n: unknown): number {
 
 /** What a callback threw or rejected with, for the log: its own stack, never the host's frames. */
 function errorText(err: unknown): string {
-  let text = err instanceof Error ? String(err.stack ?? err.message) : String(err);
-  const boundary = text.indexOf('<isolated-vm boundary>');
-  if (boundary >= 0) text = text.slice(0, text.lastIndexOf('\n', boundary) + 1).trimEnd();
+  const text = isolateStack(err).trimEnd();
   return text.length > MAX_LOG_CHARS ? text.slice(0, MAX_LOG_CHARS) + '…' : text;
 }
