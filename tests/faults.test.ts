@@ -128,10 +128,11 @@ test('an engine killed by one huge allocation is brought back; after three death
   }
 });
 
-// Known regression of this stop's merge (README "Known defects"): after a death that names both, the
-// crasher's /boom under probation can hang without a death or a watchdog kill. Skipped, not weakened,
-// until it is fixed; the check below is the one that must pass again.
-test('a crasher beside a busy tenant: only the crasher is quarantined, the busy one keeps serving', { skip: 'regressed in the final merge (probation beside host operations); README "Known defects"' }, async () => {
+// After a death that names both, the next engine runs them apart (probation). The busy tenant's worker
+// always has a next batch ready when its task ends, so this also checks that it cannot keep the gate
+// and starve the crasher until probation runs out (it did, when a lane that left the gate could take
+// it back before the lane it woke had its turn).
+test('a crasher beside a busy tenant: only the crasher is quarantined, the busy one keeps serving', async () => {
   const dir = tempDir({
     'crash.js': `export function onHTTPRequest(w, req, res) { if (req.uri === '/boom') new Array(6e7).fill(0); res.data = 'crash ok'; return res; }\n`,
     // 40 ms of work per request: with four clients its worker is inside its callbacks nearly always.
