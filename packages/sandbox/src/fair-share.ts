@@ -46,6 +46,8 @@ export interface TurnReport {
 export interface Pick {
   servers: number[];
   wakeAt: number;
+  /** a server with work was left out because the caller said it may not go */
+  skipped: boolean;
 }
 
 interface Share {
@@ -93,12 +95,16 @@ export class FairShare {
     this.active.add(server);
   }
 
-  /** The servers whose turns go in the next task. */
-  next(now: number): Pick {
+  /**
+   * The servers whose turns go in the next task. Those `barred` (suspects while another lane holds the
+   * probation gate) may not go now, and hold nobody back.
+   */
+  next(now: number, barred?: (server: number) => boolean): Pick {
     this.endHold(now);
-    const least = this.raiseFloor(now);
+    const least = this.raiseFloor(now, barred);
     const go: number[] = [];
     let wakeAt = Infinity;
+    let skipped = false;
     /** least `used` among the servers held back for being ahead */
     let held = Infinity;
     let long = this.longInFlight;
@@ -106,6 +112,7 @@ export class FairShare {
       const s = this.shares.get(id)!;
       if (!s.wants) continue;
       if (s.restUntil > now) { wakeAt = Math.min(wakeAt, s.restUntil); continue; }
+      if (barred?.(id) === true) { skipped = true; continue; }
       if (s.used > least + QUANTUM_MS) { held = Math.min(held, s.used); continue; }
       if (s.lastCost > QUANTUM_MS) {
         if (long) continue;
@@ -114,9 +121,9 @@ export class FairShare {
       go.push(id);
     }
     // Every server of the task goes anyway: the shortest turns first, so that they wait least.
-    if (go.length > 0) return { servers: go.sort((a, b) => this.order(a, b)), wakeAt: Infinity };
+    if (go.length > 0) return { servers: go.sort((a, b) => this.order(a, b)), wakeAt: Infinity, skipped };
     if (held !== Infinity) wakeAt = Math.min(wakeAt, this.holdUntil(now, held));
-    return { servers: go, wakeAt };
+    return { servers: go, wakeAt, skipped };
   }
 
   /** The lane sent a task carrying these servers' turns (none: a load or unload). Returns its id. */
@@ -191,12 +198,12 @@ export class FairShare {
   }
 
   /** Drops servers no longer active; returns the least `used` among the active ones not resting (the floor, when none is). */
-  private raiseFloor(now: number): number {
+  private raiseFloor(now: number, barred?: (server: number) => boolean): number {
     let least = Infinity;
     for (const id of this.active) {
       const s = this.shares.get(id);
       if (s === undefined || !this.isActive(s, now)) { this.active.delete(id); continue; }
-      if (s.restUntil <= now) least = Math.min(least, s.used);
+      if (s.restUntil <= now && !(s.wants && s.inFlight === 0 && barred?.(id) === true)) least = Math.min(least, s.used);
     }
     if (least === Infinity) return this.floor;
     this.floor = Math.max(this.floor, least);

@@ -202,28 +202,28 @@ class Lane {
       return;
     }
     const now = Date.now();
-    const pick = this.share.next(now);
+    // One task carries suspects' batches only while it holds the probation gate; one thread runs them
+    // in turn. While another lane holds it, suspects here wait (and hold back nobody).
+    const shut = this.gate.active && !this.gate.isOpen(this.index);
+    const pick = this.share.next(now, shut ? (t) => this.gate.isSuspect(t, now) : undefined);
+    // Entering a shut gate fails and has the gate wake this lane once it is free.
+    if (pick.skipped) this.gate.enter(this.index, this.wake);
     if (pick.servers.length === 0) { this.wakeLater(pick.wakeAt, now); return; }
     const batches: TenantBatch[] = [];
-    // One task carries suspects' batches only while it holds the probation gate; one thread runs them in turn.
-    let admitted: 'go' | 'gated' | 'wait' = 'go';
+    let gated = false;
     for (const tenant of pick.servers) {
-      if (this.gate.active && this.gate.isSuspect(tenant, now)) {
-        if (admitted === 'go') admitted = this.admit(tenant, now);
-        if (admitted === 'wait') continue;
-      }
+      if (!gated && this.gate.active && this.gate.isSuspect(tenant, now)) gated = this.gate.enter(this.index, this.wake);
       // A turn with no batch here runs what waits in the worker (its backlog).
       batches.push(this.batches.get(tenant) ?? { tenant, generation: this.specs.get(tenant)?.generation ?? 0, info: EMPTY_INFO, events: [], cancel: [] });
       this.batches.delete(tenant);
     }
-    if (batches.length === 0) return;
     for (const b of batches) b.info = this.hooks.snapshot(b.tenant);
     this.inFlight++;
     const sent = this.share.sent(batches.map((b) => b.tenant), now);
     this.send({ v: PROTOCOL_VERSION, t: TaskKind.batch, batches }).then(
       (bytes) => {
         // The gate is about which thread runs a suspect's code, which ended with the task.
-        if (admitted === 'gated') this.gate.leave();
+        if (gated) this.gate.leave();
         let decoded;
         try {
           decoded = decodeBatchResult(bytes);
@@ -241,7 +241,7 @@ class Lane {
         if (this.applying.length === 1) this.apply();
       },
       (err: Error) => {
-        if (admitted === 'gated') this.gate.leave();
+        if (gated) this.gate.leave();
         this.share.lost(sent, Date.now());
         this.lost(err, batches.map((b) => b.tenant));
         this.next();

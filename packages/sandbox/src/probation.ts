@@ -34,13 +34,17 @@ export class ProbationGate {
     return false;
   }
 
+  /** Whether `lane` would get the gate now (enter would take it). */
+  isOpen(lane: number): boolean {
+    return this.holder === -1 || (this.holder === lane && this.waiting.size === 0);
+  }
+
   /**
    * Takes the gate for one task of `lane`; false (and `wake` is called once the gate is free) when
    * another lane holds it. The holder gets no new turn while others wait, so no lane starves.
    */
   enter(lane: number, wake: () => void): boolean {
-    const free = this.holder === -1 || (this.holder === lane && this.waiting.size === 0);
-    if (!free) {
+    if (!this.isOpen(lane)) {
       if (!this.waiting.has(lane)) this.waiting.set(lane, wake);
       return false;
     }
