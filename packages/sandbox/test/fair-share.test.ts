@@ -22,25 +22,48 @@ test('servers within a quantum of each other share one task, shortest turns firs
 
 test('a server 90 ms ahead waits while the other has work, in flight or within its grace', () => {
   const f = new FairShare();
-  f.want(HEAVY, 0);
-  const h = f.sent(f.next(0).servers, 0);
-  f.want(QUIET, 10);
-  // The quiet event goes behind the heavy turn at once: it waits for that one call only.
-  assert.deepEqual(f.next(10).servers, [QUIET]);
-  const q = f.sent([QUIET], 10);
-  f.returned(h, [turn(HEAVY, 90, true)], 90);
-  f.returned(q, [turn(QUIET, 0.2)], 91);
+  f.want(QUIET, 0);
+  f.returned(f.sent(f.next(0).servers, 0), [turn(QUIET, 0.1)], 1);
+  // The quiet server's work came back 1 ms after its answer: it gets the grace from now on.
+  f.want(QUIET, 2);
+  f.want(HEAVY, 2);
+  const both = f.sent(f.next(2).servers, 2);
+  f.returned(both, [turn(QUIET, 0.2), turn(HEAVY, 90, true)], 92);
   // Nothing of the quiet server waits, but it is in its grace: the heavy one is held back.
-  const held = f.next(91);
+  const held = f.next(92);
   assert.deepEqual(held.servers, []);
-  assert.equal(held.wakeAt, 91 + GRACE_MS);
-  f.want(QUIET, 92);
-  assert.deepEqual(f.next(92).servers, [QUIET]);
-  const q2 = f.sent([QUIET], 92);
-  assert.deepEqual(f.next(92).servers, [], 'the heavy turn does not go beside a quiet one in flight');
-  f.returned(q2, [turn(QUIET, 0.4)], 93);
-  // The quiet server stays away past its grace: the heavy one goes, nobody banks credit.
-  assert.equal(f.next(93 + GRACE_MS).servers[0], HEAVY);
+  assert.equal(held.wakeAt, 92 + GRACE_MS);
+  f.want(QUIET, 93);
+  assert.deepEqual(f.next(93).servers, [QUIET]);
+  const q = f.sent([QUIET], 93);
+  assert.deepEqual(f.next(93).servers, [], 'the heavy turn does not go beside a quiet one in flight');
+  f.returned(q, [turn(QUIET, 0.3)], 94);
+  // The quiet server stays away past its grace: the heavy one goes.
+  assert.deepEqual(f.next(94 + GRACE_MS).servers, [HEAVY]);
+  f.sent([HEAVY], 94 + GRACE_MS);
+  // An event of the quiet server goes behind the heavy turn at once: it waits for that one call only.
+  f.want(QUIET, 120);
+  assert.deepEqual(f.next(120).servers, [QUIET]);
+});
+
+test('a grace only for a server whose work came back within one: nobody idles for sporadic work', () => {
+  const f = new FairShare();
+  f.want(QUIET, 0);
+  f.want(HEAVY, 0);
+  f.returned(f.sent(f.next(0).servers, 0), [turn(QUIET, 0.1), turn(HEAVY, 90, true)], 90);
+  assert.deepEqual(f.next(90).servers, [HEAVY], 'no grace before its work came back quickly once');
+  f.want(QUIET, 91);
+  assert.deepEqual(f.next(91).servers, [QUIET], 'the heavy server is ahead');
+  f.returned(f.sent([QUIET], 91), [turn(QUIET, 0.2)], 92);
+  assert.equal(f.next(92).wakeAt, 92 + GRACE_MS, 'held for the quiet server in its grace');
+  assert.deepEqual(f.next(92 + GRACE_MS).servers, [HEAVY], 'the grace ran out');
+  f.returned(f.sent([HEAVY], 112), [turn(HEAVY, 180, true)], 202);
+  // The quiet server's next request comes long after its answer: it starts level, and gets no grace.
+  f.want(QUIET, 250);
+  const both = f.next(250).servers;
+  assert.deepEqual(both, [QUIET, HEAVY]);
+  f.returned(f.sent(both, 250), [turn(QUIET, 0.3), turn(HEAVY, 270, true)], 340);
+  assert.deepEqual(f.next(340).servers, [HEAVY]);
 });
 
 test('the worker idling for a server in its grace is charged to it, so a neighbour ahead still gets its share', () => {
