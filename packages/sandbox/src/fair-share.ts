@@ -3,17 +3,22 @@
 //   turn     one server's part of a task: its events, run one after another by the worker (a turn
 //            ends after its slice of time or after a call cut by a limit; see isolate-host.ts).
 //   task     what the lane hands the worker at once: turns of several servers.
-//   used     the worker time charged to a server, in ms, comparable between the servers of one lane.
+//   used     the time charged to a server, in ms, comparable between the servers of one lane.
 //   active   a server with work waiting, a turn in flight, or either within its grace.
 //   grace    GRACE_MS after its last turn came back, for a server whose previous work came that soon.
 //
 // Deficit round robin by time: the active server that used least goes, and with it any server within
 // QUANTUM_MS of it (shortest turns first), so light servers keep sharing tasks (one task for many
 // events is what makes the worker cheap). A server further ahead waits until the others caught up or
-// went inactive. A turn costs the worker time its task took (split by the CPU each turn reported),
-// at least as long as the turn ran when it breached a limit; the time the worker idles because a
-// server ahead was held back for one in its grace is charged to that one. Whatever a server leaves
-// unused is not banked: on becoming active again it starts from the least used of the lane so far.
+// went inactive. A turn costs the CPU time its isolate counted (what `cpu_time_ms` shows), or as long
+// as the turn ran when it breached a limit; CPU of timers and host operations counts too. The time
+// the worker idles because a server ahead was held back for one in its grace is charged to that one,
+// so a neighbour ahead still gets its share. Not charged: the worker's own work around the turns
+// (decoding, encoding), which no server's code chose, and time in host functions, which isolated-vm
+// does not count as the isolate's. (Charging the time a task took, as the I/O thread sees it, was
+// tried: on a loaded machine it charged a light server for the I/O thread's delays, and a 90 ms
+// neighbour then got most of the worker.) Whatever a server leaves unused is not banked: on becoming
+// active again it starts from the least used of the lane so far.
 //
 // A turn longer than QUANTUM_MS is the only long turn in flight, so an event of a light server waits
 // for at most about one long call, never a queue of them. And a server whose turn breached a limit
@@ -71,7 +76,6 @@ interface Share {
 
 interface Task {
   servers: number[];
-  sent: number;
   /** it carries a long turn */
   long: boolean;
 }
@@ -82,8 +86,6 @@ export class FairShare {
   private readonly active = new Set<number>();
   private readonly tasks = new Map<number, Task>();
   private taskSeq = 0;
-  /** tasks run one after another: when the last one came back, which is when the next one began at the latest */
-  private lastDone = 0;
   private longInFlight = false;
   /** least `used` among the active servers, never decreasing: where a server becoming active starts */
   private floor = 0;
@@ -144,31 +146,19 @@ export class FairShare {
       this.active.add(id);
       if (s.lastCost > QUANTUM_MS) long = true;
     }
-    if (this.tasks.size === 0) this.lastDone = now;
     if (long) this.longInFlight = true;
-    this.tasks.set(++this.taskSeq, { servers, sent: now, long });
+    this.tasks.set(++this.taskSeq, { servers, long });
     return this.taskSeq;
   }
 
   /** A task came back with these reports: its servers are charged, rested after a breach, and want more if their work is not done. */
   returned(task: number, reports: TurnReport[], now: number): void {
-    const t = this.settle(task, now);
-    if (t === undefined) return;
-    const took = Math.max(0, now - Math.max(t.sent, this.lastDone));
-    this.lastDone = now;
-    let spent = 0;
-    // A turn took its CPU, or as long as it ran when it breached a limit; what the task took beyond
-    // that (the worker's own work, the trips) is split evenly. A server forgotten while its turn was
-    // in flight (unloaded) is charged nothing.
-    const turns = reports.flatMap((r) => {
+    if (this.settle(task, now) === undefined) return;
+    for (const r of reports) {
+      // A server forgotten while its turn was in flight (unloaded) is charged nothing.
       const s = this.shares.get(r.server);
-      return s === undefined ? [] : [{ r, s, spent: Math.max(this.cpuSince(s, r.cpuMs), r.breachedMs) }];
-    });
-    for (const t of turns) spent += t.spent;
-    const overhead = turns.length === 0 ? 0 : Math.max(0, took - spent) / turns.length;
-    for (const t of turns) {
-      const { r, s } = t;
-      const cost = t.spent + overhead;
+      if (s === undefined) continue;
+      const cost = Math.max(this.cpuSince(s, r.cpuMs), r.breachedMs);
       s.used += cost;
       s.lastCost = cost;
       s.seen = now;
@@ -183,7 +173,6 @@ export class FairShare {
   /** A task that never came back (its worker was lost): its turns cost nothing. */
   lost(task: number, now: number): void {
     this.settle(task, now);
-    this.lastDone = now;
   }
 
   /** CPU the server used outside tasks (timers, host operations) as its worker reported it. */
