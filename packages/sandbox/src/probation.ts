@@ -34,13 +34,18 @@ export class ProbationGate {
     return false;
   }
 
+  /** Whether `lane` would get the gate now (enter would take it). */
+  isOpen(lane: number): boolean {
+    // a lane handed the gate (held 0) enters even with others waiting behind it
+    return this.holder === -1 || (this.holder === lane && (this.held === 0 || this.waiting.size === 0));
+  }
+
   /**
    * Takes the gate for one task of `lane`; false (and `wake` is called once the gate is this lane's)
    * when another lane holds it. The holder gets no new turn while others wait, so no lane starves.
    */
   enter(lane: number, wake: () => void): boolean {
-    const mine = this.holder === lane && (this.held === 0 || this.waiting.size === 0);
-    if (this.holder !== -1 && !mine) {
+    if (!this.isOpen(lane)) {
       if (!this.waiting.has(lane)) this.waiting.set(lane, wake);
       return false;
     }
