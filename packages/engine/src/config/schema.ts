@@ -26,6 +26,8 @@ export const limitsSchema = z.strictObject({
   storageMb: z.number().int().positive().max(1024 * 1024).default(64),
   maxFetches: z.number().int().positive().max(10_000).default(16),
   maxFetchBytes: z.number().int().positive().max(1024 * MiB).default(16 * MiB),
+  // SPEC §12: the isolate exists from the server's first event until it has been idle this long (default: always)
+  idleSeconds: z.number().positive().max(31_536_000).optional(),
 }).transform((l) => ({ ...l, cpuMs: l.cpuMs ?? Math.min(l.timeoutMs, 1000) }));
 
 /** An egress entry: a host name, `*.suffix`, or `host:port`, parsed as the fetcher will parse it. */
