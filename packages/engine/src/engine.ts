@@ -45,6 +45,8 @@ export class Engine {
   private seq = 0;
   private tenantSeq = 0;
   private sweeper: NodeJS.Timeout | null = null;
+  /** servers with async events under a deadline: the only ones the sweeper visits (a host may have ten thousand servers) */
+  private readonly awaiting = new Set<WebdatServer>();
   private admin: AdminListener | null = null;
   readonly bus: Bus | null;
   private readonly sharedPorts: Map<string, number>;
@@ -100,6 +102,7 @@ export class Engine {
       listener: (s) => this.listenerFor(s),
       bus: this.bus,
       check: (entry) => this.check(entry, config.name),
+      awaiting: (s) => this.awaiting.add(s),
     });
     this.servers.set(config.name, server);
     for (const i of instances) this.byTenant.set(i.tenant, server);
@@ -167,7 +170,7 @@ export class Engine {
   async start(): Promise<void> {
     this.sweeper ??= setInterval(() => {
       const now = Date.now();
-      for (const s of this.servers.values()) s.sweep(now);
+      for (const s of this.awaiting) if (!s.sweep(now)) this.awaiting.delete(s);
     }, SWEEP_MS).unref();
     // Built first: its config and TLS files are checked before any server announces itself.
     const admin = this.config.admin !== undefined && this.admin === null

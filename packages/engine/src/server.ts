@@ -32,6 +32,8 @@ export interface ServerHost {
   bus: Bus | null;
   /** compiles and links a callbacks file without running it; the engine checks each file once as it starts */
   check(entry: string): Promise<void>;
+  /** the server has async events with a deadline: the engine sweeps it until it has none */
+  awaiting(server: WebdatServer): void;
 }
 
 /** One isolate of a server, pinned to one worker lane. `instances: N` gives a server N of them. */
@@ -71,7 +73,7 @@ export class WebdatServer {
   primary: boolean;
   readonly pending = new Map<number, PendingEvent>();
   private readonly host: ServerHost;
-  private readonly log: Logger;
+  private logger: Logger | null = null;
   private listener: Listener | null = null;
   private stopWaiters: Array<() => void> = [];
   private readonly stopEvents = new Set<number>();
@@ -92,10 +94,9 @@ export class WebdatServer {
   constructor(config: ServerConfig, instances: Array<{ tenant: number; lane: number }>, host: ServerHost) {
     this.config = config;
     this.name = config.name;
-    this.instances = instances.map((i) => ({ ...i, generation: 0, pending: 0, heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0, live: false }));
+    this.instances = instances.map((i) => ({ tenant: i.tenant, lane: i.lane, generation: 0, pending: 0, heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0, live: false }));
     this.topic = `webdat/broadcast/${config.name}`;
     this.host = host;
-    this.log = host.logger.child({ server: config.name });
     // the node, not the pid alone: two hosts of a cluster can run webdat under one pid (containers)
     this.clientTag = host.bus === null ? '' : `${host.bus.node}.`;
     this.primary = host.bus === null;
@@ -103,6 +104,11 @@ export class WebdatServer {
 
   get limits() {
     return this.config.limits;
+  }
+
+  /** made at first use: a child logger costs more than the rest of a server, and most of ten thousand never log */
+  private get log(): Logger {
+    return this.logger ??= this.host.logger.child({ server: this.name });
   }
 
   /** `limits.idleSeconds` (SPEC §12): isolates exist from the first event until idle */
@@ -307,7 +313,10 @@ export class WebdatServer {
     const now = Date.now();
     for (let i = 0; i < p.length; i += 2) {
       const e = this.pending.get(p[i]);
-      if (e !== undefined && e.deadline === 0) e.deadline = now + Math.max(0, this.limits.timeoutMs - p[i + 1]);
+      if (e !== undefined && e.deadline === 0) {
+        e.deadline = now + Math.max(0, this.limits.timeoutMs - p[i + 1]);
+        this.host.awaiting(this);
+      }
     }
   }
 
@@ -410,15 +419,17 @@ export class WebdatServer {
     if (e.res !== null) writeOutcome(e, outcome === 'ok' ? 'internal' : outcome);
   }
 
-  /** Gives up on async events whose time ran out; the isolate is told to forget them. */
-  sweep(now: number): void {
+  /** Gives up on async events whose time ran out; the isolate is told to forget them. True while others still await. */
+  sweep(now: number): boolean {
+    let awaiting = false;
     for (const [id, e] of this.pending) {
-      if (e.deadline !== 0 && e.deadline <= now) {
-        const inst = this.instances[e.inst];
-        this.host.pool.cancel(inst.lane, inst.tenant, inst.generation, id);
-        this.finish(id, 'timeout');
-      }
+      if (e.deadline === 0) continue;
+      if (e.deadline > now) { awaiting = true; continue; }
+      const inst = this.instances[e.inst];
+      this.host.pool.cancel(inst.lane, inst.tenant, inst.generation, id);
+      this.finish(id, 'timeout');
     }
+    return awaiting;
   }
 
   /** Every event in flight ends with `outcome` (the server is stopping). */

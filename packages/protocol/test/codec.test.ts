@@ -38,7 +38,7 @@ const result: BatchResult = {
       { c: CommandKind.broadcast, op: WsOp.text, data: 'all' },
       { c: CommandKind.log, level: 'warn', msg: 'hi' },
     ],
-    pending: [9, 12], backlog: 0, breachedMs: 104, stats: { heapUsed: 1, cpuTimeMs: 0.5, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0 },
+    pending: [9, 12], backlog: 0, breachedMs: 104, stats: { heapUsed: 1, cpuTimeMs: 0.5, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0, live: 1 },
   }],
   ringEnd: -1,
   hold: false,

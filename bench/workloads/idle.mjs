@@ -1,0 +1,112 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { callbacksPath, startWebdat, writeConfig } from '../lib/contenders.mjs';
+import { freePort, rssBytes, sleep } from '../lib/processes.mjs';
+import { percentile } from '../lib/stats.mjs';
+
+// Workload l (issue 13): ten thousand servers with `limits.idleSeconds` behind Host routing on one
+// port. Measures the time from `webdat serve` to the last readiness line, then a load client cycles
+// through 1,000 of them at a steady rate whose period is several idle periods long, so that each
+// request finds its server's isolate released: the callbacks answer their module-level request
+// count, and "1" marks the first response of a fresh isolate. Reports the latency of those first
+// responses (client's view, keep-alive connections) and the engine's RSS, sampled through the load.
+
+const MiB = 1024 * 1024;
+const SERVERS = 10_000;
+const CYCLED = 1_000;
+const IDLE_SECONDS = 1;
+/** requests per second: 1,000 servers take 4 s a round, four idle periods */
+const RATE = 250;
+const CONNECTIONS = 16;
+
+function idleConfig(port) {
+  return {
+    servers: Array.from({ length: SERVERS }, (_, i) => ({
+      name: `t${String(i).padStart(5, '0')}`,
+      host: '127.0.0.1',
+      port,
+      hosts: [`t${String(i).padStart(5, '0')}.test`],
+      callbacks: callbacksPath('idle.js'),
+      limits: { idleSeconds: IDLE_SECONDS },
+    })),
+  };
+}
+
+function get(agent, port, host) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent, timeout: 30_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body, ms: performance.now() - t0 }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET / for ${host}: no answer within 30 s`)));
+    req.on('error', reject);
+  });
+}
+
+/** Paced load: request k starts at k / RATE s, on one of CONNECTIONS keep-alive sockets. */
+async function cycle(port, seconds, pid) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const fresh = [];
+  const warm = [];
+  const rss = [];
+  let errors = 0;
+  const sampler = setInterval(() => rss.push(rssBytes(pid)), 250);
+  const total = seconds * RATE;
+  const t0 = performance.now();
+  const inflight = new Set();
+  for (let k = 0; k < total; k++) {
+    const wait = t0 + (k * 1000) / RATE - performance.now();
+    if (wait > 0) await sleep(wait);
+    const host = `t${String((k % CYCLED) * (SERVERS / CYCLED)).padStart(5, '0')}.test`;
+    const p = get(agent, port, host).then((r) => {
+      if (r.status !== 200) errors++;
+      else (r.body === '1' ? fresh : warm).push(r.ms);
+    }, () => { errors++; });
+    inflight.add(p);
+    p.finally(() => inflight.delete(p));
+  }
+  await Promise.all(inflight);
+  clearInterval(sampler);
+  agent.destroy();
+  return { fresh, warm, errors, rss };
+}
+
+export async function runIdle(ctx) {
+  const seconds = ctx.quick ? 8 : 20;
+  ctx.log(`l. ${SERVERS.toLocaleString('en')} servers with idleSeconds ${IDLE_SECONDS} on one port (Host routing); ${CYCLED.toLocaleString('en')} cycled at ${RATE} req/s for ${seconds} s`);
+  const port = await freePort();
+  const file = writeConfig(idleConfig(port));
+  const w = await startWebdat({ args: ['--config', file], servers: SERVERS, readyMs: 300_000 });
+  try {
+    const allListenMs = w.readyAt[w.readyAt.length - 1];
+    const listeningRss = rssBytes(w.pid);
+    ctx.log(`  all ${SERVERS} listening after ${allListenMs.toFixed(0)} ms (first after ${w.readyAt[0].toFixed(0)} ms); engine RSS ${(listeningRss / MiB).toFixed(0)} MiB`);
+    const r = await cycle(port, seconds, w.pid);
+    const afterRss = rssBytes(w.pid);
+    const summary = {
+      servers: SERVERS,
+      cycled: CYCLED,
+      idleSeconds: IDLE_SECONDS,
+      rate: RATE,
+      allListenMs,
+      firstListenMs: w.readyAt[0],
+      listeningRssMiB: listeningRss / MiB,
+      peakRssMiB: Math.max(listeningRss, afterRss, ...r.rss) / MiB,
+      afterRssMiB: afterRss / MiB,
+      freshResponses: r.fresh.length,
+      warmResponses: r.warm.length,
+      errors: r.errors,
+      freshP50Ms: percentile(r.fresh, 50),
+      freshP99Ms: percentile(r.fresh, 99),
+    };
+    ctx.log(`  ${r.fresh.length} first responses of fresh isolates (${r.warm.length} found theirs still there, ${r.errors} errors): p50 ${summary.freshP50Ms?.toFixed(2)} ms, p99 ${summary.freshP99Ms?.toFixed(2)} ms; engine RSS peak ${summary.peakRssMiB.toFixed(0)} MiB, ${summary.afterRssMiB.toFixed(0)} MiB after`);
+    return { l: { title: `${SERVERS.toLocaleString('en')} servers with idleSeconds behind Host routing, ${CYCLED.toLocaleString('en')} cycled`, summary } };
+  } finally {
+    await w.stop();
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  }
+}
