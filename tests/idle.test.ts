@@ -8,7 +8,7 @@ import { connect } from './helpers/ws.ts';
 // then), released after idleSeconds without events, open WebSockets or pending timers, and rebuilt by
 // the next event with fresh module state and the same storage. Whether a server holds an isolate is
 // read from the admin API (`isolates`), which asks no isolate anything, so watching it never counts as
-// an event.
+// an event. Time limits are generous: a first storage call opens the store, which a busy machine makes slow.
 
 const ADMIN_LINE = /webdat: admin listening on (http:\/\/\S+)/;
 const IDLE_SECONDS = 1;
@@ -39,7 +39,7 @@ const names = ['first', 'released', 'socket', 'timer'];
 const dir = tempDir({
   'callbacks.js': source,
   'webdat.json': JSON.stringify({
-    servers: names.map((name) => ({ name, host: '127.0.0.1', port: 0, callbacks: 'callbacks.js', limits: { idleSeconds: IDLE_SECONDS } })),
+    servers: names.map((name) => ({ name, host: '127.0.0.1', port: 0, callbacks: 'callbacks.js', limits: { idleSeconds: IDLE_SECONDS, timeoutMs: 10_000 } })),
     admin: { host: '127.0.0.1', port: 0 },
   }),
 });

@@ -3,7 +3,7 @@ import {
   CommandKind, EventKind, NO_EVENT, WsOp,
   type Command, type Event, type Outcome, type TenantBatch, type TenantResult, type TenantSpec,
 } from '@webdat/protocol';
-import { PRELUDE_SOURCE } from './prelude/source.js';
+import { freshIsolate } from './fresh-isolates.js';
 import { hostCallbacks } from './host-functions.js';
 import { ModuleSources, isolateStack, linkModuleGraph } from './module-loader.js';
 import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
@@ -125,10 +125,8 @@ export class TenantHost {
 
   private build(out: Command[]): Live {
     const { timeoutMs, memoryMb } = this.spec.limits;
-    const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
+    const { isolate, context, factory } = freshIsolate(memoryMb, this.spec.idleMs !== undefined);
     try {
-      const context = isolate.createContextSync();
-      const factory = runPrelude(isolate, context);
       const { maxOutputBytes, maxHeaders, logLinesPerSecond, logBytesPerSecond, maxTimers } = this.spec.limits;
       const meta = { name: this.spec.name, port: this.spec.port, secure: this.spec.secure, node: this.spec.node, maxTimers, maxOutputBytes, maxHeaders, logLinesPerSecond, logBytesPerSecond };
       const opHost = new ivm.Callback((name: unknown, args: unknown, inv: unknown) => { checkHostDeadline(); return this.ops.start(name, args, inv); });
@@ -740,26 +738,6 @@ export class TenantHost {
         headerBreaches: this.headerBreaches, logLinesDropped: this.logs.dropped, live: this.live === null ? 0 : 1,
       },
     };
-  }
-}
-
-/**
- * V8's code cache of the prelude, made by the first isolate of this worker and given to the next ones:
- * compiling the prelude was a third of an isolate's build (4.5 of about 15 ms of CPU, measured on a
- * busy 2-core machine), which servers with idleSeconds pay at every first event. It is webdat's own
- * code; cached data never comes from callbacks.
- */
-let preludeCache: ivm.ExternalCopy<ArrayBuffer> | null = null;
-
-function runPrelude(isolate: ivm.Isolate, context: ivm.Context): ivm.Reference {
-  const filename = 'webdat:prelude';
-  // isolated-vm sets these on the script (CachedDataResult); its typings leave them out of Script.
-  const script = isolate.compileScriptSync(PRELUDE_SOURCE, preludeCache === null ? { filename, produceCachedData: true } : { filename, cachedData: preludeCache }) as ivm.Script & ivm.CachedDataResult & { cachedDataRejected?: boolean };
-  if (preludeCache === null || script.cachedDataRejected === true) preludeCache = script.cachedData ?? null;
-  try {
-    return script.runSync(context, { reference: true }) as ivm.Reference;
-  } finally {
-    script.release();
   }
 }
 

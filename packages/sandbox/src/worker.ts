@@ -9,6 +9,7 @@ import { openActivity, reportIdle, reportRunning, setHangBound } from './activit
 import { RING_MIN_BODY, RingWriter, type RingMemory } from './body-ring.js';
 import { HostLoop } from './host-ops/host-loop.js';
 import { checkModuleGraph } from './check.js';
+import { refillPending } from './fresh-isolates.js';
 
 // piscina entry: one task in, one encoded result out. Nothing here may throw back to piscina (that
 // would read as a lost worker), so every failure becomes a result.
@@ -96,7 +97,7 @@ function runBatches(batches: TenantBatch[]): BatchResult {
 
 /** Timers, host operations or their results still to come: the worker's event loop must turn. */
 function hostWork(): boolean {
-  if (loop.busy) return true;
+  if (loop.busy || refillPending()) return true;
   for (const t of tenants.values()) if (t.hasHostWork()) return true;
   return false;
 }
