@@ -33,5 +33,11 @@ export function evaluateTargets(results) {
   if (results.h) {
     for (const c of results.h.conditions) add('h', `quiet server req/s vs alone, ${c.label}`, c.ratio, '>=', 0.8, { chart: true });
   }
+  if (results.l) {
+    const s = results.l.summary;
+    add('l', `engine RSS, ${s.servers} servers with idleSeconds, ${s.cycled} cycled`, s.peakRssMiB / 1024, '<=', 4, { unit: 'GiB' });
+    add('l', 'first response of a released server, p99', s.freshP99Ms, '<=', 50, { unit: 'ms' });
+    add('l', `all ${s.servers} servers listening`, s.allListenMs / 1000, '<=', 5, { unit: 's' });
+  }
   return out;
 }
