@@ -2,16 +2,17 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { callbacksPath, startWebdat, writeConfig } from '../lib/contenders.mjs';
-import { cpuSeconds, freePort, rssBytes } from '../lib/processes.mjs';
+import { cpuSeconds, freePort, rssBytes, sleep } from '../lib/processes.mjs';
 import { percentile } from '../lib/stats.mjs';
 
 // Workload l (issue 13): ten thousand servers with `limits.idleSeconds` behind Host routing on one
 // port. Measures the time from `webdat serve` to the last readiness line, then a load client cycles
-// through 1,000 of them, each of its connections sending its next request when the last was answered.
-// A round of 1,000 takes many idle periods, so each request finds its server's isolate released: the
-// callbacks answer their module-level request count, and "1" marks the first response of a fresh
-// isolate. Reports the latency of those first responses (client's view, keep-alive connections), the
-// engine's CPU per request and its RSS, sampled through the load.
+// through 1,000 of them, each of its connections sending its next request when the last was answered:
+// once to build each (the first event of each server), then, after every one was released, again for
+// a while. A round of 1,000 takes many idle periods, so each request of the second part finds its
+// server's isolate released: the callbacks answer their module-level request count, and "1" marks the
+// first response of a fresh isolate. Reports the latency of those first responses (client's view,
+// keep-alive connections), the engine's CPU per request and its RSS, sampled through the load.
 
 const MiB = 1024 * 1024;
 const SERVERS = 10_000;
@@ -51,18 +52,22 @@ function get(agent, port, host) {
   });
 }
 
-/** CONNECTIONS keep-alive clients, each sending its next request when the last was answered, for `seconds`. */
-async function cycle(port, seconds, pid) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+/**
+ * `connections` keep-alive clients, each sending its next request when the last was answered, until
+ * `requests` were sent or `seconds` passed; server k of the cycle is t(k × 10).
+ */
+async function cycle(port, { seconds = Infinity, requests = Infinity, connections = CONNECTIONS }, pid) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const fresh = [];
   const warm = [];
   const rss = [];
   let errors = 0;
   let k = 0;
   const sampler = setInterval(() => rss.push(rssBytes(pid)), 250);
-  const until = performance.now() + seconds * 1000;
+  const t0 = performance.now();
+  const until = t0 + seconds * 1000;
   const client = async () => {
-    while (performance.now() < until) {
+    while (performance.now() < until && k < requests) {
       const host = `t${String((k++ % CYCLED) * (SERVERS / CYCLED)).padStart(5, '0')}.test`;
       try {
         const r = await get(agent, port, host);
@@ -73,14 +78,14 @@ async function cycle(port, seconds, pid) {
       }
     }
   };
-  await Promise.all(Array.from({ length: CONNECTIONS }, client));
+  await Promise.all(Array.from({ length: connections }, client));
   clearInterval(sampler);
   agent.destroy();
-  return { fresh, warm, errors, rss, seconds };
+  return { fresh, warm, errors, rss, seconds: (performance.now() - t0) / 1000 };
 }
 
 export async function runIdle(ctx) {
-  const seconds = ctx.quick ? 12 : 30;
+  const seconds = ctx.quick ? 10 : 30;
   ctx.log(`l. ${SERVERS.toLocaleString('en')} servers with idleSeconds ${IDLE_SECONDS} on one port (Host routing); ${CYCLED.toLocaleString('en')} cycled by ${CONNECTIONS} connections for ${seconds} s`);
   const port = await freePort();
   const file = writeConfig(idleConfig(port));
@@ -89,8 +94,12 @@ export async function runIdle(ctx) {
     const allListenMs = w.readyAt[w.readyAt.length - 1];
     const listeningRss = rssBytes(w.pid);
     ctx.log(`  all ${SERVERS} listening after ${allListenMs.toFixed(0)} ms (first after ${w.readyAt[0].toFixed(0)} ms; ${w.startCpuSeconds.toFixed(2)} s of CPU); engine RSS ${(listeningRss / MiB).toFixed(0)} MiB`);
+    // Every one of the 1,000 is built once (its first event ever), then left to be released.
+    const first = await cycle(port, { requests: CYCLED, connections: 4 }, w.pid);
+    ctx.log(`  first events of the ${CYCLED}: ${first.fresh.length} answered by a new isolate in ${first.seconds.toFixed(1)} s (${first.errors} errors), p50 ${percentile(first.fresh, 50)?.toFixed(2)} ms, p99 ${percentile(first.fresh, 99)?.toFixed(2)} ms`);
+    await sleep(IDLE_SECONDS * 1000 + 2000);
     const cpu0 = cpuSeconds(w.pid);
-    const r = await cycle(port, seconds, w.pid);
+    const r = await cycle(port, { seconds }, w.pid);
     const cpuMsPerRequest = ((cpuSeconds(w.pid) - cpu0) * 1000) / (r.fresh.length + r.warm.length + r.errors);
     const afterRss = rssBytes(w.pid);
     const summary = {
@@ -98,7 +107,7 @@ export async function runIdle(ctx) {
       cycled: CYCLED,
       idleSeconds: IDLE_SECONDS,
       connections: CONNECTIONS,
-      requestsPerSecond: (r.fresh.length + r.warm.length) / seconds,
+      requestsPerSecond: (r.fresh.length + r.warm.length) / r.seconds,
       allListenMs,
       firstListenMs: w.readyAt[0],
       /** CPU of every webdat process (supervisor and engine, all threads) until the last readiness line */
@@ -106,7 +115,9 @@ export async function runIdle(ctx) {
       /** engine CPU (I/O thread, workers, GC) per request during the load, every one a fresh isolate */
       cpuMsPerRequest,
       listeningRssMiB: listeningRss / MiB,
-      peakRssMiB: Math.max(listeningRss, afterRss, ...r.rss) / MiB,
+      peakRssMiB: Math.max(listeningRss, afterRss, ...first.rss, ...r.rss) / MiB,
+      firstEventP50Ms: percentile(first.fresh, 50),
+      firstEventP99Ms: percentile(first.fresh, 99),
       afterRssMiB: afterRss / MiB,
       freshResponses: r.fresh.length,
       warmResponses: r.warm.length,
@@ -114,7 +125,7 @@ export async function runIdle(ctx) {
       freshP50Ms: percentile(r.fresh, 50),
       freshP99Ms: percentile(r.fresh, 99),
     };
-    ctx.log(`  ${summary.requestsPerSecond.toFixed(0)} req/s; ${r.fresh.length} first responses of fresh isolates (${r.warm.length} found theirs still there, ${r.errors} errors): p50 ${summary.freshP50Ms?.toFixed(2)} ms, p99 ${summary.freshP99Ms?.toFixed(2)} ms; ${cpuMsPerRequest.toFixed(2)} ms of engine CPU per request; engine RSS peak ${summary.peakRssMiB.toFixed(0)} MiB, ${summary.afterRssMiB.toFixed(0)} MiB after`);
+    ctx.log(`  cycling again, each server released since: ${summary.requestsPerSecond.toFixed(0)} req/s; ${r.fresh.length} first responses of rebuilt isolates (${r.warm.length} found theirs still there, ${r.errors} errors): p50 ${summary.freshP50Ms?.toFixed(2)} ms, p99 ${summary.freshP99Ms?.toFixed(2)} ms; ${cpuMsPerRequest.toFixed(2)} ms of engine CPU per request; engine RSS peak ${summary.peakRssMiB.toFixed(0)} MiB, ${summary.afterRssMiB.toFixed(0)} MiB after`);
     return { l: { title: `${SERVERS.toLocaleString('en')} servers with idleSeconds behind Host routing, ${CYCLED.toLocaleString('en')} cycled`, summary } };
   } finally {
     await w.stop();
