@@ -24,6 +24,8 @@ const IDLE_SECONDS = 1;
  * the wait in a queue a faster open-loop client would build on a shared 2-core machine.
  */
 const CONNECTIONS = 2;
+/** servers t0, t9, t18, …: spread over the 10,000 and, with an odd stride, over both workers (servers are placed on them in turn) */
+const STRIDE = 9;
 
 function idleConfig(port) {
   return {
@@ -54,7 +56,7 @@ function get(agent, port, host) {
 
 /**
  * `connections` keep-alive clients, each sending its next request when the last was answered, until
- * `requests` were sent or `seconds` passed; server k of the cycle is t(k × 10).
+ * `requests` were sent or `seconds` passed; server k of the cycle is t(k × STRIDE).
  */
 async function cycle(port, { seconds = Infinity, requests = Infinity, connections = CONNECTIONS }, pid) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
@@ -68,7 +70,7 @@ async function cycle(port, { seconds = Infinity, requests = Infinity, connection
   const until = t0 + seconds * 1000;
   const client = async () => {
     while (performance.now() < until && k < requests) {
-      const host = `t${String((k++ % CYCLED) * (SERVERS / CYCLED)).padStart(5, '0')}.test`;
+      const host = `t${String((k++ % CYCLED) * STRIDE).padStart(5, '0')}.test`;
       try {
         const r = await get(agent, port, host);
         if (r.status !== 200) errors++;
