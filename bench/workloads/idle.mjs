@@ -47,7 +47,7 @@ function get(agent, port, host) {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, body, ms: performance.now() - t0 }));
+      res.on('end', () => resolve({ status: res.statusCode, error: res.headers['x-webdat-error'], body, ms: performance.now() - t0 }));
     });
     req.on('timeout', () => req.destroy(new Error(`GET / for ${host}: no answer within 30 s`)));
     req.on('error', reject);
@@ -64,6 +64,9 @@ async function cycle(port, { seconds = Infinity, requests = Infinity, connection
   const warm = [];
   const rss = [];
   let errors = 0;
+  /** what the errors were: `status x-webdat-error`, or the client's error */
+  const kinds = {};
+  const failed = (kind) => { errors++; kinds[kind] = (kinds[kind] ?? 0) + 1; };
   let k = 0;
   const sampler = setInterval(() => rss.push(rssBytes(pid)), 250);
   const t0 = performance.now();
@@ -73,17 +76,17 @@ async function cycle(port, { seconds = Infinity, requests = Infinity, connection
       const host = `t${String((k++ % CYCLED) * STRIDE).padStart(5, '0')}.test`;
       try {
         const r = await get(agent, port, host);
-        if (r.status !== 200) errors++;
+        if (r.status !== 200) failed(`${r.status} ${r.error ?? ''}`.trim());
         else (r.body === '1' ? fresh : warm).push(r.ms);
-      } catch {
-        errors++;
+      } catch (err) {
+        failed(err.code ?? err.message);
       }
     }
   };
   await Promise.all(Array.from({ length: connections }, client));
   clearInterval(sampler);
   agent.destroy();
-  return { fresh, warm, errors, rss, seconds: (performance.now() - t0) / 1000 };
+  return { fresh, warm, errors, kinds, rss, seconds: (performance.now() - t0) / 1000 };
 }
 
 export async function runIdle(ctx) {
@@ -98,7 +101,7 @@ export async function runIdle(ctx) {
     ctx.log(`  all ${SERVERS} listening after ${allListenMs.toFixed(0)} ms (first after ${w.readyAt[0].toFixed(0)} ms; ${w.startCpuSeconds.toFixed(2)} s of CPU); engine RSS ${(listeningRss / MiB).toFixed(0)} MiB`);
     // Every one of the 1,000 is built once (its first event ever), then left to be released.
     const first = await cycle(port, { requests: CYCLED, connections: 4 }, w.pid);
-    ctx.log(`  first events of the ${CYCLED}: ${first.fresh.length} answered by a new isolate in ${first.seconds.toFixed(1)} s (${first.errors} errors), p50 ${percentile(first.fresh, 50)?.toFixed(2)} ms, p99 ${percentile(first.fresh, 99)?.toFixed(2)} ms`);
+    ctx.log(`  first events of the ${CYCLED}: ${first.fresh.length} answered by a new isolate in ${first.seconds.toFixed(1)} s (${first.errors} errors${first.errors ? ` ${JSON.stringify(first.kinds)}` : ''}), p50 ${percentile(first.fresh, 50)?.toFixed(2)} ms, p99 ${percentile(first.fresh, 99)?.toFixed(2)} ms`);
     await sleep(IDLE_SECONDS * 1000 + 2000);
     const cpu0 = cpuSeconds(w.pid);
     const r = await cycle(port, { seconds }, w.pid);
@@ -124,10 +127,11 @@ export async function runIdle(ctx) {
       freshResponses: r.fresh.length,
       warmResponses: r.warm.length,
       errors: r.errors,
+      firstEventErrors: first.kinds,
       freshP50Ms: percentile(r.fresh, 50),
       freshP99Ms: percentile(r.fresh, 99),
     };
-    ctx.log(`  cycling again, each server released since: ${summary.requestsPerSecond.toFixed(0)} req/s; ${r.fresh.length} first responses of rebuilt isolates (${r.warm.length} found theirs still there, ${r.errors} errors): p50 ${summary.freshP50Ms?.toFixed(2)} ms, p99 ${summary.freshP99Ms?.toFixed(2)} ms; ${cpuMsPerRequest.toFixed(2)} ms of engine CPU per request; engine RSS peak ${summary.peakRssMiB.toFixed(0)} MiB, ${summary.afterRssMiB.toFixed(0)} MiB after`);
+    ctx.log(`  cycling again, each server released since: ${summary.requestsPerSecond.toFixed(0)} req/s; ${r.fresh.length} first responses of rebuilt isolates (${r.warm.length} found theirs still there, ${r.errors} errors${r.errors ? ` ${JSON.stringify(r.kinds)}` : ''}): p50 ${summary.freshP50Ms?.toFixed(2)} ms, p99 ${summary.freshP99Ms?.toFixed(2)} ms; ${cpuMsPerRequest.toFixed(2)} ms of engine CPU per request; engine RSS peak ${summary.peakRssMiB.toFixed(0)} MiB, ${summary.afterRssMiB.toFixed(0)} MiB after`);
     return { l: { title: `${SERVERS.toLocaleString('en')} servers with idleSeconds behind Host routing, ${CYCLED.toLocaleString('en')} cycled`, summary } };
   } finally {
     await w.stop();

@@ -124,7 +124,7 @@ function durations(servers: WebdatServer[], perServer: boolean): string {
   if (perServer) {
     for (const s of servers) series(`server="${escapeLabel(s.name)}"`, s.latency);
   } else {
-    const all: Latency = { counts: new Float64Array(LE.length), sum: 0 };
+    const all: Latency = { counts: new Array<number>(LE.length).fill(0), sum: 0 };
     for (const s of servers) {
       s.latency.counts.forEach((c, i) => { all.counts[i] += c; });
       all.sum += s.latency.sum;
