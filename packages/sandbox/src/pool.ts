@@ -213,7 +213,7 @@ class Lane {
     for (const tenant of this.again) {
       if (!this.batches.has(tenant)) this.batches.set(tenant, { tenant, generation: this.specs.get(tenant)?.generation ?? 0, info: EMPTY_INFO, events: [], cancel: [] });
     }
-    if (this.batches.size === 0) return;
+    if (this.batches.size === 0) { this.gate.decline(this.index); return; }
     const now = Date.now();
     const batches: TenantBatch[] = [];
     const resting = new Map<number, TenantBatch>();
@@ -229,6 +229,9 @@ class Lane {
         batches.push(b);
       }
     }
+    const gated = admitted === 'gated';
+    // A lane handed the gate that carries no suspect now passes it on, or the other suspects would wait for nothing.
+    if (!gated) this.gate.decline(this.index);
     this.batches = resting;
     for (const b of batches) this.again.delete(b.tenant);
     if (resting.size > 0) this.wakeAfterRest(now);
@@ -238,7 +241,7 @@ class Lane {
     this.send({ v: PROTOCOL_VERSION, t: TaskKind.batch, batches }).then(
       (bytes) => {
         // The gate is about which thread runs a suspect's code, which ended with the task.
-        if (admitted === 'gated') this.gate.leave();
+        if (gated) this.gate.leave();
         let decoded;
         try {
           decoded = decodeBatchResult(bytes);
@@ -258,7 +261,7 @@ class Lane {
         if (this.applying.length === 1) this.apply();
       },
       (err: Error) => {
-        if (admitted === 'gated') this.gate.leave();
+        if (gated) this.gate.leave();
         this.lost(err, batches.map((b) => b.tenant));
         this.next();
       },
@@ -363,6 +366,7 @@ class Lane {
   private next(): void {
     this.inFlight--;
     if (this.control.length > 0 || this.batches.size > 0 || this.again.size > 0) this.flush();
+    else this.gate.decline(this.index);
   }
 
   private send(task: Task): Promise<Uint8Array> {
