@@ -17,6 +17,7 @@ import { runMemory } from './workloads/memory.mjs';
 import { runNoisy } from './workloads/noisy.mjs';
 import { runFloor } from './workloads/floor.mjs';
 import { runProcesses } from './workloads/processes.mjs';
+import { runIdle } from './workloads/idle.mjs';
 
 let opts;
 try {
@@ -53,6 +54,7 @@ const PLAN = [
   { ids: ['h'], run: () => runNoisy(ctx) },
   { ids: ['i'], run: () => runFloor(ctx) },
   { ids: ['j', 'k'], run: (ids) => runProcesses(ids, ctx) },
+  { ids: ['l'], run: () => runIdle(ctx) },
 ];
 const results = {};
 // A workload that fails is reported and the others still run: one broken peer must not throw away

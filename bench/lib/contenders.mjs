@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { childPids, freePort, startProcess, stopProcess, waitForLines, waitForPort } from './processes.mjs';
+import { childPids, cpuSeconds, freePort, startProcess, stopProcess, waitForLines, waitForPort } from './processes.mjs';
 
 // How each contender is started. Every one is a separate process on 127.0.0.1 and comes back as
 // { name, url, pid, stop() }; webdat is started exactly as a user would, through its CLI.
@@ -36,15 +36,19 @@ export async function startWebdat({ name = 'webdat', args, servers = 1, readyMs 
   const t0 = performance.now();
   const h = startProcess(name, process.execPath, [WEBDAT_BIN, 'serve', ...args], { cwd: ROOT, env });
   const lines = await waitForLines(h, WEBDAT_READY, servers, readyMs);
+  const pids = childPids(h.pid);
+  const startCpuSeconds = [h.pid, ...pids].reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   const urls = new Map(lines.map(({ match }) => [match[1], match[2]]));
   const readyAt = lines.map(({ at }) => at - t0);
-  const [enginePid] = childPids(h.pid);
+  const [enginePid] = pids;
   if (enginePid === undefined) throw new Error('webdat: could not find the engine process under the supervisor');
   return {
     name,
     url: lines[0].match[2],
     urls,
     readyAt,
+    /** CPU of the supervisor and its engine processes when the last readiness line came */
+    startCpuSeconds,
     pid: enginePid,
     /** every engine process (several with --processes), read anew each time */
     pids: () => childPids(h.pid),

@@ -80,6 +80,13 @@ export function markdown(report) {
     for (const c of w.h.conditions) lines.push(`| ${c.label} | ${rate(c.rate)} req/s | ${num(c.p99Ms)} ms | ${ratio(c.ratio)} | ${c.memoryRestarts} |`);
     lines.push('');
   }
+  if (w.l) {
+    const s = w.l.summary;
+    lines.push(`| l. ${num(s.servers, 0)} servers, idleSeconds ${s.idleSeconds}, one port, ${num(s.cycled, 0)} cycled by ${s.connections} connections | all listening (CPU) | engine RSS listening / peak | first event p50 / p99 | first response of a released server p50 / p99 | req/s | engine CPU / request |`);
+    lines.push('|---|---:|---:|---:|---:|---:|---:|');
+    lines.push(`| webdat | ${num(s.allListenMs, 0)} ms (${num(s.startCpuSeconds)} s) | ${num(s.listeningRssMiB, 0)} / ${num(s.peakRssMiB, 0)} MiB | ${num(s.firstEventP50Ms)} / ${num(s.firstEventP99Ms)} ms | ${num(s.freshP50Ms)} / ${num(s.freshP99Ms)} ms | ${num(s.requestsPerSecond, 0)} | ${num(s.cpuMsPerRequest)} ms |`);
+    lines.push('');
+  }
   for (const [id, message] of Object.entries(report.failures)) lines.push(`**Workload ${id} failed**: ${message}`, '');
   if (targets.length) {
     lines.push('| | target | goal | measured | |');

@@ -34,5 +34,11 @@ export function evaluateTargets(results) {
     // The chart draws one goal per workload: the breach rows' 0.8× (results before the steady row have no goal).
     for (const c of results.h.conditions) add('h', `quiet server req/s vs alone, ${c.label}`, c.ratio, '>=', c.goal ?? 0.8, { chart: (c.goal ?? 0.8) === 0.8 });
   }
+  if (results.l) {
+    const s = results.l.summary;
+    add('l', `engine RSS, ${s.servers} servers with idleSeconds, ${s.cycled} cycled`, s.peakRssMiB / 1024, '<=', 4, { unit: 'GiB' });
+    add('l', 'first response of a released server, p99', s.freshP99Ms, '<=', 50, { unit: 'ms' });
+    add('l', `all ${s.servers} servers listening`, s.allListenMs / 1000, '<=', 5, { unit: 's' });
+  }
   return out;
 }

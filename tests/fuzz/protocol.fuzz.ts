@@ -36,8 +36,9 @@ const stats = fc.record({ heapUsed: int, cpuTimeMs: fc.double({ min: 0, max: 1e6
 const result = fc.record({ tenant: int, generation: int, commands: fc.array(maybeOdd(command), { maxLength: 3 }), pending: fc.array(int, { maxLength: 2 }), backlog: int, breachedMs: int, stats });
 const message = fc.oneof(
   fc.record({ v: fc.constant(PROTOCOL_VERSION), t: fc.constant(TaskKind.batch), batches: fc.array(maybeOdd(batch), { maxLength: 2 }) }),
-  fc.record({ v: fc.constant(PROTOCOL_VERSION), t: fc.constant(TaskKind.load), spec: maybeOdd(spec) }),
+  fc.record({ v: fc.constant(PROTOCOL_VERSION), t: fc.constant(TaskKind.load), spec: maybeOdd(spec), lazy: fc.boolean() }),
   fc.record({ v: fc.constant(PROTOCOL_VERSION), t: fc.constant(TaskKind.unload), tenant: int }),
+  fc.record({ v: fc.constant(PROTOCOL_VERSION), t: fc.constant(TaskKind.check), entry: text }),
   fc.record({ v: fc.constant(PROTOCOL_VERSION), results: fc.array(maybeOdd(result), { maxLength: 2 }), ringEnd: fc.integer({ min: -1, max: 1 << 24 }) }),
   fc.record({ v: fc.constant(PROTOCOL_VERSION), ok: fc.boolean(), commands: fc.array(maybeOdd(command), { maxLength: 3 }) }),
 ).map((m) => m as Record<string, unknown>);

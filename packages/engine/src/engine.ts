@@ -45,9 +45,13 @@ export class Engine {
   private seq = 0;
   private tenantSeq = 0;
   private sweeper: NodeJS.Timeout | null = null;
+  /** servers with async events under a deadline: the only ones the sweeper visits (a host may have ten thousand servers) */
+  private readonly awaiting = new Set<WebdatServer>();
   private admin: AdminListener | null = null;
   readonly bus: Bus | null;
   private readonly sharedPorts: Map<string, number>;
+  /** callbacks files checked while the engine starts, so ten thousand servers of one file cost one check */
+  private checks: Map<string, Promise<void>> | null = null;
 
   constructor(config: EngineConfig, opts: EngineOptions = {}) {
     if (typeof uWS.SSLApp !== 'function') {
@@ -97,6 +101,8 @@ export class Engine {
       announce: this.announceLine,
       listener: (s) => this.listenerFor(s),
       bus: this.bus,
+      check: (entry) => this.check(entry, config.name),
+      awaiting: (s) => this.awaiting.add(s),
     });
     this.servers.set(config.name, server);
     for (const i of instances) this.byTenant.set(i.tenant, server);
@@ -133,6 +139,18 @@ export class Engine {
     return l;
   }
 
+  /** Compiles and links `entry` on a worker without running it (servers with idleSeconds). */
+  private check(entry: string, server: string): Promise<void> {
+    let p = this.checks?.get(entry);
+    if (p === undefined) {
+      p = this.pool.check(entry).then((r) => {
+        if (!r.ok) throw new EngineError('WEBDAT_ERR_CALLBACKS_LOAD', `server "${server}": ${r.error?.message ?? 'callbacks failed to load'}`);
+      });
+      this.checks?.set(entry, p);
+    }
+    return p;
+  }
+
   /** Another process shares `port` for the server; a listener opened from now on uses it. */
   sharePort(name: string, port: number): void {
     this.sharedPorts.set(name, port);
@@ -152,19 +170,24 @@ export class Engine {
   async start(): Promise<void> {
     this.sweeper ??= setInterval(() => {
       const now = Date.now();
-      for (const s of this.servers.values()) s.sweep(now);
+      for (const s of this.awaiting) if (!s.sweep(now)) this.awaiting.delete(s);
     }, SWEEP_MS).unref();
     // Built first: its config and TLS files are checked before any server announces itself.
     const admin = this.config.admin !== undefined && this.admin === null
       ? new AdminListener(this, this.config.admin, { announce: this.announceLine })
       : null;
-    for (const s of this.servers.values()) {
-      if (!s.config.active) continue;
-      if (this.disabled.has(s.name)) {
-        this.logger.warn({ server: s.name }, 'server left inactive: its callbacks repeatedly brought the engine down');
-        continue;
+    this.checks = new Map();
+    try {
+      for (const s of this.servers.values()) {
+        if (!s.config.active) continue;
+        if (this.disabled.has(s.name)) {
+          this.logger.warn({ server: s.name }, 'server left inactive: its callbacks repeatedly brought the engine down');
+          continue;
+        }
+        await s.start();
       }
-      await s.start();
+    } finally {
+      this.checks = null;
     }
     if (admin !== null) {
       await admin.start();

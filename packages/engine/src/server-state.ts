@@ -41,7 +41,7 @@ export class Counters {
   headerBreaches = 0;
   logLinesDropped = 0;
 
-  snapshot(running: boolean, connections: number, primary: boolean): InfoSnapshot {
+  snapshot(running: boolean, connections: number, primary: boolean, isolates: number): InfoSnapshot {
     const e = this.errors;
     return {
       server_running: running ? 1 : 0,
@@ -62,6 +62,7 @@ export class Counters {
       header_budget_breaches: this.headerBreaches,
       log_lines_dropped: this.logLinesDropped,
       primary: primary ? 1 : 0,
+      isolates,
     };
   }
 }

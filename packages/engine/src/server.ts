@@ -30,6 +30,10 @@ export interface ServerHost {
   listener(server: WebdatServer): Listener;
   /** the other engine processes (SPEC §12); null when this process is the only one */
   bus: Bus | null;
+  /** compiles and links a callbacks file without running it; the engine checks each file once as it starts */
+  check(entry: string): Promise<void>;
+  /** the server has async events with a deadline: the engine sweeps it until it has none */
+  awaiting(server: WebdatServer): void;
 }
 
 /** One isolate of a server, pinned to one worker lane. `instances: N` gives a server N of them. */
@@ -44,6 +48,8 @@ export interface Instance {
   memoryRestarts: number;
   headerBreaches: number;
   logLinesDropped: number;
+  /** the worker holds an isolate for it (false before the first event of a server with idleSeconds, and once released) */
+  live: boolean;
 }
 
 /**
@@ -67,7 +73,7 @@ export class WebdatServer {
   primary: boolean;
   readonly pending = new Map<number, PendingEvent>();
   private readonly host: ServerHost;
-  private readonly log: Logger;
+  private logger: Logger | null = null;
   private listener: Listener | null = null;
   private stopWaiters: Array<() => void> = [];
   private readonly stopEvents = new Set<number>();
@@ -79,16 +85,18 @@ export class WebdatServer {
   port = 0;
   address = '';
   private source: string | undefined;
-  /** the isolate outlives stop/start (module state persists, as in TouchDesigner); reloads replace it */
+  /**
+   * the isolate outlives stop/start (module state persists, as in TouchDesigner); reloads replace it.
+   * With idleSeconds: the workers know the server (its isolate is built at its first event).
+   */
   private loaded = false;
 
   constructor(config: ServerConfig, instances: Array<{ tenant: number; lane: number }>, host: ServerHost) {
     this.config = config;
     this.name = config.name;
-    this.instances = instances.map((i) => ({ ...i, generation: 0, pending: 0, heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0 }));
+    this.instances = instances.map((i) => ({ tenant: i.tenant, lane: i.lane, generation: 0, pending: 0, heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0, live: false }));
     this.topic = `webdat/broadcast/${config.name}`;
     this.host = host;
-    this.log = host.logger.child({ server: config.name });
     // the node, not the pid alone: two hosts of a cluster can run webdat under one pid (containers)
     this.clientTag = host.bus === null ? '' : `${host.bus.node}.`;
     this.primary = host.bus === null;
@@ -96,6 +104,16 @@ export class WebdatServer {
 
   get limits() {
     return this.config.limits;
+  }
+
+  /** made at first use: a child logger costs more than the rest of a server, and most of ten thousand never log */
+  private get log(): Logger {
+    return this.logger ??= this.host.logger.child({ server: this.name });
+  }
+
+  /** `limits.idleSeconds` (SPEC §12): isolates exist from the first event until idle */
+  get lazy(): boolean {
+    return this.config.limits.idleSeconds !== undefined;
   }
 
   private spec(inst: Instance): TenantSpec {
@@ -112,6 +130,7 @@ export class WebdatServer {
         logLinesPerSecond: Math.max(1, Math.floor(l.logLinesPerSecond / n)), logBytesPerSecond: Math.max(1, Math.floor(l.logBytesPerSecond / n)),
       },
       dataDir: this.host.dataDir, storageRedis: this.host.storageRedis, egress: this.config.egress,
+      idleMs: l.idleSeconds === undefined ? undefined : l.idleSeconds * 1000,
     };
   }
 
@@ -122,14 +141,16 @@ export class WebdatServer {
     c.memoryRestarts = 0;
     c.headerBreaches = 0;
     c.logLinesDropped = 0;
+    let isolates = 0;
     for (const i of this.instances) {
+      if (i.live) isolates++;
       c.heapUsed += i.heapUsed;
       c.cpuTimeMs += i.cpuTimeMs;
       c.memoryRestarts += i.memoryRestarts;
       c.headerBreaches += i.headerBreaches;
       c.logLinesDropped += i.logLinesDropped;
     }
-    return c.snapshot(this.running, this.clients.size + this.remote.size, this.primary);
+    return c.snapshot(this.running, this.clients.size + this.remote.size, this.primary, isolates);
   }
 
   /** The instance with the fewest events in flight (round-robin among equals). */
@@ -166,10 +187,15 @@ export class WebdatServer {
     if (this.config.secure) {
       checkTls({ privateKey: this.config.privateKey!, certificate: this.config.certificate!, password: this.config.password });
     }
-    if (!this.loaded) await this.load(this.source);
-    for (const client of this.remote) this.submitPeer(EventKind.peerJoin, client);
-    // onServerStart is queued before the socket listens, so it runs before any other event.
-    for (let i = 0; i < this.instances.length; i++) this.lifecycleEvents.add(this.submit(i, { k: EventKind.serverStart, id: 0 }));
+    // A server with idleSeconds is only checked here (once per file as the engine starts): its
+    // workers learn of it at its first event, which builds the isolate and runs onServerStart.
+    if (this.lazy && !this.loaded && this.source === undefined) await this.host.check(this.config.callbacks!);
+    else if (!this.loaded) await this.load(this.source);
+    if (this.loaded) {
+      for (const client of this.remote) this.submitPeer(EventKind.peerJoin, client);
+      // onServerStart is queued before the socket listens, so it runs before any other event.
+      for (let i = 0; i < this.instances.length; i++) this.lifecycleEvents.add(this.submit(i, { k: EventKind.serverStart, id: 0 }));
+    }
     const listener = this.host.listener(this);
     this.port = await listener.attach(this);
     this.listener = listener;
@@ -192,13 +218,16 @@ export class WebdatServer {
     this.accepting = false;
     this.host.bus?.stopped(this.name);
     this.listener?.detach(this);
-    const stopDone = new Promise<void>((resolve) => this.stopWaiters.push(resolve));
-    for (let i = 0; i < this.instances.length; i++) {
-      const id = this.submit(i, { k: EventKind.serverStop, id: 0 });
-      this.stopEvents.add(id);
-      this.lifecycleEvents.add(id);
+    // A server with idleSeconds that never had an event has no isolate to run onServerStop in.
+    if (this.loaded) {
+      const stopDone = new Promise<void>((resolve) => this.stopWaiters.push(resolve));
+      for (let i = 0; i < this.instances.length; i++) {
+        const id = this.submit(i, { k: EventKind.serverStop, id: 0 });
+        this.stopEvents.add(id);
+        this.lifecycleEvents.add(id);
+      }
+      await Promise.race([stopDone, delay(this.limits.timeoutMs + 1000)]);
     }
-    await Promise.race([stopDone, delay(this.limits.timeoutMs + 1000)]);
     for (const ws of [...this.clients.values()]) {
       if (!ws.getUserData().closed) ws.end(closeCode, closeCode === 1012 ? 'Service Restart' : 'Going Away');
     }
@@ -239,8 +268,28 @@ export class WebdatServer {
     return this.pending.size - this.lifecycleEvents.size;
   }
 
+  /**
+   * The first event of a server with idleSeconds tells its workers about it (they build its isolate
+   * for the event); clients of other processes are listed before it. A spec the worker refused (the
+   * file went away) is sent again with the next event.
+   */
+  private loadLazily(): void {
+    this.loaded = true;
+    for (const inst of this.instances) {
+      inst.generation++;
+      void this.host.pool.load(inst.lane, this.spec(inst), true).then((r) => {
+        this.applyCommands(r.commands);
+        if (r.ok) return;
+        this.loaded = false;
+        this.log.error(`callbacks failed to load: ${r.error?.message ?? 'unknown error'}`);
+      });
+    }
+    for (const client of this.remote) this.submitPeer(EventKind.peerJoin, client);
+  }
+
   /** `p` carries the HTTP response to answer; other events get a fresh entry without one. */
   private submit(i: number, event: Event, p: PendingEvent = { res: null, aborted: false, deadline: 0, inst: i, start: 0, latency: null }): number {
+    if (!this.loaded && this.lazy) this.loadLazily();
     const inst = this.instances[i];
     inst.pending++;
     event.id = this.host.nextId();
@@ -258,12 +307,16 @@ export class WebdatServer {
     inst.memoryRestarts = s.memoryRestarts;
     inst.headerBreaches = s.headerBreaches;
     inst.logLinesDropped = s.logLinesDropped;
+    inst.live = s.live === 1;
     this.applyCommands(r.commands);
     const p = r.pending;
     const now = Date.now();
     for (let i = 0; i < p.length; i += 2) {
       const e = this.pending.get(p[i]);
-      if (e !== undefined && e.deadline === 0) e.deadline = now + Math.max(0, this.limits.timeoutMs - p[i + 1]);
+      if (e !== undefined && e.deadline === 0) {
+        e.deadline = now + Math.max(0, this.limits.timeoutMs - p[i + 1]);
+        this.host.awaiting(this);
+      }
     }
   }
 
@@ -366,15 +419,17 @@ export class WebdatServer {
     if (e.res !== null) writeOutcome(e, outcome === 'ok' ? 'internal' : outcome);
   }
 
-  /** Gives up on async events whose time ran out; the isolate is told to forget them. */
-  sweep(now: number): void {
+  /** Gives up on async events whose time ran out; the isolate is told to forget them. True while others still await. */
+  sweep(now: number): boolean {
+    let awaiting = false;
     for (const [id, e] of this.pending) {
-      if (e.deadline !== 0 && e.deadline <= now) {
-        const inst = this.instances[e.inst];
-        this.host.pool.cancel(inst.lane, inst.tenant, inst.generation, id);
-        this.finish(id, 'timeout');
-      }
+      if (e.deadline === 0) continue;
+      if (e.deadline > now) { awaiting = true; continue; }
+      const inst = this.instances[e.inst];
+      this.host.pool.cancel(inst.lane, inst.tenant, inst.generation, id);
+      this.finish(id, 'timeout');
     }
+    return awaiting;
   }
 
   /** Every event in flight ends with `outcome` (the server is stopping). */

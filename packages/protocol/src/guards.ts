@@ -115,6 +115,7 @@ function checkSpec(s: unknown, path: string): asserts s is TenantSpec {
     if (typeof s.limits[k] !== 'number' || !(s.limits[k] > 0)) fail(`${path}.limits.${k}`, 'a positive number');
   }
   str(s, 'dataDir', path);
+  if (s.idleMs !== undefined && (typeof s.idleMs !== 'number' || !(s.idleMs > 0))) fail(`${path}.idleMs`, 'a positive number');
   if (s.storageRedis !== undefined) {
     if (!isObj(s.storageRedis)) fail(`${path}.storageRedis`, 'an object');
     str(s.storageRedis, 'url', `${path}.storageRedis`);
@@ -140,7 +141,11 @@ function checkBatch(b: unknown, path: string): asserts b is TenantBatch {
 export function checkTask(t: unknown): asserts t is Task {
   version(t, 'task');
   switch (t.t) {
-    case TaskKind.load: checkSpec(t.spec, 'task.spec'); return;
+    case TaskKind.load:
+      checkSpec(t.spec, 'task.spec');
+      if (t.lazy !== undefined && typeof t.lazy !== 'boolean') fail('task.lazy', 'a boolean');
+      return;
+    case TaskKind.check: str(t, 'entry', 'task'); return;
     case TaskKind.unload: int(t, 'tenant', 'task'); return;
     case TaskKind.hold: return;
     case TaskKind.batch:

@@ -1,5 +1,5 @@
 /** Wire version: bumped whenever a message shape changes, so mismatched halves fail loudly. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Events travel engine → worker. Small integers keep the msgpack records compact. */
 export const EventKind = {
@@ -48,7 +48,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /**
  * `hold` keeps an idle worker's event loop turning while it has host work (timers, host operations):
  * it resolves once that work is done. Without one in flight, an idle worker waits in Atomics.wait,
- * the fastest way to take the next task.
+ * the fastest way to take the next task. `check` compiles and links a callbacks module graph in a
+ * throwaway isolate without running it (servers with `limits.idleSeconds`, checked once per file).
  */
-export const TaskKind = { load: 1, unload: 2, batch: 3, hold: 4 } as const;
+export const TaskKind = { load: 1, unload: 2, batch: 3, hold: 4, check: 5 } as const;
 export type TaskKind = (typeof TaskKind)[keyof typeof TaskKind];

@@ -102,6 +102,11 @@ export interface TenantSpec {
   /** in a cluster (SPEC §12), storage lives in its Redis instead of under `dataDir` */
   storageRedis?: { url: string; cluster: string };
   egress: Egress;
+  /**
+   * `limits.idleSeconds` in ms (SPEC §12): the isolate is built at the first event that needs it and
+   * released after this long without events, open WebSockets of this process, timers or host operations
+   */
+  idleMs?: number;
 }
 
 /** The info channels a callback sees as `webServer.info`; the engine sends a fresh copy with each batch. */
@@ -125,6 +130,8 @@ export interface InfoSnapshot {
   log_lines_dropped: number;
   /** 1 where this process is the server's `webServer.primary` (SPEC §12); not an info channel of callbacks */
   primary: number;
+  /** isolates the server holds now: fewer than its instances while idle with `limits.idleSeconds`; not an info channel of callbacks */
+  isolates: number;
 }
 
 export interface TenantBatch {
@@ -136,11 +143,14 @@ export interface TenantBatch {
   cancel: number[];
 }
 
-export interface LoadTask { v: number; t: typeof TaskKind.load; spec: TenantSpec }
+/** `lazy`: the isolate is built at the tenant's first event that needs one, not now (`spec.idleMs` is set) */
+export interface LoadTask { v: number; t: typeof TaskKind.load; spec: TenantSpec; lazy?: boolean }
+/** `entry`: absolute path of a callbacks module, compiled and linked but not run */
+export interface CheckTask { v: number; t: typeof TaskKind.check; entry: string }
 export interface UnloadTask { v: number; t: typeof TaskKind.unload; tenant: number }
 export interface BatchTask { v: number; t: typeof TaskKind.batch; batches: TenantBatch[] }
 export interface HoldTask { v: number; t: typeof TaskKind.hold }
-export type Task = LoadTask | UnloadTask | BatchTask | HoldTask;
+export type Task = LoadTask | UnloadTask | BatchTask | HoldTask | CheckTask;
 
 export interface TenantStats {
   heapUsed: number;
@@ -150,6 +160,8 @@ export interface TenantStats {
   headerBreaches: number;
   /** log lines over the per-second budget, dropped */
   logLinesDropped: number;
+  /** 1 while the tenant has an isolate, 0 while it has none (released when idle, or not built yet) */
+  live: number;
 }
 
 export interface TenantResult {

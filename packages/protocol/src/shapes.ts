@@ -25,8 +25,8 @@ export const SHAPES: readonly (readonly string[])[] = [
   ['tenant', 'generation', 'info', 'events', 'cancel'],
   ['server_running', 'websocket_connections', 'requests', 'errors_exception', 'errors_timeout', 'errors_memory',
     'errors_overloaded', 'errors_internal', 'timeouts', 'memory_restarts', 'bytes_in', 'bytes_out',
-    'isolate_heap_bytes', 'cpu_time_ms', 'errors_output', 'header_budget_breaches', 'log_lines_dropped', 'primary'],
+    'isolate_heap_bytes', 'cpu_time_ms', 'errors_output', 'header_budget_breaches', 'log_lines_dropped', 'primary', 'isolates'],
   ['v', 'results', 'ringEnd', 'hold'],
   ['tenant', 'generation', 'commands', 'pending', 'backlog', 'breachedMs', 'stats'],
-  ['heapUsed', 'cpuTimeMs', 'memoryRestarts', 'headerBreaches', 'logLinesDropped'],
+  ['heapUsed', 'cpuTimeMs', 'memoryRestarts', 'headerBreaches', 'logLinesDropped', 'live'],
 ];

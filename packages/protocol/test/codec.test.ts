@@ -10,7 +10,7 @@ import {
 const info = {
   server_running: 1, websocket_connections: 0, requests: 3, errors_exception: 0, errors_timeout: 0, errors_memory: 0,
   errors_overloaded: 0, errors_internal: 0, timeouts: 0, memory_restarts: 0, bytes_in: 0, bytes_out: 0, isolate_heap_bytes: 0, cpu_time_ms: 0,
-  errors_output: 0, header_budget_breaches: 0, log_lines_dropped: 0, primary: 1,
+  errors_output: 0, header_budget_breaches: 0, log_lines_dropped: 0, primary: 1, isolates: 1,
 };
 const batch: Task = {
   v: PROTOCOL_VERSION, t: TaskKind.batch, batches: [{
@@ -38,7 +38,7 @@ const result: BatchResult = {
       { c: CommandKind.broadcast, op: WsOp.text, data: 'all' },
       { c: CommandKind.log, level: 'warn', msg: 'hi' },
     ],
-    pending: [9, 12], backlog: 0, breachedMs: 104, stats: { heapUsed: 1, cpuTimeMs: 0.5, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0 },
+    pending: [9, 12], backlog: 0, breachedMs: 104, stats: { heapUsed: 1, cpuTimeMs: 0.5, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0, live: 1 },
   }],
   ringEnd: -1,
   hold: false,

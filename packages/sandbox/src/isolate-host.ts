@@ -3,7 +3,7 @@ import {
   CommandKind, EventKind, NO_EVENT, WsOp,
   type Command, type Event, type Outcome, type TenantBatch, type TenantResult, type TenantSpec,
 } from '@webdat/protocol';
-import { PRELUDE_SOURCE } from './prelude/source.js';
+import { freshIsolate } from './fresh-isolates.js';
 import { hostCallbacks } from './host-functions.js';
 import { ModuleSources, isolateStack, linkModuleGraph } from './module-loader.js';
 import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
@@ -67,7 +67,8 @@ export class TenantHost {
   private readonly ops: TenantOps;
   private readonly timers: TenantTimers;
   private readonly loop: HostLoop;
-  private timerInvocations = 0;
+  /** ids of the host's own invocations (timers, onServerStart of a lazily built isolate) count down from -2: -1 is the output budget's "none" */
+  private timerInvocations = 1;
   /** timer callbacks rest until then after one breached a limit (see timerDue) */
   private timersRestUntil = 0;
   private timerBreaches = 0;
@@ -82,21 +83,38 @@ export class TenantHost {
   private readonly logs: LogBudget;
   private heapUsed = 0;
   private heapReadAt = 0;
+  /** open WebSocket connections of this process (not of other processes): they keep an idle isolate */
+  private readonly localClients = new Set<string>();
+  /** with `spec.idleMs`: when the last turn ended, and the timer that releases the isolate after it */
+  private lastTurn = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
+  /** the isolate was built for a lazy server outside its first event (a reload): onServerStart runs before the next event */
+  private startPending = false;
 
-  /** Loads the module graph; throws CallbacksLoadError with a message naming the file. */
-  constructor(spec: TenantSpec, out: Command[], loop: HostLoop, clients: Iterable<string> = []) {
+  /**
+   * Loads the module graph; throws CallbacksLoadError with a message naming the file. `lazy` (a server
+   * with `spec.idleMs`) only finds the entry file: the isolate is built at the first event that needs it.
+   * `clients` are the open connections to list; `local` those of this process (by default all of them).
+   */
+  constructor(spec: TenantSpec, out: Command[], loop: HostLoop, clients: Iterable<string> = [], lazy = false, local?: Iterable<string>) {
     this.spec = spec;
     this.logs = new LogBudget(spec.limits.logLinesPerSecond, spec.limits.logBytesPerSecond);
     this.loop = loop;
     for (const c of clients) this.clients.add(c);
+    for (const c of local ?? this.clients) this.localClients.add(c);
     this.sources = new ModuleSources(spec.entry, spec.source);
     this.ops = new TenantOps(openCapabilities(spec), (id, inv, r) => loop.push(spec.name, () => this.settleOp(id, inv, r)));
     this.timers = new TenantTimers(spec.limits.maxTimers, (id, creator, repeat) => this.timerDue(id, creator, repeat));
+    if (lazy) return;
     try {
       this.live = this.build(out);
     } catch (err) {
       this.dispose();
       throw err;
+    }
+    if (spec.idleMs !== undefined) {
+      this.startPending = true;
+      this.armIdle();
     }
   }
 
@@ -107,10 +125,8 @@ export class TenantHost {
 
   private build(out: Command[]): Live {
     const { timeoutMs, memoryMb } = this.spec.limits;
-    const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
+    const { isolate, context, factory } = freshIsolate(memoryMb, this.spec.idleMs !== undefined);
     try {
-      const context = isolate.createContextSync();
-      const factory = context.evalSync(PRELUDE_SOURCE, { reference: true, filename: 'webdat:prelude' }) as ivm.Reference;
       const { maxOutputBytes, maxHeaders, logLinesPerSecond, logBytesPerSecond, maxTimers } = this.spec.limits;
       const meta = { name: this.spec.name, port: this.spec.port, secure: this.spec.secure, node: this.spec.node, maxTimers, maxOutputBytes, maxHeaders, logLinesPerSecond, logBytesPerSecond };
       const opHost = new ivm.Callback((name: unknown, args: unknown, inv: unknown) => { checkHostDeadline(); return this.ops.start(name, args, inv); });
@@ -206,14 +222,51 @@ export class TenantHost {
     out.push({ c: CommandKind.done, id: NO_EVENT, o: 'exception' });
   }
 
-  /** Timers, host operations or async invocations with a deadline: the worker's loop must turn. */
+  /** Timers, host operations, async invocations with a deadline or an isolate to release: the worker's loop must turn. */
   hasHostWork(): boolean {
-    return this.timers.size > 0 || this.ops.size > 0 || this.pending.size > 0;
+    return this.timers.size > 0 || this.ops.size > 0 || this.pending.size > 0 || this.idleTimer !== null;
+  }
+
+  /** What keeps an isolate of a server with `idleSeconds` (SPEC §12), besides recent events. */
+  private holdsIsolate(): boolean {
+    return this.localClients.size > 0 || this.timers.size > 0 || this.ops.size > 0 || this.pending.size > 0 || this.backlog.length > 0;
+  }
+
+  /** After a turn of a server with `idleSeconds`: its isolate is released once it stays idle that long. */
+  private armIdle(): void {
+    this.lastTurn = Date.now();
+    if (this.spec.idleMs === undefined || this.live === null || this.idleTimer !== null) return;
+    this.idleTimer = setTimeout(this.idleDue, this.spec.idleMs);
+  }
+
+  // One timer per live isolate, moved on only when it fires (a turn just notes its time).
+  private readonly idleDue = (): void => {
+    this.idleTimer = null;
+    if (this.live === null) return;
+    const wait = this.lastTurn + this.spec.idleMs! - Date.now();
+    if (wait > 0) { this.idleTimer = setTimeout(this.idleDue, wait); return; }
+    // A connection, timer or operation ends in a turn of its own, which arms the timer again.
+    if (this.holdsIsolate()) return;
+    this.loop.push(this.spec.name, () => this.release());
+  };
+
+  /** The isolate goes while idle; the next event that needs one builds it afresh (storage stays). */
+  private release(): TenantResult | null {
+    if (this.live === null || this.holdsIsolate() || Date.now() - this.lastTurn < this.spec.idleMs!) return null;
+    this.cpuBase += Number(this.cpuTime());
+    this.discard();
+    this.heapReadAt = 0;
+    return this.result(this.spec, [], [], -1);
   }
 
   /** Open connections, handed to the next generation on a reload so they stay usable. */
   openClients(): string[] {
     return [...this.clients];
+  }
+
+  /** The open connections of this process among them. */
+  openLocalClients(): string[] {
+    return [...this.localClients];
   }
 
   /** Async events that die with this isolate when it is replaced. */
@@ -235,6 +288,9 @@ export class TenantHost {
     this.timers.clearAll();
     this.ops.cancelAll();
     this.armDeadline(true);
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    this.startPending = false;
     if (this.live !== null && !this.live.isolate.isDisposed) this.live.isolate.dispose();
     this.live = null;
   }
@@ -249,13 +305,28 @@ export class TenantHost {
     const out: Command[] = [];
     const began = Date.now();
     this.track(batch.events);
-    const events = this.backlog.length === 0 ? batch.events : this.backlog.concat(batch.events);
+    let events = this.backlog.length === 0 ? batch.events : this.backlog.concat(batch.events);
     this.backlog = [];
+    const lazy = this.spec.idleMs !== undefined;
     let live = this.live;
-    if (live === null) live = this.rebuild(out);
+    if (live === null && lazy && !events.some(needsIsolate)) {
+      // Lifecycle and membership events of a server without an isolate build none (SPEC §12).
+      for (const e of events) out.push({ c: CommandKind.done, id: e.id, o: 'ok' });
+      return this.result(batch, out, [], -1);
+    }
     if (live === null) {
-      for (const e of events) out.push({ c: CommandKind.done, id: e.id, o: 'memory' });
+      live = this.rebuild(out);
+      this.startPending = lazy;
+    }
+    if (live === null) {
+      // A lazy server's isolate failed at its first event: its top-level code threw or ran past a limit.
+      for (const e of events) out.push({ c: CommandKind.done, id: e.id, o: lazy ? 'exception' : 'memory' });
       return this.result(batch, out, [], began);
+    }
+    if (this.startPending) {
+      this.startPending = false;
+      // The isolate was built for this event: onServerStart runs first, as an invocation of the host's own.
+      if (!events.some((e) => e.k === EventKind.serverStart)) events = [{ k: EventKind.serverStart, id: -++this.timerInvocations }, ...events];
     }
     for (const id of batch.cancel) this.pending.delete(id);
     const { flat, at } = flattenEvents(events);
@@ -404,6 +475,7 @@ export class TenantHost {
     this.settle(out);
     this.ops.keepOnly(this.pending);
     this.armDeadline(false);
+    this.armIdle();
   }
 
   /** The server stopped: its timers are cleared on both sides (SPEC §9). */
@@ -629,8 +701,10 @@ export class TenantHost {
 
   private track(events: Event[]): void {
     for (const e of events) {
-      if (e.k === EventKind.wsOpen || e.k === EventKind.peerJoin) this.clients.add(e.client);
-      else if (e.k === EventKind.wsClose || e.k === EventKind.peerLeave) this.clients.delete(e.client);
+      if (e.k === EventKind.wsOpen) { this.clients.add(e.client); this.localClients.add(e.client); }
+      else if (e.k === EventKind.wsClose) { this.clients.delete(e.client); this.localClients.delete(e.client); }
+      else if (e.k === EventKind.peerJoin) this.clients.add(e.client);
+      else if (e.k === EventKind.peerLeave) this.clients.delete(e.client);
     }
   }
 
@@ -661,10 +735,15 @@ export class TenantHost {
       breachedMs: breachedSince < 0 ? 0 : Math.max(1, now - breachedSince),
       stats: {
         heapUsed, cpuTimeMs: (this.cpuBase + Number(this.cpuTime())) / 1e6, memoryRestarts: this.memoryRestarts,
-        headerBreaches: this.headerBreaches, logLinesDropped: this.logs.dropped,
+        headerBreaches: this.headerBreaches, logLinesDropped: this.logs.dropped, live: this.live === null ? 0 : 1,
       },
     };
   }
+}
+
+/** Lifecycle and membership events run no callback on an isolate that is not there (a lazy server's). */
+function needsIsolate(e: Event): boolean {
+  return e.k !== EventKind.serverStart && e.k !== EventKind.serverStop && e.k !== EventKind.peerJoin && e.k !== EventKind.peerLeave;
 }
 
 /** [commands, next index, open async events, when the last event went asynchronous (0: none), log lines dropped] from `dispatch`. */

@@ -157,6 +157,11 @@ class Lane {
 
   private readonly wake = () => this.schedule();
 
+  /** control tasks not yet sent */
+  get waiting(): number {
+    return this.control.length;
+  }
+
   /** Whether work of `tenant` may go now: at once, holding the probation gate (a suspect's), or not yet. */
   private admit(tenant: number, now: number): 'go' | 'gated' | 'wait' {
     if (!this.gate.isSuspect(tenant, now)) return 'go';
@@ -364,7 +369,8 @@ class Lane {
     }
     this.ring.freeAll();
     const reload = [...this.specs.values()].map((spec): Control => ({
-      task: { v: PROTOCOL_VERSION, t: TaskKind.load, spec: { ...spec, clients: this.hooks.clients(spec.tenant) } },
+      // A server with idleSeconds gets its isolate back at its next event, as after an idle release.
+      task: { v: PROTOCOL_VERSION, t: TaskKind.load, spec: { ...spec, clients: this.hooks.clients(spec.tenant) }, lazy: spec.idleMs !== undefined },
       resolve: () => {},
     }));
     this.control.unshift(...reload);
@@ -418,8 +424,16 @@ export class SandboxPool {
     return best;
   }
 
-  load(lane: number, spec: TenantSpec): Promise<LoadResult> {
-    return this.lanes[lane].runControl({ v: PROTOCOL_VERSION, t: TaskKind.load, spec });
+  /** `lazy`: the worker learns the tenant now and builds its isolate at its first event that needs one. */
+  load(lane: number, spec: TenantSpec, lazy = false): Promise<LoadResult> {
+    return this.lanes[lane].runControl({ v: PROTOCOL_VERSION, t: TaskKind.load, spec, lazy });
+  }
+
+  /** Compiles and links a callbacks module graph without running it, on the least busy lane. */
+  check(entry: string): Promise<LoadResult> {
+    let lane = this.lanes[0];
+    for (const l of this.lanes) if (l.waiting < lane.waiting) lane = l;
+    return lane.runControl({ v: PROTOCOL_VERSION, t: TaskKind.check, entry });
   }
 
   async unload(lane: number, tenant: number): Promise<void> {

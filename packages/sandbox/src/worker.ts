@@ -8,6 +8,8 @@ import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
 import { openActivity, reportIdle, reportRunning, setHangBound } from './activity.js';
 import { RING_MIN_BODY, RingWriter, type RingMemory } from './body-ring.js';
 import { HostLoop } from './host-ops/host-loop.js';
+import { checkModuleGraph } from './check.js';
+import { refillPending } from './fresh-isolates.js';
 
 // piscina entry: one task in, one encoded result out. Nothing here may throw back to piscina (that
 // would read as a lost worker), so every failure becomes a result.
@@ -47,7 +49,7 @@ function load(task: Extract<ReturnType<typeof decodeTask>, { t: typeof TaskKind.
     reportRunning(task.spec.name);
     const previous = tenants.get(task.spec.tenant);
     // A replacement thread has no previous isolate: the engine names the connections still open.
-    const host = new TenantHost(task.spec, commands, loop, previous?.openClients() ?? task.spec.clients);
+    const host = new TenantHost(task.spec, commands, loop, previous?.openClients() ?? task.spec.clients, task.lazy === true, previous?.openLocalClients());
     if (previous !== undefined) {
       previous.abandon(commands);
       previous.dispose();
@@ -57,14 +59,27 @@ function load(task: Extract<ReturnType<typeof decodeTask>, { t: typeof TaskKind.
     return { v: PROTOCOL_VERSION, ok: true, commands, hold: false };
   } catch (err) {
     reportIdle();
-    const e = err instanceof CallbacksLoadError ? err : new CallbacksLoadError(SandboxErrorCode.load, (err as Error).message);
-    return { v: PROTOCOL_VERSION, ok: false, error: { code: e.code, message: e.message }, commands, hold: false };
+    return loadFailed(err, commands);
   }
+}
+
+function checkEntry(entry: string): LoadResult {
+  try {
+    checkModuleGraph(entry);
+    return { v: PROTOCOL_VERSION, ok: true, commands: [], hold: false };
+  } catch (err) {
+    return loadFailed(err, []);
+  }
+}
+
+function loadFailed(err: unknown, commands: Command[]): LoadResult {
+  const e = err instanceof CallbacksLoadError ? err : new CallbacksLoadError(SandboxErrorCode.load, (err as Error).message);
+  return { v: PROTOCOL_VERSION, ok: false, error: { code: e.code, message: e.message }, commands, hold: false };
 }
 
 function notLoaded(b: TenantBatch): TenantResult {
   const commands: Command[] = b.events.map((e) => ({ c: CommandKind.done, id: e.id, o: 'internal' as const }));
-  return { tenant: b.tenant, generation: b.generation, commands, pending: [], backlog: 0, breachedMs: 0, stats: { heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0 } };
+  return { tenant: b.tenant, generation: b.generation, commands, pending: [], backlog: 0, breachedMs: 0, stats: { heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0, live: 0 } };
 }
 
 function runBatches(batches: TenantBatch[]): BatchResult {
@@ -82,7 +97,7 @@ function runBatches(batches: TenantBatch[]): BatchResult {
 
 /** Timers, host operations or their results still to come: the worker's event loop must turn. */
 function hostWork(): boolean {
-  if (loop.busy) return true;
+  if (loop.busy || refillPending()) return true;
   for (const t of tenants.values()) if (t.hasHostWork()) return true;
   return false;
 }
@@ -107,6 +122,7 @@ export default function handle(bytes: Uint8Array): unknown {
     const task = decodeTask(bytes);
     if (task.t === TaskKind.hold) return hold();
     if (task.t === TaskKind.load) result = load(task);
+    else if (task.t === TaskKind.check) result = checkEntry(task.entry);
     else if (task.t === TaskKind.unload) {
       tenants.get(task.tenant)?.dispose();
       tenants.delete(task.tenant);

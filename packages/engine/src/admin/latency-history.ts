@@ -12,7 +12,7 @@ const SAMPLES = 60;
 export type Sample = [number, number, number | null, number | null];
 
 interface Track {
-  last: Float64Array;
+  last: number[];
   samples: Sample[];
 }
 

@@ -27,6 +27,7 @@ const PER_SERVER: Family[] = [
   { name: 'webdat_memory_restarts_total', help: 'Isolates recreated after a memory-limit breach', kind: 'counter', read: (i) => i.memory_restarts },
   { name: 'webdat_received_bytes_total', help: 'Request body and WebSocket message bytes received', kind: 'counter', read: (i) => i.bytes_in },
   { name: 'webdat_sent_bytes_total', help: 'Response body and WebSocket message bytes sent', kind: 'counter', read: (i) => i.bytes_out },
+  { name: 'webdat_isolates', help: 'Isolates the server holds now (0 while idle with limits.idleSeconds)', kind: 'gauge', read: (i) => i.isolates },
   { name: 'webdat_isolate_heap_bytes', help: 'Heap used by the server\'s isolate', kind: 'gauge', read: (i) => i.isolate_heap_bytes },
   { name: 'webdat_cpu_seconds_total', help: 'CPU time spent in the server\'s callbacks', kind: 'counter', read: (i) => i.cpu_time_ms / 1000 },
   { name: 'webdat_header_budget_breaches_total', help: 'Responses refused (500) for more header fields or bytes than limits.maxHeaders/maxHeaderBytes', kind: 'counter', read: (i) => i.header_budget_breaches },
@@ -123,7 +124,7 @@ function durations(servers: WebdatServer[], perServer: boolean): string {
   if (perServer) {
     for (const s of servers) series(`server="${escapeLabel(s.name)}"`, s.latency);
   } else {
-    const all: Latency = { counts: new Float64Array(LE.length), sum: 0 };
+    const all: Latency = { counts: new Array<number>(LE.length).fill(0), sum: 0 };
     for (const s of servers) {
       s.latency.counts.forEach((c, i) => { all.counts[i] += c; });
       all.sum += s.latency.sum;

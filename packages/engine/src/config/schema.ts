@@ -6,6 +6,7 @@ import { isLoopbackHost } from '../admin/loopback.js';
 // with the defaults of SPEC §3 and §5 beside each key.
 
 const MiB = 1024 * 1024;
+export const MAX_PROCESSES = 64;
 
 export const limitsSchema = z.strictObject({
   timeoutMs: z.number().int().positive().max(600_000).default(100),
@@ -26,6 +27,8 @@ export const limitsSchema = z.strictObject({
   storageMb: z.number().int().positive().max(1024 * 1024).default(64),
   maxFetches: z.number().int().positive().max(10_000).default(16),
   maxFetchBytes: z.number().int().positive().max(1024 * MiB).default(16 * MiB),
+  // SPEC §12: the isolate exists from the server's first event until it has been idle this long (default: always)
+  idleSeconds: z.number().positive().max(31_536_000).optional(),
 }).transform((l) => ({ ...l, cpuMs: l.cpuMs ?? Math.min(l.timeoutMs, 1000) }));
 
 /** An egress entry: a host name, `*.suffix`, or `host:port`, parsed as the fetcher will parse it. */
@@ -121,7 +124,7 @@ export const configSchema = z.strictObject({
   servers: z.array(serverSchema).min(1, 'must list at least one server'),
   workers: z.number().int().min(1).max(64).optional(),
   /** engine processes sharing every port (SPEC §12) */
-  processes: z.number().int().min(1).max(64).default(1),
+  processes: z.number().int().min(1).max(MAX_PROCESSES).default(1),
   admin: adminSchema.optional(),
   /** where storage lives (SPEC §8); resolved against the config file's folder or the current directory */
   dataDir: z.string().min(1).default('./.webdat-data'),

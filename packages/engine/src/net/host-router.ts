@@ -36,21 +36,26 @@ export class HostRouter<T> {
   /** `*.example.com` is kept as `.example.com` and matches any name ending with it */
   private readonly wildcards: Array<{ suffix: string; target: T }> = [];
   private fallback: T | null = null;
+  /** the exact names of each target, so that removing one costs its own names, not the whole table (10,000 servers on a port) */
+  private readonly names = new Map<T, string[]>();
 
   add(hosts: readonly string[] | undefined, target: T): void {
     if (hosts === undefined) {
       this.fallback = target;
       return;
     }
+    const own: string[] = [];
     for (const raw of hosts) {
       const h = raw.toLowerCase().replace(/\.$/, '');
       if (h.startsWith('*.')) this.wildcards.push({ suffix: h.slice(1), target });
-      else this.exact.set(h, target);
+      else { this.exact.set(h, target); own.push(h); }
     }
+    this.names.set(target, own);
   }
 
   remove(target: T): void {
-    for (const [h, t] of this.exact) if (t === target) this.exact.delete(h);
+    for (const h of this.names.get(target) ?? []) if (this.exact.get(h) === target) this.exact.delete(h);
+    this.names.delete(target);
     for (let i = this.wildcards.length - 1; i >= 0; i--) if (this.wildcards[i].target === target) this.wildcards.splice(i, 1);
     if (this.fallback === target) this.fallback = null;
   }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { ACTIVITY_FILE_ENV, readActivity } from '@webdat/sandbox';
 import type { ServeOptions } from '../cli.js';
 import { Blame, DEATH_WINDOW_MS, QUARANTINE_AFTER, SUSPECTS_ENV } from './blame.js';
-import { loadConfigFile } from '../config/load.js';
+import { MAX_PROCESSES } from '../config/schema.js';
 import { Hub } from '../cluster/hub.js';
 import { PROCESSES_ENV } from '../cluster/ipc-bus.js';
 
@@ -27,12 +27,17 @@ function quoted(names: string[]): string {
   return names.map((n) => `"${n}"`).join(', ');
 }
 
-/** `--processes`, else the config file's `processes`; an unreadable file is the engine's to report. */
+/**
+ * `--processes`, else the config file's `processes`. The engine validates the file (an invalid one is
+ * its to report), so only this key is read here: a whole validation would double the start of a
+ * config with ten thousand servers.
+ */
 function processCount(opts: ServeOptions): number {
   if (opts.processes !== undefined) return opts.processes;
   if (opts.config === undefined) return 1;
   try {
-    return loadConfigFile(opts.config).processes;
+    const n = (JSON.parse(fs.readFileSync(opts.config, 'utf8')) as { processes?: unknown }).processes;
+    return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_PROCESSES ? n : 1;
   } catch {
     return 1;
   }

@@ -206,7 +206,7 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: Kinds, meta: Meta
     secure: { value: meta.secure, enumerable: true },
     node: { value: meta.node, enumerable: true },
     primary: { get: () => primary, enumerable: true },
-    info: { get: () => { const o = { ...info }; delete o.primary; return o; }, enumerable: true },
+    info: { get: () => { const o = { ...info }; delete o.primary; delete o.isolates; return o; }, enumerable: true },
     webSocketConnections: { get: connections, enumerable: true },
     webSocketSendText: { value: (client: unknown, text: unknown) => send(client, W_TEXT, I.String(text)) },
     webSocketSendBinary: { value: (client: unknown, data: unknown) => send(client, W_BINARY, bytes(data, 'data')) },
