@@ -68,8 +68,8 @@ export class Engine {
       hooks: {
         onResult: (r) => this.byTenant.get(r.tenant)?.applyResult(r),
         onWorkerLost: (lane, tenants, err) => {
-          this.logger.error({ lane, err: err.message }, 'worker thread lost; its events were answered 503 and its isolates are being rebuilt');
-          for (const t of tenants) this.byTenant.get(t)?.failInstance(t, 'canceled');
+          this.logger.error({ lane, err: err.message }, 'worker thread lost; its events were answered 503 (WebSocket: closed with 1011) and its isolates are being rebuilt');
+          for (const t of tenants) this.byTenant.get(t)?.workerLost(t);
         },
         snapshot: (t) => this.byTenant.get(t)?.info() ?? ({} as InfoSnapshot),
         fanout: (t) => this.byTenant.get(t)?.clients.size ?? 0,

@@ -231,7 +231,8 @@ export class WebdatServer {
       ws.end(1013, 'Server overloaded');
       return;
     }
-    this.submit(ws.getUserData().inst, event);
+    const d = ws.getUserData();
+    this.submit(d.inst, event, { res: null, aborted: false, deadline: 0, inst: d.inst, start: 0, latency: null, client: d.client });
   }
 
   /** Client events waiting or running, the ones maxQueue bounds. */
@@ -382,18 +383,32 @@ export class WebdatServer {
     for (const id of [...this.pending.keys()]) this.finish(id, outcome);
   }
 
-  /** The events of one instance end with `outcome` (its worker thread was lost). */
   /** Ids of the open WebSocket connections served by the instance `tenant`. */
   clientsOf(tenant: number): string[] {
     const i = this.instances.findIndex((x) => x.tenant === tenant);
     return [...this.clients].filter(([, ws]) => ws.getUserData().inst === i).map(([id]) => id);
   }
 
-  failInstance(tenant: number, outcome: Exclude<Outcome, 'ok'>): void {
+  /**
+   * The worker thread of instance `tenant` was lost, and with it every event of the instance not yet
+   * finished: HTTP requests are answered 503 `canceled`; a WebSocket connection whose message (or
+   * open, ping, pong) went with it is closed with 1011, since nothing will ever answer it. Its other
+   * connections stay open for the rebuilt isolate.
+   */
+  workerLost(tenant: number): void {
     const i = this.instances.findIndex((x) => x.tenant === tenant);
-    for (const [id, e] of [...this.pending]) if (e.inst === i) this.finish(id, outcome);
+    const orphaned = new Set<string>();
+    for (const [id, e] of [...this.pending]) {
+      if (e.inst !== i) continue;
+      if (e.client !== undefined) orphaned.add(e.client);
+      this.finish(id, 'canceled');
+    }
+    for (const client of orphaned) this.closeClient(client, WORKER_LOST_CLOSE, 'Worker Lost');
   }
 }
+
+/** RFC 6455 "Internal Error": the server met a condition that kept it from answering. */
+const WORKER_LOST_CLOSE = 1011;
 
 /** `webServer.node` of a process alone: nothing else names it */
 const NODE = `${os.hostname()}:${process.pid}`;
