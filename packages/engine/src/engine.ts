@@ -158,14 +158,15 @@ export class Engine {
     const admin = this.config.admin !== undefined && this.admin === null
       ? new AdminListener(this, this.config.admin, { announce: this.announceLine })
       : null;
-    for (const s of this.servers.values()) {
-      if (!s.config.active) continue;
-      if (this.disabled.has(s.name)) {
-        this.logger.warn({ server: s.name }, 'server left inactive: its callbacks repeatedly brought the engine down');
-        continue;
-      }
-      await s.start();
+    const active = [...this.servers.values()].filter((s) => s.config.active);
+    for (const s of active) {
+      if (this.disabled.has(s.name)) this.logger.warn({ server: s.name }, 'server left inactive: its callbacks repeatedly brought the engine down');
     }
+    const starting = active.filter((s) => !this.disabled.has(s.name));
+    // Every server loads before the first one listens: servers sharing a port then all attach in one
+    // turn of the loop, and no request for one still loading is answered 421 by the port.
+    await Promise.all(starting.map((s) => s.prepare()));
+    for (const s of starting) await s.start();
     if (admin !== null) {
       await admin.start();
       this.admin = admin;

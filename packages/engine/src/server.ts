@@ -161,12 +161,17 @@ export class WebdatServer {
     this.loaded = true;
   }
 
+  /** Loads the callbacks if they are not loaded yet (the isolate outlives stop/start). */
+  async prepare(): Promise<void> {
+    if (!this.loaded) await this.load(this.source);
+  }
+
   async start(): Promise<void> {
     if (this.running) return;
     if (this.config.secure) {
       checkTls({ privateKey: this.config.privateKey!, certificate: this.config.certificate!, password: this.config.password });
     }
-    if (!this.loaded) await this.load(this.source);
+    await this.prepare();
     for (const client of this.remote) this.submitPeer(EventKind.peerJoin, client);
     // onServerStart is queued before the socket listens, so it runs before any other event.
     for (let i = 0; i < this.instances.length; i++) this.lifecycleEvents.add(this.submit(i, { k: EventKind.serverStart, id: 0 }));
