@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import { startWebdat, tempDir } from '../helpers/webdat.ts';
 import { RawConnection } from '../fuzz/tcp.ts';
 import { responseLength } from '../fuzz/http.fuzz.ts';
-import { EngineWatch, secondHalfGrowth } from './engine-watch.ts';
+import { EngineWatch, secondHalfGrowth, type Sample } from './engine-watch.ts';
 
 // `pnpm soak`: three quiet servers carry over a thousand keep-alive HTTP and WebSocket connections
 // while a fourth, on the same port, loops into its time limit, breaks its memory limit, loses its
@@ -292,27 +292,20 @@ async function main(): Promise<number> {
     const since = Math.max(first, ...deathTimes.filter((d) => d <= last));
     const bomb = died ? crashSent.find((t) => t >= since && t <= last) ?? last : stoppedAt;
     const life = { pid: whole.pid, samples: whole.samples.filter((x) => x.t < bomb) };
-    // The isolates' heaps are the tenants' memory, each bounded by its server's memoryMb and collected
-    // on V8's schedule, not webdat's: with the quiet servers' traffic alone (SOAK_FAULTS=0) their heaps
-    // grew from 1.5 to 9 MiB each and fell back together after 170 s, longer than an engine life here,
-    // and RSS followed; the fourth server keeps a hoard of up to ~40 MiB when a loop ends in a time-limit
-    // breach. With one engine process the engine reports those heaps beside each sample, and webdat's
-    // own memory (RSS less them) is what must stay flat; with several, /metrics sums the heaps of every
-    // process, and RSS is judged whole. The whole RSS is printed beside it.
-    const heaps = new Map<string, number>();
-    const judged = new Map(life.samples.map((x) => {
-      for (const [server, bytes] of Object.entries(x.isolates ?? {})) heaps.set(server, bytes);
-      let isolatesKiB = 0;
-      for (const bytes of heaps.values()) isolatesKiB += bytes / 1024;
-      return [x, PROCESSES === 1 ? Math.round(x.rssKiB - isolatesKiB) : x.rssKiB];
-    }));
-    const rss = secondHalfGrowth(life, (x) => judged.get(x)!);
-    const rawRss = secondHalfGrowth(life, (x) => x.rssKiB);
+    // Whole RSS is judged. The isolates' heaps the engine reports beside each sample are printed with
+    // it: they are the tenants' memory on V8's schedule, and what mostly moves RSS within a life
+    // (README, "Which RSS is judged"); subtracting them was tried and is unsound (they are the heaps
+    // used, while RSS keeps what V8 committed after a collection).
+    const rss = secondHalfGrowth(life, (x) => x.rssKiB);
+    const withHeaps = life.samples.filter((x) => x.isolates !== undefined);
+    const heapsMiB = (x: Sample | undefined) => x === undefined ? '?' : (Object.values(x.isolates!).reduce((n, b) => n + b, 0) / 1048576).toFixed(1);
+    const mid = life.samples.length > 0 ? (life.samples[0].t + life.samples.at(-1)!.t) / 2 : 0;
+    const heaps = `${heapsMiB(withHeaps.find((x) => x.t >= mid))}→${heapsMiB(withHeaps.at(-1))} MiB`;
     const fds = secondHalfGrowth(life, (x) => x.fds);
     const secs = life.samples.length > 0 ? Math.round((life.samples.at(-1)!.t - life.samples[0].t) / 1000) : 0;
-    if (rss !== null && rss.growth >= 0.1) problems.push(`engine ${life.pid}: RSS${PROCESSES === 1 ? ' less the isolates\' heaps' : ''} grew ${(rss.growth * 100).toFixed(1)}% over the second half of its life`);
+    if (rss !== null && rss.growth >= 0.1) problems.push(`engine ${life.pid}: RSS grew ${(rss.growth * 100).toFixed(1)}% over the second half of its life`);
     if (fds !== null && fds.growth >= 0.1) problems.push(`engine ${life.pid}: open descriptors grew ${(fds.growth * 100).toFixed(1)}% over the second half of its life`);
-    return { pid: life.pid, seconds: secs, rss, rawRss, fds };
+    return { pid: life.pid, seconds: secs, rss, heaps, fds };
   });
   const pct = (g: { from: number; to: number; growth: number } | null, unit: string) => (g === null ? 'too short to judge' : `${g.from}→${g.to} ${unit} (${g.growth >= 0 ? '+' : ''}${(g.growth * 100).toFixed(1)}%)`);
   console.log(`\nsoak summary (${Math.round((Date.now() - started) / 1000)} s)`);
@@ -323,7 +316,7 @@ async function main(): Promise<number> {
   const byServer = (xs: Array<{ server: string }>) => JSON.stringify(xs.reduce<Record<string, number>>((o, x) => { o[x.server] = (o[x.server] ?? 0) + 1; return o; }, {}));
   console.log(`  unanswered ${unanswered.length} ${byServer(unanswered)}, lost without an engine death ${unexplained.length} ${byServer(unexplained)}`);
   for (const line of stderr.split('\n').filter((l) => l.startsWith('webdat supervisor:'))) console.log(`  ${line}`);
-  for (const l of lives) console.log(`  engine ${l.pid} (${l.seconds} s judged): RSS floor${PROCESSES === 1 ? ' less the isolates\' heaps' : ''} ${pct(l.rss, 'KiB')}${PROCESSES === 1 ? `, whole RSS floor ${pct(l.rawRss, 'KiB')}` : ''}, descriptors ${pct(l.fds, '')}`);
+  for (const l of lives) console.log(`  engine ${l.pid} (${l.seconds} s judged): RSS floor ${pct(l.rss, 'KiB')} (isolates' heaps over the second half ${l.heaps}), descriptors ${pct(l.fds, '')}`);
   for (const p of problems.slice(0, 30)) console.log(`  PROBLEM ${p}`);
   console.log(problems.length === 0 ? 'soak passed' : `soak FAILED (${problems.length} problems)`);
   return problems.length === 0 ? 0 : 1;
