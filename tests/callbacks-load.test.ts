@@ -72,3 +72,12 @@ test('top-level code that throws or loops is reported, not served', async () => 
   assert.equal(looped.code, 2);
   assert.match(looped.stderr, /time limit|ms limit/);
 });
+
+test('top-level code leaving a rejection whose value never finishes being read is refused at the time limit, not hung', async () => {
+  // isolated-vm reads an unhandled rejection's message after the module ran; the patched read is cut
+  // with what is left of the load's time limit.
+  const r = await serveFails({ 'callbacks.js': 'Promise.reject({ get message() { for (;;) {} } });\nexport function onHTTPRequest() {}\n' });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /WEBDAT_ERR_CALLBACKS_LOAD/);
+  assert.match(r.stderr, /top-level code ran past the \d+ ms limit/);
+});

@@ -9,6 +9,7 @@ import {
 
 import { RingReader, createRingMemory } from './body-ring.js';
 import { APPLY_SLICE_COST, commandCost } from './apply-cost.js';
+import { FairShare } from './fair-share.js';
 import { ProbationGate } from './probation.js';
 
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
@@ -49,9 +50,6 @@ interface Applying {
  */
 const MAX_IN_FLIGHT = 2;
 
-/** The rest after a breach doubles this many times at most: 1, 2, 4, 8 times the breached turn. */
-const REST_DOUBLINGS = 3;
-
 /**
  * One worker thread and everything queued for it. Affinity comes from construction (a lane is a
  * piscina pool of exactly one thread), so a tenant's isolate never moves, and a lost thread is
@@ -67,22 +65,13 @@ class Lane {
   /** results the worker produces outside tasks: settled host operations, timers (host-ops/host-loop.ts) */
   private readonly channel: BroadcastChannel;
   private readonly control: Control[] = [];
-  private batches = new Map<number, TenantBatch>();
+  private readonly batches = new Map<number, TenantBatch>();
   readonly specs = new Map<number, TenantSpec>();
-  /**
-   * A tenant whose turn ended in a time- or memory-limit breach rests before its next turn, as long
-   * as that turn ran; twice as long after each further breach in a row, up to 8 times
-   * (REST_DOUBLINGS); a turn within the limits ends the streak. A server looping into its limit thus
-   * takes about a ninth of a core once its streak is long, leaving the rest to the servers beside it
-   * (bench workload h: with a rest of one time limit the looping server held half a core, and the
-   * quiet one kept 0.77× of its throughput alone). The rest follows the turn, not the time limit: a
-   * server with a 20 s limit that hit its memory limit after 50 ms rests 50 ms, not 20 s. Servers that
-   * stay within their limits never rest.
-   */
-  private readonly rests = new Map<number, { until: number; streak: number }>();
-  private restTimer: NodeJS.Timeout | null = null;
-  /** tenants whose turn ended with events still waiting in the worker: they get another turn */
-  private readonly again = new Set<number>();
+  /** whose turns go next, and who rests after a breach (fair-share.ts) */
+  private readonly share = new FairShare();
+  /** flushes when a rest or a grace ends; `wakeAt` is when */
+  private wakeTimer: NodeJS.Timeout | null = null;
+  private wakeAt = Infinity;
   private inFlight = 0;
   private scheduled = false;
   /** results waiting for the I/O thread, in arrival order; while any wait, the lane sends no new task */
@@ -139,6 +128,7 @@ class Lane {
       this.batches.set(tenant, b);
     }
     b.events.push(event);
+    this.share.want(tenant, Date.now());
     this.schedule();
   }
 
@@ -149,12 +139,15 @@ class Lane {
       this.batches.set(tenant, b);
     }
     b.cancel.push(id);
+    this.share.want(tenant, Date.now());
   }
 
   runControl(task: Task): Promise<LoadResult> {
     if (task.t === TaskKind.unload) {
       this.specs.delete(task.tenant);
-      this.rests.delete(task.tenant);
+      this.share.forget(task.tenant);
+      // What was queued for it still goes (after the unload, which answers it), as a server's first work.
+      if (this.batches.has(task.tenant)) this.share.want(task.tenant, Date.now());
     }
     return new Promise((resolve) => {
       this.control.push({
@@ -197,13 +190,16 @@ class Lane {
       this.control.shift();
       this.inFlight++;
       const thread = this.thread;
+      const sent = this.share.sent([], Date.now());
       this.send(ctl.task).then(
         (bytes) => {
+          this.share.returned(sent, [], Date.now());
           const r = decodeLoadResult(bytes);
           if (r.hold) this.hold();
           ctl.resolve(r);
         },
         (err: Error) => {
+          this.share.lost(sent, Date.now());
           ctl.resolve({ v: PROTOCOL_VERSION, ok: false, error: { code: 'WEBDAT_ERR_WORKER_LOST', message: err.message }, commands: [], hold: false });
           this.lost(err, [], thread);
         },
@@ -213,40 +209,41 @@ class Lane {
       });
       return;
     }
-    for (const tenant of this.again) {
-      if (!this.batches.has(tenant)) this.batches.set(tenant, { tenant, generation: this.specs.get(tenant)?.generation ?? 0, info: EMPTY_INFO, events: [], cancel: [] });
-    }
-    if (this.batches.size === 0) return;
     const now = Date.now();
-    const batches: TenantBatch[] = [];
-    const resting = new Map<number, TenantBatch>();
-    // One task carries suspects' batches only while it holds the probation gate; one thread runs them in turn.
-    let admitted: 'go' | 'gated' | 'wait' = 'go';
-    for (const b of this.batches.values()) {
-      if ((this.rests.get(b.tenant)?.until ?? 0) > now) resting.set(b.tenant, b);
-      else if (b.events.length > 0 || b.cancel.length > 0 || this.again.has(b.tenant)) {
-        if (this.gate.active && this.gate.isSuspect(b.tenant, now)) {
-          if (admitted === 'go') admitted = this.admit(b.tenant, now);
-          if (admitted === 'wait') { resting.set(b.tenant, b); continue; }
-        }
-        batches.push(b);
-      }
+    // One task carries suspects' batches only while it holds the probation gate; one thread runs them
+    // in turn. While another lane holds it, suspects here wait (and hold back nobody).
+    const shut = this.gate.active && !this.gate.isOpen(this.index);
+    const pick = this.share.next(now, shut ? (t) => this.gate.isSuspect(t, now) : undefined);
+    // Entering a shut gate fails and has the gate wake this lane once it is free.
+    if (pick.skipped) this.gate.enter(this.index, this.wake);
+    if (pick.servers.length === 0) {
+      // A lane handed the gate with nothing it may send now passes it on, or other suspects wait for nothing.
+      this.gate.decline(this.index);
+      this.wakeLater(pick.wakeAt, now);
+      return;
     }
-    this.batches = resting;
-    for (const b of batches) this.again.delete(b.tenant);
-    if (resting.size > 0) this.wakeAfterRest(now);
-    if (batches.length === 0) return;
+    const batches: TenantBatch[] = [];
+    let gated = false;
+    for (const tenant of pick.servers) {
+      if (!gated && this.gate.active && this.gate.isSuspect(tenant, now)) gated = this.gate.enter(this.index, this.wake);
+      // A turn with no batch here runs what waits in the worker (its backlog).
+      batches.push(this.batches.get(tenant) ?? { tenant, generation: this.specs.get(tenant)?.generation ?? 0, info: EMPTY_INFO, events: [], cancel: [] });
+      this.batches.delete(tenant);
+    }
+    if (!gated) this.gate.decline(this.index);
     for (const b of batches) b.info = this.hooks.snapshot(b.tenant);
     this.inFlight++;
     const thread = this.thread;
+    const sent = this.share.sent(batches.map((b) => b.tenant), now);
     this.send({ v: PROTOCOL_VERSION, t: TaskKind.batch, batches }).then(
       (bytes) => {
         // The gate is about which thread runs a suspect's code, which ended with the task.
-        if (admitted === 'gated') this.gate.leave();
+        if (gated) this.gate.leave();
         let decoded;
         try {
           decoded = decodeBatchResult(bytes);
         } catch (err) {
+          this.share.lost(sent, Date.now());
           this.lost(err as Error, batches.map((b) => b.tenant), thread);
           this.next();
           return;
@@ -254,15 +251,13 @@ class Lane {
         if (decoded.hold) this.hold();
         const ringEnd = decoded.ringEnd;
         if (ringEnd >= 0) this.viewRingBodies(decoded.results);
-        for (const r of decoded.results) {
-          if (r.backlog > 0) this.again.add(r.tenant);
-          this.rest(r.tenant, r.breachedMs);
-        }
+        this.share.returned(sent, decoded.results.map((r) => ({ server: r.tenant, cpuMs: r.stats.cpuTimeMs, breachedMs: r.breachedMs, backlog: r.backlog > 0 })), Date.now());
         this.applying.push({ results: this.cheapestFirst(decoded.results), r: 0, c: 0, ringEnd, done: () => this.next() });
         if (this.applying.length === 1) this.apply();
       },
       (err: Error) => {
-        if (admitted === 'gated') this.gate.leave();
+        if (gated) this.gate.leave();
+        this.share.lost(sent, Date.now());
         this.lost(err, batches.map((b) => b.tenant), thread);
         this.next();
       },
@@ -334,13 +329,10 @@ class Lane {
     } catch {
       return;
     }
-    for (const r of decoded.results) this.hooks.onResult(r);
-  }
-
-  private rest(tenant: number, breachedMs: number): void {
-    if (breachedMs === 0) { this.rests.delete(tenant); return; }
-    const streak = Math.min((this.rests.get(tenant)?.streak ?? 0) + 1, REST_DOUBLINGS + 1);
-    this.rests.set(tenant, { until: Date.now() + breachedMs * 2 ** (streak - 1), streak });
+    for (const r of decoded.results) {
+      this.share.used(r.tenant, r.stats.cpuTimeMs);
+      this.hooks.onResult(r);
+    }
   }
 
   private viewRingBodies(results: TenantResult[]): void {
@@ -349,24 +341,21 @@ class Lane {
     }
   }
 
-  private wakeAfterRest(now: number): void {
-    if (this.restTimer !== null) return;
-    let first = Infinity;
-    // Batches held for the probation gate are not resting: the gate wakes the lane for them.
-    for (const t of this.batches.keys()) {
-      const until = this.rests.get(t)?.until ?? 0;
-      if (until > now) first = Math.min(first, until);
-    }
-    if (first === Infinity) return;
-    this.restTimer = setTimeout(() => {
-      this.restTimer = null;
+  /** Work waits for a rest or a grace that ends at `at` (batches held for the probation gate: the gate wakes the lane). */
+  private wakeLater(at: number, now: number): void {
+    if (at === Infinity || at >= this.wakeAt) return;
+    if (this.wakeTimer !== null) clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      this.wakeAt = Infinity;
       this.schedule();
-    }, Math.max(1, first - now));
+    }, Math.max(1, at - now));
   }
 
   private next(): void {
     this.inFlight--;
-    if (this.control.length > 0 || this.batches.size > 0 || this.again.size > 0) this.flush();
+    this.flush();
   }
 
   private send(task: Task): Promise<Uint8Array> {
@@ -405,7 +394,7 @@ class Lane {
   async close(): Promise<void> {
     this.closed = true;
     this.channel.close();
-    if (this.restTimer !== null) clearTimeout(this.restTimer);
+    if (this.wakeTimer !== null) clearTimeout(this.wakeTimer);
     await this.piscina.destroy();
   }
 }

@@ -8,7 +8,7 @@ export class ProbationGate {
   /** tenant → when its probation ends (ms since the epoch) */
   private readonly until = new Map<number, number>();
   private holder = -1;
-  /** tasks carrying suspects' work that the holder has in flight */
+  /** tasks carrying suspects' work that the holder has in flight; 0 with a holder: handed over, not yet entered */
   private held = 0;
   /** lanes waiting for the gate, in the order they asked, with the call that wakes each */
   private readonly waiting = new Map<number, () => void>();
@@ -34,13 +34,18 @@ export class ProbationGate {
     return false;
   }
 
+  /** Whether `lane` would get the gate now (enter would take it). */
+  isOpen(lane: number): boolean {
+    // a lane handed the gate (held 0) enters even with others waiting behind it
+    return this.holder === -1 || (this.holder === lane && (this.held === 0 || this.waiting.size === 0));
+  }
+
   /**
-   * Takes the gate for one task of `lane`; false (and `wake` is called once the gate is free) when
-   * another lane holds it. The holder gets no new turn while others wait, so no lane starves.
+   * Takes the gate for one task of `lane`; false (and `wake` is called once the gate is this lane's)
+   * when another lane holds it. The holder gets no new turn while others wait, so no lane starves.
    */
   enter(lane: number, wake: () => void): boolean {
-    const free = this.holder === -1 || (this.holder === lane && this.waiting.size === 0);
-    if (!free) {
+    if (!this.isOpen(lane)) {
       if (!this.waiting.has(lane)) this.waiting.set(lane, wake);
       return false;
     }
@@ -49,15 +54,33 @@ export class ProbationGate {
     return true;
   }
 
-  /**
-   * A task that entered has finished (answered or lost). Every waiting lane is woken in the order it
-   * came, and the first that still has suspects' work takes the gate: a woken lane may have none left.
-   */
+  /** A task that entered has finished (answered or lost): with none left, the gate goes to the next lane waiting. */
   leave(): void {
     if (--this.held > 0) return;
+    this.handOver();
+  }
+
+  /**
+   * A woken lane found no suspects' work it could send (it was answered meanwhile, or rests): the
+   * gate it was handed goes on to the next lane waiting. Nothing happens unless `lane` was handed it.
+   */
+  decline(lane: number): void {
+    if (this.holder === lane && this.held === 0) this.handOver();
+  }
+
+  /**
+   * The gate passes straight to the lane that has waited longest, never through a free state: a
+   * lane whose task just ended would otherwise take it again before a woken lane's turn came (its
+   * next batch is gathered at once, the woken lane's on a later loop turn), and a busy suspect kept
+   * a crasher waiting past its whole probation.
+   */
+  private handOver(): void {
     this.holder = -1;
-    const wakes = [...this.waiting.values()];
-    this.waiting.clear();
-    for (const wake of wakes) wake();
+    const first = this.waiting.entries().next();
+    if (first.done === true) return;
+    const [lane, wake] = first.value;
+    this.waiting.delete(lane);
+    this.holder = lane;
+    wake();
   }
 }
