@@ -79,6 +79,38 @@ test('after a worker thread is lost, the rebuilt isolate still reaches the WebSo
   }
 });
 
+test('a WebSocket event lost with its worker thread closes its connection with 1011; connections with nothing in flight stay open', async () => {
+  const dir = tempDir({
+    'a.js': counter('a') + `export async function onWebSocketReceiveText(w, client, data) {
+  if (data === 'hang') { console.log('hanging on ' + data); await new Promise(() => {}); }
+  w.webSocketSendText(client, 'echo ' + data);
+}
+`,
+  });
+  const s = await startWebdat(['--callbacks', path.join(dir, 'a.js'), '--port', '0', '--host', '127.0.0.1', '--timeout-ms', '60000'], { env: { WEBDAT_TEST_FAULTS: '1' } });
+  try {
+    const url = s.url.replace('http', 'ws');
+    const waiting = await connect(url);
+    const idle = await connect(url);
+    idle.ws.send('one');
+    assert.equal(await idle.next(), 'echo one');
+    waiting.ws.send('hang');
+    await s.waitFor(/hanging on hang/);
+    const fault = await fetch(s.url, { headers: { 'x-webdat-test-fault': 'exit' } });
+    assert.equal(fault.headers.get('x-webdat-error'), 'canceled');
+    const bounded = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the connection whose message was lost stayed open')), 20_000).unref());
+    const closed = await Promise.race([waiting.closed, bounded]);
+    assert.equal(closed.code, 1011, 'its message will never be answered: the client is told so');
+    assert.equal(closed.reason, 'Worker Lost');
+    idle.ws.send('two');
+    assert.equal(await idle.next(), 'echo two', 'a connection with nothing in flight stays open and is served by the rebuilt isolate');
+    assert.equal((s.stderr().match(/worker thread lost/g) ?? []).length, 1, 'one loss, reported once');
+    idle.ws.close();
+  } finally {
+    await s.stop();
+  }
+});
+
 test('the fault switch is off unless tests enable it', async () => {
   const dir = tempDir({ 'a.js': counter('a') });
   const s = await startWebdat(['--callbacks', path.join(dir, 'a.js'), '--port', '0', '--host', '127.0.0.1'], { env: { WEBDAT_TEST_FAULTS: '' } });

@@ -122,6 +122,32 @@ test('a port without a default server answers 421 to an unknown Host; stopping o
   }
 });
 
+test('a port shared by Host serves every server from its first readiness line on, even one slow to load', async () => {
+  const port = await freePort();
+  const dir = tempDir({
+    'a.js': named('a'),
+    // Three seconds of top-level code: the port must not answer for "a" alone meanwhile.
+    'b.js': `const end = Date.now() + 3000; while (Date.now() < end) {}\n` + named('b'),
+  });
+  const file = path.join(dir, 'webdat.json');
+  fs.writeFileSync(file, JSON.stringify({
+    servers: [
+      { name: 'a', port, host: '127.0.0.1', hosts: ['a.test'], callbacks: 'a.js' },
+      { name: 'b', port, host: '127.0.0.1', hosts: ['b.test'], callbacks: 'b.js', limits: { timeoutMs: 20000, cpuMs: 20000 } },
+    ],
+    workers: 2,
+  }));
+  const s = await startWebdat(['--config', file], { expectServers: 1 });
+  try {
+    const b = await get(port, 'b.test');
+    assert.equal(b.status, 200, `answered ${b.status} ${b.error ?? ''} while "b" was loading`);
+    assert.equal(b.body, 'b b.test');
+    assert.equal((await get(port, 'a.test')).body, 'a a.test');
+  } finally {
+    await s.stop();
+  }
+});
+
 test('a shared port with two default servers, a repeated host or mixed TLS is an invalid config naming the key', async () => {
   const dir = tempDir({ 'a.js': named('a') });
   const cases: Array<[object[], RegExp]> = [

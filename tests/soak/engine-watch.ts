@@ -1,46 +1,90 @@
 import fs from 'node:fs';
 
-// Watches the engine process under the supervisor through /proc: which pid it is, its RSS and its
-// open file descriptors, so each engine life can be judged on its own.
+// Watches the engine processes under the supervisor through /proc: which pids they are, their RSS and
+// their open file descriptors, so each engine life can be judged on its own.
 
-export interface Sample { t: number; rssKiB: number; fds: number }
+/** RSS and its parts (anonymous, file-backed, shared memory) as /proc/PID/status reports them */
+export interface Sample {
+  t: number; rssKiB: number; anonKiB: number; fileKiB: number; shmemKiB: number; threads: number; fds: number;
+  /** each server's isolate heap (bytes) as the engine reported it at this sample (one engine process only) */
+  isolates?: Record<string, number>;
+}
+/**
+ * What the engine says of its memory on the admin API's /metrics: the I/O thread's V8 heap and
+ * external memory, and each server's isolate heap (bytes), to tell which part of RSS moves.
+ */
+export interface MemoryMetrics { t: number; rssBytes: number; heapUsed: number; heapTotal: number; external: number; isolates: Record<string, number> }
 export interface Life { pid: number; samples: Sample[] }
 
-function childOf(parent: number): number | null {
+function childrenOf(parent: number): number[] {
   try {
-    const kids = fs.readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-    return kids.at(-1) ?? null;
+    return fs.readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
-    return null;
+    return [];
   }
 }
 
 function sample(pid: number): Sample | null {
   try {
-    const rss = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
     const fds = fs.readdirSync(`/proc/${pid}/fd`).length;
-    return rss === null ? null : { t: Date.now(), rssKiB: Number(rss[1]), fds };
+    const rssKiB = field('VmRSS');
+    if (Number.isNaN(rssKiB)) return null;
+    return { t: Date.now(), rssKiB, anonKiB: field('RssAnon'), fileKiB: field('RssFile'), shmemKiB: field('RssShmem'), threads: field('Threads'), fds };
+  } catch {
+    return null;
+  }
+}
+
+async function scrape(url: string): Promise<MemoryMetrics | null> {
+  try {
+    const text = await (await fetch(url, { signal: AbortSignal.timeout(2000) })).text();
+    const one = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+    const isolates: Record<string, number> = {};
+    for (const m of text.matchAll(/^webdat_isolate_heap_bytes\{server="([^"]+)"\} (\S+)/gm)) isolates[m[1]] = Number(m[2]);
+    return {
+      t: Date.now(), rssBytes: one('process_resident_memory_bytes'), heapUsed: one('nodejs_heap_size_used_bytes'),
+      heapTotal: one('nodejs_heap_size_total_bytes'), external: one('nodejs_external_memory_bytes'), isolates,
+    };
   } catch {
     return null;
   }
 }
 
 export class EngineWatch {
+  /** one per engine process that ran, in the order they were first seen */
   readonly lives: Life[] = [];
+  /** the admin API's figures (the first engine process's, where the admin listener lives) */
+  readonly metrics: MemoryMetrics[] = [];
   private readonly timer: NodeJS.Timeout;
 
-  constructor(supervisorPid: number, everyMs: number) {
+  /**
+   * `metricsUrl`, when given, is scraped with every sample; with one engine process its isolate heaps
+   * are attached to that process's sample (with several, /metrics sums them over the processes).
+   */
+  constructor(supervisorPid: number, everyMs: number, metricsUrl?: string) {
+    const byPid = new Map<number, Life>();
     this.timer = setInterval(() => {
-      const pid = childOf(supervisorPid);
-      if (pid === null) return;
-      const s = sample(pid);
-      if (s === null) return;
-      let life = this.lives.at(-1);
-      if (life === undefined || life.pid !== pid) {
-        life = { pid, samples: [] };
-        this.lives.push(life);
+      const taken: Sample[] = [];
+      for (const pid of childrenOf(supervisorPid)) {
+        const s = sample(pid);
+        if (s === null) continue;
+        let life = byPid.get(pid);
+        if (life === undefined) {
+          life = { pid, samples: [] };
+          byPid.set(pid, life);
+          this.lives.push(life);
+        }
+        life.samples.push(s);
+        taken.push(s);
       }
-      life.samples.push(s);
+      if (metricsUrl === undefined) return;
+      void scrape(metricsUrl).then((m) => {
+        if (m === null) return;
+        this.metrics.push(m);
+        if (taken.length === 1) taken[0].isolates = m.isolates;
+      });
     }, everyMs);
   }
 

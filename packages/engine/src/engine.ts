@@ -72,8 +72,8 @@ export class Engine {
       hooks: {
         onResult: (r) => this.byTenant.get(r.tenant)?.applyResult(r),
         onWorkerLost: (lane, tenants, err) => {
-          this.logger.error({ lane, err: err.message }, 'worker thread lost; its events were answered 503 and its isolates are being rebuilt');
-          for (const t of tenants) this.byTenant.get(t)?.failInstance(t, 'canceled');
+          this.logger.error({ lane, err: err.message }, 'worker thread lost; its events were answered 503 (WebSocket: closed with 1011) and its isolates are being rebuilt');
+          for (const t of tenants) this.byTenant.get(t)?.workerLost(t);
         },
         snapshot: (t) => this.byTenant.get(t)?.info() ?? ({} as InfoSnapshot),
         fanout: (t) => this.byTenant.get(t)?.clients.size ?? 0,
@@ -176,16 +176,18 @@ export class Engine {
     const admin = this.config.admin !== undefined && this.admin === null
       ? new AdminListener(this, this.config.admin, { announce: this.announceLine })
       : null;
+    const active = [...this.servers.values()].filter((s) => s.config.active);
+    for (const s of active) {
+      if (this.disabled.has(s.name)) this.logger.warn({ server: s.name }, 'server left inactive: its callbacks repeatedly brought the engine down');
+    }
+    const starting = active.filter((s) => !this.disabled.has(s.name));
+    // One check per callbacks file while the engine starts (servers with idleSeconds).
     this.checks = new Map();
     try {
-      for (const s of this.servers.values()) {
-        if (!s.config.active) continue;
-        if (this.disabled.has(s.name)) {
-          this.logger.warn({ server: s.name }, 'server left inactive: its callbacks repeatedly brought the engine down');
-          continue;
-        }
-        await s.start();
-      }
+      // Every server loads before the first one listens: servers sharing a port then all attach in one
+      // turn of the loop, and no request for one still loading is answered 421 by the port.
+      await Promise.all(starting.map((s) => s.prepare()));
+      for (const s of starting) await s.start();
     } finally {
       this.checks = null;
     }

@@ -14,6 +14,8 @@ export interface PendingEvent {
   /** the HTTP request's arrival (performance.now() ms) and where its duration is recorded; null for other events */
   start: number;
   latency: Latency | null;
+  /** the WebSocket connection whose event this is (absent for HTTP and lifecycle events) */
+  client?: string;
 }
 
 export interface WsData {

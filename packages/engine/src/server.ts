@@ -182,15 +182,20 @@ export class WebdatServer {
     this.loaded = true;
   }
 
+  /** Loads the callbacks if they are not loaded yet (the isolate outlives stop/start). */
+  async prepare(): Promise<void> {
+    // A server with idleSeconds is only checked here (once per file as the engine starts): its
+    // workers learn of it at its first event, which builds the isolate and runs onServerStart.
+    if (this.lazy && !this.loaded && this.source === undefined) await this.host.check(this.config.callbacks!);
+    else if (!this.loaded) await this.load(this.source);
+  }
+
   async start(): Promise<void> {
     if (this.running) return;
     if (this.config.secure) {
       checkTls({ privateKey: this.config.privateKey!, certificate: this.config.certificate!, password: this.config.password });
     }
-    // A server with idleSeconds is only checked here (once per file as the engine starts): its
-    // workers learn of it at its first event, which builds the isolate and runs onServerStart.
-    if (this.lazy && !this.loaded && this.source === undefined) await this.host.check(this.config.callbacks!);
-    else if (!this.loaded) await this.load(this.source);
+    await this.prepare();
     if (this.loaded) {
       for (const client of this.remote) this.submitPeer(EventKind.peerJoin, client);
       // onServerStart is queued before the socket listens, so it runs before any other event.
@@ -260,7 +265,8 @@ export class WebdatServer {
       ws.end(1013, 'Server overloaded');
       return;
     }
-    this.submit(ws.getUserData().inst, event);
+    const d = ws.getUserData();
+    this.submit(d.inst, event, { res: null, aborted: false, deadline: 0, inst: d.inst, start: 0, latency: null, client: d.client });
   }
 
   /** Client events waiting or running, the ones maxQueue bounds. */
@@ -437,18 +443,32 @@ export class WebdatServer {
     for (const id of [...this.pending.keys()]) this.finish(id, outcome);
   }
 
-  /** The events of one instance end with `outcome` (its worker thread was lost). */
   /** Ids of the open WebSocket connections served by the instance `tenant`. */
   clientsOf(tenant: number): string[] {
     const i = this.instances.findIndex((x) => x.tenant === tenant);
     return [...this.clients].filter(([, ws]) => ws.getUserData().inst === i).map(([id]) => id);
   }
 
-  failInstance(tenant: number, outcome: Exclude<Outcome, 'ok'>): void {
+  /**
+   * The worker thread of instance `tenant` was lost, and with it every event of the instance not yet
+   * finished: HTTP requests are answered 503 `canceled`; a WebSocket connection whose message (or
+   * open, ping, pong) went with it is closed with 1011, since nothing will ever answer it. Its other
+   * connections stay open for the rebuilt isolate.
+   */
+  workerLost(tenant: number): void {
     const i = this.instances.findIndex((x) => x.tenant === tenant);
-    for (const [id, e] of [...this.pending]) if (e.inst === i) this.finish(id, outcome);
+    const orphaned = new Set<string>();
+    for (const [id, e] of [...this.pending]) {
+      if (e.inst !== i) continue;
+      if (e.client !== undefined) orphaned.add(e.client);
+      this.finish(id, 'canceled');
+    }
+    for (const client of orphaned) this.closeClient(client, WORKER_LOST_CLOSE, 'Worker Lost');
   }
 }
+
+/** RFC 6455 "Internal Error": the server met a condition that kept it from answering. */
+const WORKER_LOST_CLOSE = 1011;
 
 /** `webServer.node` of a process alone: nothing else names it */
 const NODE = `${os.hostname()}:${process.pid}`;

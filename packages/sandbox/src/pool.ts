@@ -80,6 +80,13 @@ class Lane {
   private closed = false;
   /** a hold task is in flight (it takes none of the MAX_IN_FLIGHT batch slots) */
   private holding = false;
+  /**
+   * Which worker thread of the lane a task went to: every task in flight on a thread that exits is
+   * rejected, and the loss must be handled once (its isolates rebuilt once, its events failed once).
+   */
+  private thread = 0;
+  /** the tenants reported with the last loss */
+  private lostTenants = new Set<number>();
 
   constructor(index: number, hooks: PoolHooks, gate: ProbationGate, env: Record<string, string | undefined>) {
     this.index = index;
@@ -187,6 +194,7 @@ class Lane {
       if (admitted === 'wait') return;
       this.control.shift();
       this.inFlight++;
+      const thread = this.thread;
       const sent = this.share.sent([], Date.now());
       this.send(ctl.task).then(
         (bytes) => {
@@ -198,7 +206,7 @@ class Lane {
         (err: Error) => {
           this.share.lost(sent, Date.now());
           ctl.resolve({ v: PROTOCOL_VERSION, ok: false, error: { code: 'WEBDAT_ERR_WORKER_LOST', message: err.message }, commands: [], hold: false });
-          this.lost(err, []);
+          this.lost(err, [], thread);
         },
       ).finally(() => {
         if (admitted === 'gated') this.gate.leave();
@@ -230,6 +238,7 @@ class Lane {
     if (!gated) this.gate.decline(this.index);
     for (const b of batches) b.info = this.hooks.snapshot(b.tenant);
     this.inFlight++;
+    const thread = this.thread;
     const sent = this.share.sent(batches.map((b) => b.tenant), now);
     this.send({ v: PROTOCOL_VERSION, t: TaskKind.batch, batches }).then(
       (bytes) => {
@@ -240,7 +249,7 @@ class Lane {
           decoded = decodeBatchResult(bytes);
         } catch (err) {
           this.share.lost(sent, Date.now());
-          this.lost(err as Error, batches.map((b) => b.tenant));
+          this.lost(err as Error, batches.map((b) => b.tenant), thread);
           this.next();
           return;
         }
@@ -254,7 +263,7 @@ class Lane {
       (err: Error) => {
         if (gated) this.gate.leave();
         this.share.lost(sent, Date.now());
-        this.lost(err, batches.map((b) => b.tenant));
+        this.lost(err, batches.map((b) => b.tenant), thread);
         this.next();
       },
     );
@@ -359,9 +368,19 @@ class Lane {
     return this.piscina.run(bytes, { transferList: [bytes.buffer as ArrayBuffer] }) as Promise<Uint8Array>;
   }
 
-  /** The thread is gone: report it, and rebuild every tenant of this lane on its replacement first. */
-  private lost(error: Error, inFlight: number[]): void {
+  /**
+   * The thread is gone: report it, and rebuild every tenant of this lane on its replacement first.
+   * The other tasks it had in flight are rejected too; their tenants are the lane's, already reported.
+   */
+  private lost(error: Error, inFlight: number[], thread: number): void {
     if (this.closed) return;
+    if (thread !== this.thread) {
+      const unreported = inFlight.filter((t) => !this.lostTenants.has(t));
+      for (const t of unreported) this.lostTenants.add(t);
+      if (unreported.length > 0) this.hooks.onWorkerLost(this.index, unreported, error);
+      return;
+    }
+    this.thread++;
     // Results still being applied keep their bodies: the replacement worker reuses the ring.
     for (const a of this.applying) {
       for (const r of a.results) for (const c of r.commands) if (c.c === CommandKind.respond && c.rb !== undefined) c.body = c.body.slice();
@@ -374,7 +393,8 @@ class Lane {
       resolve: () => {},
     }));
     this.control.unshift(...reload);
-    this.hooks.onWorkerLost(this.index, [...new Set([...inFlight, ...this.specs.keys()])], error);
+    this.lostTenants = new Set([...inFlight, ...this.specs.keys()]);
+    this.hooks.onWorkerLost(this.index, [...this.lostTenants], error);
   }
 
   async close(): Promise<void> {
