@@ -45,9 +45,9 @@ test('SIGINT stops gracefully with exit 0 and runs onServerStop', async () => {
 
 test('an in-flight request finishes during a graceful stop', async () => {
   const { serveSource } = await import('./helpers/webdat.ts');
-  // One second of work under a 5 s limit: the request is surely running when SIGTERM comes 300 ms
+  // One second of work under 5 s limits (wall clock and CPU): the request is surely running when SIGTERM comes 300 ms
   // later, and no time limit can end it first on a busy machine; the grace period is 2 s.
-  const s = await serveSource(`export function onHTTPRequest(w, req, res) { const end = Date.now() + 1000; while (Date.now() < end) {} res.data = 'finished'; }`, ['--timeout-ms', '5000']);
+  const s = await serveSource(`export function onHTTPRequest(w, req, res) { const end = Date.now() + 1000; while (Date.now() < end) {} res.data = 'finished'; }`, ['--timeout-ms', '5000', '--cpu-ms', '5000']);
   const pending = fetch(s.url + '/').then((r) => r.text());
   await new Promise((r) => setTimeout(r, 300));
   const exit = s.stop('SIGTERM');
