@@ -84,12 +84,12 @@ export class TenantHost {
   private heapReadAt = 0;
 
   /** Loads the module graph; throws CallbacksLoadError with a message naming the file. */
-  constructor(spec: TenantSpec, out: Command[], loop: HostLoop, clients: Iterable<string> = []) {
+  constructor(spec: TenantSpec, out: Command[], loop: HostLoop, clients: Iterable<string> = [], sources?: ModuleSources) {
     this.spec = spec;
     this.logs = new LogBudget(spec.limits.logLinesPerSecond, spec.limits.logBytesPerSecond);
     this.loop = loop;
     for (const c of clients) this.clients.add(c);
-    this.sources = new ModuleSources(spec.entry, spec.source);
+    this.sources = sources ?? new ModuleSources(spec.entry, spec.source);
     this.ops = new TenantOps(openCapabilities(spec), (id, inv, r) => loop.push(spec.name, () => this.settleOp(id, inv, r)));
     this.timers = new TenantTimers(spec.limits.maxTimers, (id, creator, repeat) => this.timerDue(id, creator, repeat));
     try {
