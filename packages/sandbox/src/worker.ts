@@ -134,7 +134,12 @@ function runBatches(batches: TenantBatch[]): BatchResult {
   return { v: PROTOCOL_VERSION, results, ringEnd: moveBodiesToRing(results), hold: false };
 }
 
-/** Timers, host operations, their results or a compile still to come: the worker's event loop must turn. */
+/**
+ * Timers, host operations, their results or a compile still to come: the worker's event loop must
+ * turn. Without a hold task during a compile ahead, a server's batch on the same worker was seen to
+ * wait for the compile's end (10 s for a module esbuild gives up on at its deadline; 2 runs in 3 of
+ * tests/hostile-capabilities): why exactly is not pinned down, the hold task is what prevents it.
+ */
 function hostWork(): boolean {
   if (loop.busy || compiling.size > 0) return true;
   for (const t of tenants.values()) if (t.hasHostWork()) return true;
