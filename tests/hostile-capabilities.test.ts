@@ -236,9 +236,12 @@ test('timers: maxTimers exhausted exactly, again and again; the slots come back'
 
 test('timers: 50 setInterval(0) flood the worker; the quiet server is served; clearing stops them', async (t) => {
   assert.equal(await ok('timers', '/interval-flood'), 'armed 50');
-  await probeWhile(t, sleep(2000), 5);
-  assert.ok(Number(await ok('timers', '/ticks')) > 0, 'the intervals never fired');
-  assert.equal(await ok('timers', '/stop'), 'stopped 50');
+  try {
+    await probeWhile(t, sleep(2000), 5);
+    assert.ok(Number(await ok('timers', '/ticks')) > 0, 'the intervals never fired');
+  } finally {
+    assert.equal(await ok('timers', '/stop'), 'stopped 50');
+  }
   // Every slot is free again once nothing is pending: cleared intervals hold none.
   assert.equal(await ok('timers', '/exhaust'), 'RangeError after 50: too many pending timers: limits.maxTimers is 50');
   assertEngineUp();
@@ -246,10 +249,13 @@ test('timers: 50 setInterval(0) flood the worker; the quiet server is served; cl
 
 test('timers: 20 timeouts rescheduling themselves forever; the quiet server is served; the chains stop when told', async (t) => {
   assert.equal(await ok('timers', '/chain'), 'chained');
-  const before = Number(await ok('timers', '/ticks'));
-  await probeWhile(t, sleep(2000), 5);
-  assert.ok(Number(await ok('timers', '/ticks')) > before, 'the chains never ran');
-  assert.equal(await ok('timers', '/stop'), 'stopped 0');
+  try {
+    const before = Number(await ok('timers', '/ticks'));
+    await probeWhile(t, sleep(2000), 5);
+    assert.ok(Number(await ok('timers', '/ticks')) > before, 'the chains never ran');
+  } finally {
+    assert.equal(await ok('timers', '/stop'), 'stopped 0');
+  }
   // A chain that went on would hold a slot: all 50 come back only when every chain stopped.
   await until('every timer slot free', async () => (await ok('timers', '/exhaust')).startsWith('RangeError after 50:'));
   assertEngineUp();

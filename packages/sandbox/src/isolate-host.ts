@@ -71,6 +71,8 @@ export class TenantHost {
   /** timer callbacks rest until then after one breached a limit (see timerDue) */
   private timersRestUntil = 0;
   private timerBreaches = 0;
+  /** intervals whose firing is queued on the host loop and has not run yet */
+  private readonly intervalsQueued = new Set<number>();
   private deadlineTimer: NodeJS.Timeout | null = null;
   private deadlineAt = Infinity;
   /** events whose turn had ended before they started (see run) */
@@ -437,6 +439,7 @@ export class TenantHost {
    * the timer still awaits, the call also runs its continuation, within what is left of its budget.
    */
   private fireTimer(timerId: number, creator: number): TenantResult | null {
+    this.intervalsQueued.delete(timerId);
     if (this.live === null) return null;
     const id = -++this.timerInvocations;
     const awaiting = this.pending.get(creator);
@@ -462,7 +465,16 @@ export class TenantHost {
   /** A timer is due: its callback is queued, or, while timers rest, an interval skips a beat and a timeout waits. */
   private timerDue(timerId: number, creator: number, repeat: boolean): void {
     const wait = this.timersRestUntil - Date.now();
-    if (wait <= 0) { this.loop.push(this.spec.name, () => this.fireTimer(timerId, creator)); return; }
+    if (wait <= 0) {
+      // An interval whose last firing has not run yet skips this one, as browsers skip missed ticks:
+      // 50 intervals of 1 ms whose callbacks run slower than that would grow the loop's queue for good.
+      if (repeat) {
+        if (this.intervalsQueued.has(timerId)) return;
+        this.intervalsQueued.add(timerId);
+      }
+      this.loop.push(this.spec.name, () => this.fireTimer(timerId, creator));
+      return;
+    }
     if (repeat) return;
     this.timers.later(wait, () => this.timerDue(timerId, creator, false));
   }
