@@ -1,12 +1,12 @@
 // One command for every benchmark: `npx -y pnpm@10 bench` (or `node bench/run.mjs [--quick] [a b …]`).
 // Starts webdat and its peers on this machine, runs the selected workloads, prints a table of ratios
-// and writes bench/results/<date>.json, latest.json, latest.md and latest.svg.
+// and writes bench/results/<date>.json, and latest.json, latest.md and latest.svg when every workload ran.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BENCH } from './lib/contenders.mjs';
 import { prepareLoadTool } from './lib/http-load.mjs';
-import { parseOptions } from './lib/options.mjs';
+import { ALL, parseOptions } from './lib/options.mjs';
 import { installCleanup, stopAll } from './lib/processes.mjs';
 import { compact, markdown, svg } from './lib/report.mjs';
 import { evaluateTargets } from './lib/targets.mjs';
@@ -18,6 +18,7 @@ import { runNoisy } from './workloads/noisy.mjs';
 import { runFloor } from './workloads/floor.mjs';
 import { runProcesses } from './workloads/processes.mjs';
 import { runIdle } from './workloads/idle.mjs';
+import { runCapabilities } from './workloads/capabilities.mjs';
 
 let opts;
 try {
@@ -55,6 +56,7 @@ const PLAN = [
   { ids: ['i'], run: () => runFloor(ctx) },
   { ids: ['j', 'k'], run: (ids) => runProcesses(ids, ctx) },
   { ids: ['l'], run: () => runIdle(ctx) },
+  { ids: ['m', 'n'], run: (ids) => runCapabilities(ids, ctx) },
 ];
 const results = {};
 // A workload that fails is reported and the others still run: one broken peer must not throw away
@@ -79,10 +81,18 @@ const dir = path.join(BENCH, 'results');
 fs.mkdirSync(dir, { recursive: true });
 const json = JSON.stringify(report, null, 2) + '\n';
 const md = markdown(report);
-fs.writeFileSync(path.join(dir, `${date.slice(0, 19).replace(/:/g, '-')}.json`), json);
-fs.writeFileSync(path.join(dir, 'latest.json'), json);
-fs.writeFileSync(path.join(dir, 'latest.md'), md + '\n');
-fs.writeFileSync(path.join(dir, 'latest.svg'), svg(report));
+const stamp = date.slice(0, 19).replace(/:/g, '-');
+fs.writeFileSync(path.join(dir, `${stamp}.json`), json);
+// latest.* is what README shows: a run of some workloads must not replace the others' figures there.
+const complete = ALL.every((id) => opts.workloads.includes(id));
+if (complete) {
+  fs.writeFileSync(path.join(dir, 'latest.json'), json);
+  fs.writeFileSync(path.join(dir, 'latest.md'), md + '\n');
+  fs.writeFileSync(path.join(dir, 'latest.svg'), svg(report));
+} else {
+  fs.writeFileSync(path.join(dir, `${stamp}.md`), md + '\n');
+}
 process.stdout.write('\n' + md + '\n');
 if (Object.keys(failures).length) process.exitCode = 1;
-log(`done in ${elapsed()}; results in bench/results/latest.{json,md,svg}; \`node bench/readme.mjs\` puts them in README.md`);
+if (complete) log(`done in ${elapsed()}; results in bench/results/latest.{json,md,svg}; \`node bench/readme.mjs\` puts them in README.md`);
+else log(`done in ${elapsed()}; a run of some workloads: results in bench/results/${stamp}.{json,md} (latest.* and README are left as they were)`);

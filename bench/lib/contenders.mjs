@@ -13,7 +13,7 @@ const WEBDAT_BIN = path.join(ROOT, 'packages/engine/bin/webdat.js');
 const PEER_READY = /peer listening on (http:\/\/\S+)/;
 const WEBDAT_READY = /server "([^"]+)" listening on (https?:\/\/\S+)/;
 
-async function nodePeer(name, script, ...args) {
+export async function nodePeer(name, script, ...args) {
   const h = startProcess(name, process.execPath, [path.join(BENCH, 'peers', script), '0', ...args], { cwd: BENCH });
   const [{ match }] = await waitForLines(h, PEER_READY, 1, 20_000);
   return { name, url: match[1], pid: h.pid, stop: () => stopProcess(h) };

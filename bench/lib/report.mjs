@@ -59,6 +59,19 @@ export function markdown(report) {
     }
     lines.push('');
   }
+  const capabilities = ['m', 'n'].filter((id) => w[id]);
+  if (capabilities.length) {
+    lines.push('| workload | contender | throughput | p99 | server CPU / request | throughput vs node | CPU / request vs node |');
+    lines.push('|---|---|---:|---:|---:|---:|---:|');
+    for (const id of capabilities) {
+      const x = w[id];
+      for (const c of x.contenders) {
+        const name = c.name === 'webdat' ? `**${c.label}**` : c.label;
+        lines.push(`| ${id}. ${x.title} | ${name} | ${rate(c.median.rate)} ${x.unit} | ${num(c.median.p99Ms)} ms | ${num(c.median.serverCpuUsPerOp, 1)} µs | ${ratio(c.ratio.node)} | ${ratio(c.cpuRatio.node)} |`);
+      }
+    }
+    lines.push('');
+  }
   if (w.f) {
     const s = w.f.summary;
     lines.push(`| f. ${w.f.servers} servers, one config | all listening | first listening | first response p50 / p99 | second response p50 / p99 |`);

@@ -72,6 +72,8 @@ export class TenantHost {
   /** timer callbacks rest until then after one breached a limit (see timerDue) */
   private timersRestUntil = 0;
   private timerBreaches = 0;
+  /** intervals whose firing is queued on the host loop and has not run yet */
+  private readonly intervalsQueued = new Set<number>();
   private deadlineTimer: NodeJS.Timeout | null = null;
   private deadlineAt = Infinity;
   /** events whose turn had ended before they started (see run) */
@@ -96,13 +98,13 @@ export class TenantHost {
    * with `spec.idleMs`) only finds the entry file: the isolate is built at the first event that needs it.
    * `clients` are the open connections to list; `local` those of this process (by default all of them).
    */
-  constructor(spec: TenantSpec, out: Command[], loop: HostLoop, clients: Iterable<string> = [], lazy = false, local?: Iterable<string>) {
+  constructor(spec: TenantSpec, out: Command[], loop: HostLoop, clients: Iterable<string> = [], lazy = false, local?: Iterable<string>, sources?: ModuleSources) {
     this.spec = spec;
     this.logs = new LogBudget(spec.limits.logLinesPerSecond, spec.limits.logBytesPerSecond);
     this.loop = loop;
     for (const c of clients) this.clients.add(c);
     for (const c of local ?? this.clients) this.localClients.add(c);
-    this.sources = new ModuleSources(spec.entry, spec.source);
+    this.sources = sources ?? new ModuleSources(spec.entry, spec.source);
     this.ops = new TenantOps(openCapabilities(spec), (id, inv, r) => loop.push(spec.name, () => this.settleOp(id, inv, r)));
     this.timers = new TenantTimers(spec.limits.maxTimers, (id, creator, repeat) => this.timerDue(id, creator, repeat));
     if (lazy) return;
@@ -509,6 +511,7 @@ export class TenantHost {
    * the timer still awaits, the call also runs its continuation, within what is left of its budget.
    */
   private fireTimer(timerId: number, creator: number): TenantResult | null {
+    this.intervalsQueued.delete(timerId);
     if (this.live === null) return null;
     const id = -++this.timerInvocations;
     const awaiting = this.pending.get(creator);
@@ -534,7 +537,16 @@ export class TenantHost {
   /** A timer is due: its callback is queued, or, while timers rest, an interval skips a beat and a timeout waits. */
   private timerDue(timerId: number, creator: number, repeat: boolean): void {
     const wait = this.timersRestUntil - Date.now();
-    if (wait <= 0) { this.loop.push(this.spec.name, () => this.fireTimer(timerId, creator)); return; }
+    if (wait <= 0) {
+      // An interval whose last firing has not run yet skips this one, as browsers skip missed ticks:
+      // 50 intervals of 1 ms whose callbacks run slower than that would grow the loop's queue for good.
+      if (repeat) {
+        if (this.intervalsQueued.has(timerId)) return;
+        this.intervalsQueued.add(timerId);
+      }
+      this.loop.push(this.spec.name, () => this.fireTimer(timerId, creator));
+      return;
+    }
     if (repeat) return;
     this.timers.later(wait, () => this.timerDue(timerId, creator, false));
   }

@@ -3,7 +3,12 @@ import path from 'node:path';
 import type ivm from 'isolated-vm';
 import type { TraceMap } from '@jridgewell/trace-mapping';
 import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
-import { TYPES_MODULE, compileTypeScript, isTypeScript, mapStack } from './typescript.js';
+import { TYPES_MODULE, compileTypeScript, compileTypeScriptAsync, isTypeScript, mapStack, type CompiledModule } from './typescript.js';
+
+/** Modules a graph compiled ahead may have (more are compiled when linking finds them). */
+const MAX_AHEAD = 256;
+/** Static `import … from "x"`, `export … from "x"` and `import "x"` as esbuild writes them (and as people do). */
+const STATIC_IMPORT = /(?:^|[;}\s])(?:import|export)\s*(?:[\w$*{}\s,]*?\bfrom\s*)?["']([^"'\n]+)["']/g;
 
 /** Sources of one callbacks module graph, read once so an isolate can be rebuilt from the same code. */
 export class ModuleSources {
@@ -13,6 +18,8 @@ export class ModuleSources {
   /** source maps of compiled TypeScript modules, by file, to give stack traces their .ts lines */
   private readonly maps = new Map<string, TraceMap>();
   private readonly compiled = new Map<string, string>();
+  /** TypeScript modules that failed to compile ahead, with their error */
+  private readonly failed = new Map<string, CallbacksLoadError>();
 
   constructor(entry: string, entrySource?: string) {
     let real: string;
@@ -34,8 +41,8 @@ export class ModuleSources {
     return path.relative(this.root, file).split(path.sep).join('/');
   }
 
-  /** The JavaScript of a module: its file as it is, or compiled when it is TypeScript. */
-  read(file: string): string {
+  /** The text of a module's file, read once. */
+  private source(file: string): string {
     let src = this.files.get(file);
     if (src === undefined) {
       try {
@@ -45,16 +52,66 @@ export class ModuleSources {
       }
       this.files.set(file, src);
     }
+    return src;
+  }
+
+  /** The JavaScript of a module: its file as it is, or compiled when it is TypeScript. */
+  read(file: string): string {
+    const src = this.source(file);
     if (!isTypeScript(file)) return src;
+    const failed = this.failed.get(file);
+    if (failed !== undefined) throw failed;
     let compiled = this.compiled.get(file);
     if (compiled === undefined) {
       // Stack traces name modules as the isolate knows them: by their display name.
-      const c = compileTypeScript(src, this.display(file));
-      this.maps.set(this.display(file), c.map);
-      compiled = c.code;
-      this.compiled.set(file, compiled);
+      compiled = this.keep(file, compileTypeScript(src, this.display(file)));
     }
     return compiled;
+  }
+
+  private keep(file: string, c: CompiledModule): string {
+    this.maps.set(this.display(file), c.map);
+    this.compiled.set(file, c.code);
+    return c.code;
+  }
+
+  /** Whether linking would compile TypeScript on its thread: the entry is a TypeScript module. */
+  get needsCompiling(): boolean {
+    return isTypeScript(this.entry) && !this.compiled.has(this.entry) && !this.failed.has(this.entry);
+  }
+
+  /**
+   * Compiles the TypeScript modules of the graph ahead, without blocking the thread, following the
+   * static imports from the entry. Best effort: what it cannot read or resolve is left for linking to
+   * report, and a module it misses is compiled when linking finds it. A module that fails to compile
+   * keeps its error, which linking then throws.
+   */
+  async compileAhead(): Promise<void> {
+    const seen = new Set<string>();
+    const queue = [this.entry];
+    while (queue.length > 0 && seen.size < MAX_AHEAD) {
+      const file = queue.shift()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      let code: string;
+      try {
+        code = this.source(file);
+        if (isTypeScript(file) && !this.compiled.has(file)) {
+          if (this.failed.has(file)) continue;
+          code = this.keep(file, await compileTypeScriptAsync(code, this.display(file)));
+        }
+      } catch (err) {
+        if (err instanceof CallbacksLoadError && isTypeScript(file) && this.files.has(file)) this.failed.set(file, err);
+        continue;
+      }
+      for (const m of code.matchAll(STATIC_IMPORT)) {
+        try {
+          queue.push(this.resolve(m[1], file));
+        } catch {
+          // linking reports it, in its order
+        }
+      }
+    }
   }
 
   /** A stack trace with the positions of TypeScript modules mapped back to their .ts lines. */

@@ -1,6 +1,6 @@
 import type { TenantSpec } from '@webdat/protocol';
 import { sharedLmdbBackend, sharedRedisBackend, type StorageBackend, type TenantStore } from '../capabilities/storage/index.js';
-import { createFetcher, type TenantFetcher } from '../capabilities/fetch/index.js';
+import { createFetcher, preloadUndici, type TenantFetcher } from '../capabilities/fetch/index.js';
 
 // The capabilities a server's callbacks reach through host operations, by operation name: storage
 // (capabilities/storage) and fetch (capabilities/fetch). This file only maps operation names and
@@ -20,8 +20,13 @@ export interface Capabilities {
 
 const DONE: OpResult = { ok: true, value: undefined };
 
-/** Storage and fetch open on first use: a server that never stores or fetches costs nothing. */
+/**
+ * Storage and fetch open on first use: a server that never stores or fetches costs nothing. Only the
+ * HTTP client is loaded with a server that has egress entries (the only servers whose fetches can go
+ * anywhere), so that loading it does not hold the worker in the middle of serving.
+ */
 export function openCapabilities(spec: TenantSpec): Capabilities {
+  if (spec.egress.allow.length > 0) preloadUndici();
   let store: TenantStore | null = null;
   let fetcher: TenantFetcher | null = null;
   const backend = (): StorageBackend => (spec.storageRedis === undefined ? sharedLmdbBackend(spec.dataDir) : sharedRedisBackend(spec.storageRedis.url, spec.storageRedis.cluster));

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Agent, Response } from 'undici';
 import { AllowList } from './allow-list.js';
 import { causeMessage, readLimited } from './body.js';
@@ -11,12 +12,21 @@ import type { EgressPolicy, FetchLimits, FetchResponse, FetchResult, TenantFetch
 
 const MAX_ORIGINS = 64;
 
-// undici takes about five times as long to load as piscina: a worker pays for it at its first fetch,
-// not at start (an engine restarted after a crash must serve again fast).
+// undici takes about five times as long to load as piscina: a worker pays for it when it loads the
+// first server that may fetch (preloadUndici), not at start (an engine restarted after a crash must
+// serve again fast) nor at that server's first fetch, where it held every server of the worker
+// (a second at load average 20 on 2 cores).
 const importUndici = () => import('undici');
 type Undici = Awaited<ReturnType<typeof importUndici>>;
 let undici: Promise<Undici> | null = null;
 const loadUndici = () => (undici ??= importUndici());
+
+/** Loads undici on this thread now (synchronously), unless it is loaded; the import then finds it in require's cache. */
+export function preloadUndici(): void {
+  if (undici !== null) return;
+  createRequire(import.meta.url)('undici');
+  void loadUndici();
+}
 
 export interface FetcherOptions {
   /** the resolver the egress check uses; tests give names to loopback servers with it */

@@ -7,7 +7,7 @@
 //   consumed or its invocation ends);
 // - when the isolate reads a response's body (text/json/arrayBuffer, or the read rejects with
 //   `bodyError`), `fetcher.release(response.slot)` (a fire-and-forget operation is enough).
-export { caFileProblem, createFetcher, type FetcherOptions } from './fetcher.js';
+export { caFileProblem, createFetcher, preloadUndici, type FetcherOptions } from './fetcher.js';
 export { allowListProblem, parseAllowEntry } from './allow-list.js';
 export type { EgressPolicy, FetchLimits, FetchRequest, FetchResponse, FetchResult, FetchFailure, TenantFetcher } from './types.js';
 export type { Lookup, ResolvedAddress } from './egress.js';
