@@ -8,7 +8,7 @@ import type { Logger } from './log.js';
 import type { ServerConfig } from './config/schema.js';
 import { EngineError } from './errors.js';
 import { checkTls } from './tls.js';
-import { Counters, type PendingEvent, type Ws } from './server-state.js';
+import { Counters, type Endpoint, type PendingEvent, type Ws } from './server-state.js';
 import { writeOutcome, writeResponse } from './http/write-response.js';
 import { Latency } from './http/latency.js';
 import type { Listener } from './net/listener.js';
@@ -50,7 +50,7 @@ export interface Instance {
  * One Web Server DAT: its listening socket, its isolate's place in the pool, the events it has in
  * flight, and its lifecycle. Everything it writes to sockets goes through http/ and ws/ helpers.
  */
-export class WebdatServer {
+export class WebdatServer implements Endpoint {
   readonly config: ServerConfig;
   readonly name: string;
   readonly instances: Instance[];
