@@ -85,6 +85,9 @@ export class Counters {
       errors_output: e.output,
       header_budget_breaches: this.headerBreaches,
       log_lines_dropped: this.logLinesDropped,
+      body_too_large: this.bodyTooLarge,
+      connections_refused: this.connectionsRefused,
+      slow_readers_closed: this.slowReadersClosed,
       primary: primary ? 1 : 0,
     };
   }

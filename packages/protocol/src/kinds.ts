@@ -1,5 +1,5 @@
 /** Wire version: bumped whenever a message shape changes, so mismatched halves fail loudly. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Events travel engine → worker. Small integers keep the msgpack records compact. */
 export const EventKind = {
