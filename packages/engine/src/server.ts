@@ -14,6 +14,7 @@ import { Latency } from './http/latency.js';
 import type { Listener } from './net/listener.js';
 import type { Bus } from './cluster/bus.js';
 import { closeReason } from './ws/close-reason.js';
+import { OperationQueue } from './operation-queue.js';
 
 /** What a server needs from the engine that hosts it. */
 export interface ServerHost {
@@ -66,6 +67,8 @@ export class WebdatServer implements Endpoint {
   /** `webServer.primary`: the supervisor elects one process per server; alone, this one */
   primary: boolean;
   readonly pending = new Map<number, PendingEvent>();
+  /** whoever starts, stops, restarts, reloads or removes the server goes through this queue */
+  readonly operations = new OperationQueue();
   private readonly host: ServerHost;
   private readonly log: Logger;
   private listener: Listener | null = null;
@@ -81,6 +84,8 @@ export class WebdatServer implements Endpoint {
   private source: string | undefined;
   /** the isolate outlives stop/start (module state persists, as in TouchDesigner); reloads replace it */
   private loaded = false;
+  /** removed from its engine: an operation queued behind the removal must not bring it back */
+  removed = false;
 
   constructor(config: ServerConfig, instances: Array<{ tenant: number; lane: number }>, host: ServerHost) {
     this.config = config;
@@ -146,6 +151,7 @@ export class WebdatServer implements Endpoint {
 
   /** Loads (or reloads) the callbacks into the isolate; the old code keeps serving if this fails. */
   async load(source?: string): Promise<void> {
+    this.assertPresent();
     const previous = this.source;
     this.source = source;
     const results = await Promise.all(this.instances.map((inst) => {
@@ -162,6 +168,7 @@ export class WebdatServer implements Endpoint {
   }
 
   async start(): Promise<void> {
+    this.assertPresent();
     if (this.running) return;
     if (this.config.secure) {
       checkTls({ privateKey: this.config.privateKey!, certificate: this.config.certificate!, password: this.config.password });
@@ -208,6 +215,10 @@ export class WebdatServer implements Endpoint {
     this.running = false;
     this.listener?.release();
     this.listener = null;
+  }
+
+  private assertPresent(): void {
+    if (this.removed) throw new EngineError('WEBDAT_ERR_SERVER_UNKNOWN', `server "${this.name}" was removed`);
   }
 
   async restart(): Promise<void> {

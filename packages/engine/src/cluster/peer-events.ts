@@ -30,8 +30,7 @@ async function answer(engine: PeerHost, req: PeerRequest): Promise<PeerAnswer> {
   if (req.kind === 'stats') return { servers: engine.list().map((s) => [s.name, s.info()]) };
   const s = engine.server(req.server);
   try {
-    if (req.kind === 'upload') await s.load(req.source);
-    else await s[req.action]();
+    await s.operations.run(() => req.kind === 'upload' ? s.load(req.source) : s[req.action]());
     return {};
   } catch (err) {
     return { error: (err as Error).message };
