@@ -70,7 +70,7 @@ const dir = tempDir({
   'quiet.js': `export function onHTTPRequest(w, req, res) { res.data = 'quiet'; }`,
   'webdat.json': JSON.stringify({
     servers: [
-      { name: 'tight', host: '127.0.0.1', port: 0, callbacks: 'tight.js', limits: { maxOutputBytes: 1000, maxHeaders: 10, maxHeaderBytes: 1024 } },
+      { name: 'tight', host: '127.0.0.1', port: 0, callbacks: 'tight.js', limits: { maxOutputBytes: 1000, maxHeaders: 10, maxHeaderBytes: 1024, maxBodyBytes: 1024 } },
       { name: 'lines', host: '127.0.0.1', port: 0, callbacks: 'logs.js', limits: { logLinesPerSecond: 5 } },
       { name: 'bytes', host: '127.0.0.1', port: 0, callbacks: 'logs.js', limits: { logBytesPerSecond: 100 } },
       // Limits at their defaults but time: a 200,000-field array must not reach 100 ms on a busy machine.
@@ -198,7 +198,11 @@ test('log bytes over limits.logBytesPerSecond are dropped and counted', async ()
 });
 
 test('the counters are in /metrics', async () => {
+  assert.equal((await fetch(url('tight') + '/', { method: 'POST', body: 'x'.repeat(1025) })).status, 413);
   const text = await (await fetch(`${admin}/metrics`)).text();
+  assert.match(text, /webdat_body_too_large_total\{server="tight"\} 1\n/);
+  assert.match(text, /webdat_connections_refused_total\{server="tight"\} 0\n/);
+  assert.match(text, /webdat_slow_readers_closed_total\{server="tight"\} 0\n/);
   assert.match(text, /webdat_errors_total\{server="tight",kind="output"\} 5/);
   assert.match(text, /webdat_header_budget_breaches_total\{server="tight"\} 2/);
   assert.match(text, /webdat_log_lines_dropped_total\{server="lines"\} 45/);

@@ -108,7 +108,10 @@ function configServer(limits: Record<string, number>, source: string) {
 }
 
 test('a body over limits.maxBodyBytes is answered 413 before any callback runs', async () => {
-  const s = await configServer({ maxBodyBytes: 1024 }, `let calls = 0; export function onHTTPRequest(w, req, res) { calls++; res.data = String(calls); }`);
+  const s = await configServer({ maxBodyBytes: 1024 }, `let calls = 0; export function onHTTPRequest(w, req, res) {
+    if (req.uri === '/info') { res.data = JSON.stringify(w.info); return; }
+    calls++; res.data = String(calls);
+  }`);
   try {
     const big = await fetch(s.url + '/', { method: 'POST', body: 'x'.repeat(1025) });
     assert.equal(big.status, 413);
@@ -119,6 +122,7 @@ test('a body over limits.maxBodyBytes is answered 413 before any callback runs',
     const ok = await fetch(s.url + '/', { method: 'POST', body: 'x'.repeat(1024) });
     assert.equal(ok.status, 200);
     assert.equal(await ok.text(), '1', 'the callback ran for an oversized body');
+    assert.equal((await (await fetch(s.url + '/info')).json()).body_too_large, 2);
   } finally {
     await s.stop();
   }

@@ -70,3 +70,51 @@ test('--watch follows the modules the callbacks import', async () => {
     await s.stop();
   }
 });
+
+test('an admin restart and a file change at once run one after the other', async () => {
+  // onServerStop takes 300 ms, so the change (noticed 75 ms after the write) lands inside the restart.
+  const code = (v: string) => `
+export async function onServerStop(w) { console.log('stop-begin ${v}'); const end = Date.now() + 300; while (Date.now() < end) await w.storage.get('k'); console.log('stop-end ${v}'); }
+export function onServerStart() { console.log('start ${v}'); }
+export function onHTTPRequest(w, req, res) { res.data = req.uri === '/info' ? JSON.stringify(w.info) : '${v}'; }
+`;
+  const dir = tempDir({ 'callbacks.js': code('v1') });
+  const file = path.join(dir, 'callbacks.js');
+  const s = await startWebdat(['--callbacks', file, '--port', '0', '--host', '127.0.0.1', '--watch', '--timeout-ms', '2000', '--admin-port', '0', '--data-dir', tempDir()]);
+  try {
+    const admin = /webdat: admin listening on (http:\/\/\S+)/.exec(await s.waitFor(/webdat: admin listening on \S+/))![1];
+    const count = (re: RegExp) => (s.stderr().match(re) ?? []).length;
+    // The folder is watched from just after the readiness lines: saves are repeated until one is seen.
+    for (const deadline = Date.now() + 15_000; count(/callbacks reloaded/g) === 0;) {
+      assert.ok(Date.now() < deadline, `no reload logged:\n${s.stderr()}`);
+      fs.writeFileSync(file, code('v1'));
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const primed = count(/callbacks reloaded/g);
+    const rounds = ['v2', 'v3', 'v4'];
+    let url = s.url;
+    for (const [n, v] of rounds.entries()) {
+      const restart = fetch(`${admin}/servers/default/restart`, { method: 'POST' });
+      fs.writeFileSync(file, code(v));
+      const r = await restart;
+      const body = await r.text();
+      assert.equal(r.status, 200, body);
+      // port 0: each start listens on a new free port
+      url = `http://127.0.0.1:${JSON.parse(body).port}`;
+      for (const deadline = Date.now() + 15_000; count(/callbacks reloaded/g) < primed + n + 1;) {
+        assert.ok(Date.now() < deadline, `reload ${n + 1} not logged:\n${s.stderr()}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+    await until(url, 'v4');
+    // Every restart ran its onServerStop to the end and its onServerStart, whichever code it found.
+    for (const deadline = Date.now() + 15_000; count(/start v\d/g) < rounds.length + 1 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(count(/stop-begin v\d/g), rounds.length);
+    assert.equal(count(/stop-end v\d/g), rounds.length);
+    assert.equal(count(/start v\d/g), rounds.length + 1);
+    const info = await (await fetch(url + '/info')).json();
+    assert.deepEqual([info.errors_exception, info.errors_timeout, info.errors_internal], [0, 0, 0]);
+  } finally {
+    assert.equal(await s.stop(), 0);
+  }
+});

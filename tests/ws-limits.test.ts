@@ -14,6 +14,7 @@ let received = 0;
 export function onWebSocketReceiveText(w, client, data) {
   received++;
   if (data === 'count') return w.webSocketSendText(client, String(received));
+  if (data === 'info') return w.webSocketSendText(client, JSON.stringify(w.info));
   if (data === 'conns') return w.webSocketSendText(client, String(w.webSocketConnections.length));
   if (data === 'flood') { for (let i = 0; i < 400; i++) w.webSocketSendBinary(client, new Uint8Array(64 * 1024)); return; }
   w.webSocketSendText(client, 'ok:' + data.length);
@@ -96,4 +97,15 @@ test('a client that never reads is disconnected once its buffer is full, and oth
   assert.equal(await healthy.next(), 'ok:5');
   healthy.ws.close();
   slow.destroy();
+});
+
+test('refused upgrades and closed slow readers are counted in the info channels', async () => {
+  const c = await connect(url);
+  c.ws.send('info');
+  const info = JSON.parse(String(await c.next()));
+  // the test above retries its freed slot until the server saw the close, so a retry may be refused too
+  assert.ok(info.connections_refused >= 1, `connections_refused ${info.connections_refused}`);
+  assert.equal(info.slow_readers_closed, 1);
+  c.ws.close();
+  await c.closed;
 });

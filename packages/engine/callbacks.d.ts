@@ -30,6 +30,12 @@ export interface InfoChannels {
   header_budget_breaches: number;
   /** log lines dropped over `limits.logLinesPerSecond` / `logBytesPerSecond` */
   log_lines_dropped: number;
+  /** requests answered 413: a body over `limits.maxBodyBytes` */
+  body_too_large: number;
+  /** WebSocket upgrades answered 503: `limits.maxConnections` reached, or the server stopping */
+  connections_refused: number;
+  /** WebSocket connections closed for reading too slowly (1 MiB unsent) */
+  slow_readers_closed: number;
 }
 
 export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView;

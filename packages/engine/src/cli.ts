@@ -1,26 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runEngine } from './process/engine-main.js';
 import { runSupervisor } from './process/supervisor.js';
-
-export interface ServeOptions {
-  callbacks?: string;
-  config?: string;
-  port?: number;
-  host?: string;
-  name?: string;
-  secure?: boolean;
-  privateKey?: string;
-  certificate?: string;
-  password?: string;
-  timeoutMs?: number;
-  memoryMb?: number;
-  cpuMs?: number;
-  workers?: number;
-  processes?: number;
-  adminPort?: number;
-  watch?: boolean;
-  dataDir?: string;
-}
+import type { ServeOptions } from './process/serve-options.js';
 
 function integer(min: number, max: number) {
   return (value: string): number => {

@@ -201,7 +201,7 @@ export class Engine {
     const s = this.register(parseServer(input, this.baseDir));
     if (s.config.active) {
       try {
-        await s.start();
+        await s.operations.run(() => s.start());
       } catch (err) {
         await this.forget(s);
         throw err;
@@ -212,11 +212,14 @@ export class Engine {
 
   async removeServer(name: string): Promise<void> {
     const s = this.server(name);
-    await s.stop();
-    await this.forget(s);
+    await s.operations.run(async () => {
+      await s.stop();
+      await this.forget(s);
+    });
   }
 
   private async forget(s: WebdatServer): Promise<void> {
+    s.removed = true;
     await Promise.all(s.instances.map((i) => this.pool.unload(i.lane, i.tenant)));
     for (const i of s.instances) this.byTenant.delete(i.tenant);
     this.servers.delete(s.name);
@@ -232,7 +235,7 @@ export class Engine {
     this.admin = null;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
-    await Promise.all([...this.servers.values()].map((s) => s.stop()));
+    await Promise.all([...this.servers.values()].map((s) => s.operations.run(() => s.stop())));
     await this.pool.close();
   }
 }

@@ -1,3 +1,5 @@
+import { WebdatError } from '@webdat/protocol';
+
 /**
  * Every error the engine reports to a user, declared once: a stable code, the process exit status it
  * leads to at start-up, and a message built from its details. docs/errors.md explains each code.
@@ -14,13 +16,7 @@ export const ENGINE_ERRORS = {
 } as const;
 export type EngineErrorCode = keyof typeof ENGINE_ERRORS;
 
-export class EngineError extends Error {
-  readonly code: EngineErrorCode;
-  constructor(code: EngineErrorCode, message: string) {
-    super(message);
-    this.name = 'EngineError';
-    this.code = code;
-  }
+export class EngineError extends WebdatError<EngineErrorCode> {
   get exitCode(): number {
     return ENGINE_ERRORS[this.code].exit;
   }

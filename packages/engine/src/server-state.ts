@@ -1,6 +1,6 @@
 import type { HttpResponse, WebSocket } from 'uWebSockets.js';
-import type { InfoSnapshot, Outcome } from '@webdat/protocol';
-import type { WebdatServer } from './server.js';
+import type { Event, HttpEvent, InfoSnapshot, Outcome } from '@webdat/protocol';
+import type { LimitsConfig, ServerConfig } from './config/schema.js';
 import type { Latency } from './http/latency.js';
 
 /** An event handed to the sandbox and not yet finished. `res` is set for HTTP events only, until answered. */
@@ -18,11 +18,35 @@ export interface PendingEvent {
   client?: string;
 }
 
+/**
+ * A server as its listener, its request path and its WebSocket behaviour see it. server.ts implements
+ * it; the socket side knows only this, so the server depends on its sockets and not the other way.
+ */
+export interface Endpoint {
+  readonly config: ServerConfig;
+  readonly name: string;
+  readonly limits: LimitsConfig;
+  readonly counters: Counters;
+  readonly latency: Latency;
+  readonly clients: Map<string, Ws>;
+  /** part of every client id, unique per process */
+  readonly clientTag: string;
+  /** the uWS topic of the server's broadcasts */
+  readonly topic: string;
+  readonly accepting: boolean;
+  readonly address: string;
+  pickInstance(): number;
+  submitHttp(p: PendingEvent, event: HttpEvent): void;
+  submitWs(ws: Ws, event: Event, checkQueue?: boolean): void;
+  joined(client: string): void;
+  left(client: string): void;
+}
+
 export interface WsData {
   client: string;
   uri: string;
   closed: boolean;
-  server: WebdatServer;
+  server: Endpoint;
   /** a connection's events all go to the instance that saw it open, so they stay in order */
   inst: number;
 }
@@ -63,6 +87,9 @@ export class Counters {
       errors_output: e.output,
       header_budget_breaches: this.headerBreaches,
       log_lines_dropped: this.logLinesDropped,
+      body_too_large: this.bodyTooLarge,
+      connections_refused: this.connectionsRefused,
+      slow_readers_closed: this.slowReadersClosed,
       primary: primary ? 1 : 0,
       isolates,
     };

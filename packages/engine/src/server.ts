@@ -8,12 +8,13 @@ import type { Logger } from './log.js';
 import type { ServerConfig } from './config/schema.js';
 import { EngineError } from './errors.js';
 import { checkTls } from './tls.js';
-import { Counters, type PendingEvent, type Ws } from './server-state.js';
+import { Counters, type Endpoint, type PendingEvent, type Ws } from './server-state.js';
 import { writeOutcome, writeResponse } from './http/write-response.js';
 import { Latency } from './http/latency.js';
 import type { Listener } from './net/listener.js';
 import type { Bus } from './cluster/bus.js';
 import { closeReason } from './ws/close-reason.js';
+import { OperationQueue } from './operation-queue.js';
 
 /** What a server needs from the engine that hosts it. */
 export interface ServerHost {
@@ -56,7 +57,7 @@ export interface Instance {
  * One Web Server DAT: its listening socket, its isolate's place in the pool, the events it has in
  * flight, and its lifecycle. Everything it writes to sockets goes through http/ and ws/ helpers.
  */
-export class WebdatServer {
+export class WebdatServer implements Endpoint {
   readonly config: ServerConfig;
   readonly name: string;
   readonly instances: Instance[];
@@ -72,6 +73,8 @@ export class WebdatServer {
   /** `webServer.primary`: the supervisor elects one process per server; alone, this one */
   primary: boolean;
   readonly pending = new Map<number, PendingEvent>();
+  /** whoever starts, stops, restarts, reloads or removes the server goes through this queue */
+  readonly operations = new OperationQueue();
   private readonly host: ServerHost;
   private logger: Logger | null = null;
   private listener: Listener | null = null;
@@ -90,6 +93,8 @@ export class WebdatServer {
    * With idleSeconds: the workers know the server (its isolate is built at its first event).
    */
   private loaded = false;
+  /** removed from its engine: an operation queued behind the removal must not bring it back */
+  removed = false;
 
   constructor(config: ServerConfig, instances: Array<{ tenant: number; lane: number }>, host: ServerHost) {
     this.config = config;
@@ -167,6 +172,7 @@ export class WebdatServer {
 
   /** Loads (or reloads) the callbacks into the isolate; the old code keeps serving if this fails. */
   async load(source?: string): Promise<void> {
+    this.assertPresent();
     const previous = this.source;
     this.source = source;
     const results = await Promise.all(this.instances.map((inst) => {
@@ -191,6 +197,7 @@ export class WebdatServer {
   }
 
   async start(): Promise<void> {
+    this.assertPresent();
     if (this.running) return;
     if (this.config.secure) {
       checkTls({ privateKey: this.config.privateKey!, certificate: this.config.certificate!, password: this.config.password });
@@ -242,6 +249,10 @@ export class WebdatServer {
     this.running = false;
     this.listener?.release();
     this.listener = null;
+  }
+
+  private assertPresent(): void {
+    if (this.removed) throw new EngineError('WEBDAT_ERR_SERVER_UNKNOWN', `server "${this.name}" was removed`);
   }
 
   async restart(): Promise<void> {

@@ -1,3 +1,5 @@
+import { WebdatError } from './webdat-error.js';
+
 /** Errors cross threads as { code, message } and are rebuilt by code, so `instanceof` is never needed. */
 export const ProtocolErrorCode = {
   decode: 'WEBDAT_ERR_PROTOCOL_DECODE',
@@ -6,14 +8,7 @@ export const ProtocolErrorCode = {
 } as const;
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];
 
-export class ProtocolError extends Error {
-  readonly code: ProtocolErrorCode;
-  constructor(code: ProtocolErrorCode, message: string) {
-    super(message);
-    this.name = 'ProtocolError';
-    this.code = code;
-  }
-}
+export class ProtocolError extends WebdatError<ProtocolErrorCode> {}
 
 export function isProtocolError(err: unknown): err is ProtocolError {
   return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string'

@@ -1,5 +1,5 @@
 /** Wire version: bumped whenever a message shape changes, so mismatched halves fail loudly. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** Events travel engine → worker. Small integers keep the msgpack records compact. */
 export const EventKind = {

@@ -128,6 +128,12 @@ export interface InfoSnapshot {
   errors_output: number;
   header_budget_breaches: number;
   log_lines_dropped: number;
+  /** requests answered 413: a body over `limits.maxBodyBytes` */
+  body_too_large: number;
+  /** WebSocket upgrades answered 503: `limits.maxConnections` reached, or the server stopping */
+  connections_refused: number;
+  /** WebSocket connections closed for reading too slowly (1 MiB unsent) */
+  slow_readers_closed: number;
   /** 1 where this process is the server's `webServer.primary` (SPEC §12); not an info channel of callbacks */
   primary: number;
   /** isolates the server holds now: fewer than its instances while idle with `limits.idleSeconds`; not an info channel of callbacks */

@@ -10,7 +10,8 @@ import {
 const info = {
   server_running: 1, websocket_connections: 0, requests: 3, errors_exception: 0, errors_timeout: 0, errors_memory: 0,
   errors_overloaded: 0, errors_internal: 0, timeouts: 0, memory_restarts: 0, bytes_in: 0, bytes_out: 0, isolate_heap_bytes: 0, cpu_time_ms: 0,
-  errors_output: 0, header_budget_breaches: 0, log_lines_dropped: 0, primary: 1, isolates: 1,
+  errors_output: 0, header_budget_breaches: 0, log_lines_dropped: 0,
+  body_too_large: 0, connections_refused: 0, slow_readers_closed: 0, primary: 1, isolates: 1,
 };
 const batch: Task = {
   v: PROTOCOL_VERSION, t: TaskKind.batch, batches: [{

@@ -1,3 +1,5 @@
+import { WebdatError } from '@webdat/protocol';
+
 /** Stable codes for everything the sandbox can refuse; messages are for humans, codes for programs. */
 export const SandboxErrorCode = {
   load: 'WEBDAT_ERR_CALLBACKS_LOAD',
@@ -13,11 +15,4 @@ export interface SandboxError {
   message: string;
 }
 
-export class CallbacksLoadError extends Error {
-  readonly code: SandboxErrorCode;
-  constructor(code: SandboxErrorCode, message: string) {
-    super(message);
-    this.name = 'CallbacksLoadError';
-    this.code = code;
-  }
-}
+export class CallbacksLoadError extends WebdatError<SandboxErrorCode> {}

@@ -46,7 +46,6 @@ export class AdminListener {
       history: new LatencyHistory(() => host.list()),
       log,
       audit: new AuditLog(log),
-      ops: new Map(),
     };
   }
 

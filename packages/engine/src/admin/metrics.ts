@@ -32,6 +32,9 @@ const PER_SERVER: Family[] = [
   { name: 'webdat_cpu_seconds_total', help: 'CPU time spent in the server\'s callbacks', kind: 'counter', read: (i) => i.cpu_time_ms / 1000 },
   { name: 'webdat_header_budget_breaches_total', help: 'Responses refused (500) for more header fields or bytes than limits.maxHeaders/maxHeaderBytes', kind: 'counter', read: (i) => i.header_budget_breaches },
   { name: 'webdat_log_lines_dropped_total', help: 'Log lines dropped over limits.logLinesPerSecond/logBytesPerSecond', kind: 'counter', read: (i) => i.log_lines_dropped },
+  { name: 'webdat_body_too_large_total', help: 'Requests answered 413 for a body over limits.maxBodyBytes', kind: 'counter', read: (i) => i.body_too_large },
+  { name: 'webdat_connections_refused_total', help: 'WebSocket upgrades answered 503: limits.maxConnections reached or the server stopping', kind: 'counter', read: (i) => i.connections_refused },
+  { name: 'webdat_slow_readers_closed_total', help: 'WebSocket connections closed for 1 MiB of sends their reader had not taken', kind: 'counter', read: (i) => i.slow_readers_closed },
 ];
 
 /** Error kinds as in `x-webdat-error`; `internal` also counts events canceled by a stop. */

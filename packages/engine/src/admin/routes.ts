@@ -44,8 +44,6 @@ export interface AdminContext {
   history: LatencyHistory;
   log: Logger;
   audit: AuditLog;
-  /** per-server chain, so start, stop, restart and reloads of one server never interleave */
-  ops: Map<string, Promise<unknown>>;
 }
 
 /** The largest callbacks source PUT accepts (a module, not a bundle of assets). */
@@ -214,19 +212,9 @@ function find(ctx: AdminContext, reply: Reply, name: string): WebdatServer | nul
   }
 }
 
-/** Runs `op` after every earlier operation on the same server has settled. */
-function serially<T>(ctx: AdminContext, name: string, op: () => Promise<T>): Promise<T> {
-  const previous = ctx.ops.get(name) ?? Promise.resolve();
-  const next = previous.then(op);
-  const tail = next.then(() => {}, () => {});
-  ctx.ops.set(name, tail);
-  void tail.then(() => { if (ctx.ops.get(name) === tail) ctx.ops.delete(name); });
-  return next;
-}
-
 function runAction(ctx: AdminContext, reply: Reply, req: AdminRequest, server: WebdatServer, action: Action): void {
   ctx.log.info({ server: server.name, remote: req.remote }, `admin: ${action}`);
-  serially(ctx, server.name, async () => {
+  server.operations.run(async () => {
     await server[action]();
     await fanOut(ctx.host.bus, { kind: 'action', server: server.name, action }, ctx.log);
   }).then(
@@ -268,7 +256,7 @@ function loadSource(ctx: AdminContext, reply: Reply, req: AdminRequest, server: 
     reply.error(400, 'bad-request', 'the callbacks source is not valid UTF-8');
     return;
   }
-  serially(ctx, server.name, async () => {
+  server.operations.run(async () => {
     await server.load(source);
     await fanOut(ctx.host.bus, { kind: 'upload', server: server.name, source }, ctx.log);
   }).then(

@@ -1,12 +1,18 @@
 import { EventKind } from '@webdat/protocol';
-import type { Engine } from '../engine.js';
 import type { WebdatServer } from '../server.js';
 import type { BusEvents, PeerAnswer, PeerRequest } from './bus.js';
 
 // What other engine processes ask of this one, applied to its servers. A server this process does
 // not know (a name from a newer config) is ignored: every process runs the same servers.
 
-export function peerEvents(engine: Engine): BusEvents {
+/** What peer events need of the engine (engine.ts implements it). */
+export interface PeerHost {
+  list(): WebdatServer[];
+  server(name: string): WebdatServer;
+  sharePort(name: string, port: number): void;
+}
+
+export function peerEvents(engine: PeerHost): BusEvents {
   const find = (name: string): WebdatServer | undefined => engine.list().find((s) => s.name === name);
   return {
     broadcast: (server, op, data) => find(server)?.publishLocal(op, data),
@@ -20,12 +26,11 @@ export function peerEvents(engine: Engine): BusEvents {
   };
 }
 
-async function answer(engine: Engine, req: PeerRequest): Promise<PeerAnswer> {
+async function answer(engine: PeerHost, req: PeerRequest): Promise<PeerAnswer> {
   if (req.kind === 'stats') return { servers: engine.list().map((s) => [s.name, s.info()]) };
   const s = engine.server(req.server);
   try {
-    if (req.kind === 'upload') await s.load(req.source);
-    else await s[req.action]();
+    await s.operations.run(() => req.kind === 'upload' ? s.load(req.source) : s[req.action]());
     return {};
   } catch (err) {
     return { error: (err as Error).message };

@@ -1,7 +1,6 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { EventKind } from '@webdat/protocol';
-import type { WebdatServer } from '../server.js';
-import type { PendingEvent } from '../server-state.js';
+import type { Endpoint, PendingEvent } from '../server-state.js';
 import { readBody } from './read-body.js';
 import { writeStatus } from './write-response.js';
 import { hostName } from '../net/host-router.js';
@@ -61,7 +60,7 @@ function refusal(uri: string, query: string): [status: string, kind: string, tex
   return null;
 }
 
-export function handleRequest(server: WebdatServer, res: HttpResponse, req: HttpRequest): void {
+export function handleRequest(server: Endpoint, res: HttpResponse, req: HttpRequest): void {
   const p: PendingEvent = { res, aborted: false, deadline: 0, inst: 0, start: now(), latency: server.latency };
   res.onAborted(() => { p.aborted = true; });
   const method = req.getCaseSensitiveMethod();

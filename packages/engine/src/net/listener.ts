@@ -1,11 +1,11 @@
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
-import type { WebdatServer } from '../server.js';
+import type { Endpoint } from '../server-state.js';
 import { EngineError } from '../errors.js';
-import { HostRouter, hostName } from './host-router.js';
+import { HostRouter } from './host-router.js';
 import { assertPortFree } from './port-free.js';
 import { freePort } from './free-port.js';
 import { handleRequest } from '../http/handle-request.js';
-import { writeStatus } from '../http/write-response.js';
+import { misdirected } from '../http/misdirected.js';
 import { wsBehavior } from '../ws/behavior.js';
 
 export interface ListenerSpec {
@@ -27,8 +27,8 @@ export interface ListenerSpec {
  */
 export class Listener {
   readonly spec: ListenerSpec;
-  private readonly router = new HostRouter<WebdatServer>();
-  private readonly running = new Set<WebdatServer>();
+  private readonly router = new HostRouter<Endpoint>();
+  private readonly running = new Set<Endpoint>();
   private readonly sniNames = new Set<string>();
   private app: TemplatedApp | null = null;
   private socket: us_listen_socket | null = null;
@@ -46,7 +46,7 @@ export class Listener {
   }
 
   /** Routes the server's hosts here and opens the socket if it was closed; returns the bound port. */
-  async attach(server: WebdatServer): Promise<number> {
+  async attach(server: Endpoint): Promise<number> {
     this.router.remove(server);
     this.router.add(server.config.hosts, server);
     const app = this.app ?? this.createApp(server);
@@ -71,7 +71,7 @@ export class Listener {
    * stop closes the listening socket. Open connections stay until `release`, so the server can still
    * close its WebSockets with a proper code.
    */
-  detach(server: WebdatServer): void {
+  detach(server: Endpoint): void {
     this.running.delete(server);
     if (this.running.size > 0 || this.socket === null) return;
     uWS.us_listen_socket_close(this.socket);
@@ -87,7 +87,7 @@ export class Listener {
   }
 
   /** The server was removed from the engine: its hosts are no longer routed here. */
-  forget(server: WebdatServer): void {
+  forget(server: Endpoint): void {
     this.detach(server);
     this.release();
     this.router.remove(server);
@@ -102,11 +102,11 @@ export class Listener {
   }
 
   /** The server a request is for; the Host header is read only when the port serves several names. */
-  route(req: HttpRequest): WebdatServer | null {
+  route(req: HttpRequest): Endpoint | null {
     return this.router.sole ?? this.router.match(req.getHeader('host'));
   }
 
-  private createApp(first: WebdatServer): TemplatedApp {
+  private createApp(first: Endpoint): TemplatedApp {
     let app: TemplatedApp;
     const c = first.config;
     try {
@@ -123,7 +123,7 @@ export class Listener {
   }
 
   private addRoutes(app: TemplatedApp): void {
-    app.ws('/*', wsBehavior(this));
+    app.ws('/*', wsBehavior(this.spec.maxPayloadLength, (req) => this.route(req)));
     app.any('/*', (res: HttpResponse, req: HttpRequest) => {
       const server = this.route(req);
       if (server === null) misdirected(res, req);
@@ -131,7 +131,7 @@ export class Listener {
     });
   }
 
-  private addServerNames(app: TemplatedApp, server: WebdatServer): void {
+  private addServerNames(app: TemplatedApp, server: Endpoint): void {
     const c = server.config;
     for (const name of c.hosts ?? []) {
       if (this.sniNames.has(name)) continue;
@@ -140,11 +140,4 @@ export class Listener {
       this.sniNames.add(name);
     }
   }
-}
-
-/** No server on this port claims the Host header, and the port has no default server. */
-export function misdirected(res: HttpResponse, req: HttpRequest): void {
-  const p = { res, aborted: false, deadline: 0, inst: 0, start: 0, latency: null };
-  if (hostName(req.getHeader('host')) === null) writeStatus(p, '400 Bad Request', 'bad-request', 'Missing or invalid Host header.\n', true);
-  else writeStatus(p, '421 Misdirected Request', 'unknown-host', 'No server here answers for this host name.\n', false);
 }

@@ -5,7 +5,7 @@ import { loadConfigFile, parseConfig } from '../config/load.js';
 import { adminSchema, type EngineConfig } from '../config/schema.js';
 import { Engine } from '../engine.js';
 import { watchCallbacks } from '../reload/watch-callbacks.js';
-import type { ServeOptions } from '../cli.js';
+import type { ServeOptions } from './serve-options.js';
 import { IpcBus, PROCESSES_ENV } from '../cluster/ipc-bus.js';
 import type { Init } from '../cluster/messages.js';
 import type { RedisBus } from '../cluster/redis-bus.js';

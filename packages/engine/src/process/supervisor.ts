@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ACTIVITY_FILE_ENV, readActivity } from '@webdat/sandbox';
-import type { ServeOptions } from '../cli.js';
+import type { ServeOptions } from './serve-options.js';
 import { Blame, DEATH_WINDOW_MS, QUARANTINE_AFTER, SUSPECTS_ENV } from './blame.js';
 import { MAX_PROCESSES } from '../config/schema.js';
 import { Hub } from '../cluster/hub.js';

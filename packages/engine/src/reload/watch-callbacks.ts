@@ -16,10 +16,9 @@ function watchServer(server: WebdatServer, engine: Engine): fs.FSWatcher {
   const entry = server.config.callbacks!;
   const log = engine.logger.child({ server: server.name });
   let timer: NodeJS.Timeout | null = null;
-  let reloading = Promise.resolve();
   const reload = () => {
     timer = null;
-    reloading = reloading.then(async () => {
+    void server.operations.run(async () => {
       if (!fs.existsSync(entry)) return; // mid-rename: the next event brings the new file
       try {
         await server.load();

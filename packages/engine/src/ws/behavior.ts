@@ -1,9 +1,8 @@
 import type { HttpRequest, HttpResponse, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
 import { EventKind } from '@webdat/protocol';
-import type { Listener } from '../net/listener.js';
-import type { Ws, WsData } from '../server-state.js';
+import type { Endpoint, Ws, WsData } from '../server-state.js';
 import { remoteAddress } from '../http/handle-request.js';
-import { misdirected } from '../net/listener.js';
+import { misdirected } from '../http/misdirected.js';
 
 /** Per-connection send buffer before a slow reader is disconnected (see README, "Slow readers"). */
 export const MAX_BACKPRESSURE = 1024 * 1024;
@@ -27,16 +26,19 @@ function admittedPayload(maxMessageBytes: number): number {
   return Math.min(2 * maxMessageBytes, 0x7fffffff);
 }
 
-/** One behaviour per listener; each connection carries the server its Host header chose. */
-export function wsBehavior(listener: Listener): WebSocketBehavior<WsData> {
+/**
+ * One behaviour per listener; each connection carries the server `route` chose by its Host header.
+ * `maxMessageBytes` is the largest of the servers on the listener.
+ */
+export function wsBehavior(maxMessageBytes: number, route: (req: HttpRequest) => Endpoint | null): WebSocketBehavior<WsData> {
   return {
-    maxPayloadLength: admittedPayload(listener.spec.maxPayloadLength),
+    maxPayloadLength: admittedPayload(maxMessageBytes),
     maxBackpressure: MAX_BACKPRESSURE,
     closeOnBackpressureLimit: 1,
     idleTimeout: 120,
     sendPingsAutomatically: true,
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
-      const server = listener.route(req);
+      const server = route(req);
       if (server === null) { misdirected(res, req); return; }
       const query = req.getQuery();
       const uri = query ? `${req.getUrl()}?${query}` : req.getUrl();
