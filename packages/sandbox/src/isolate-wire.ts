@@ -1,50 +1,97 @@
 import {
-  CommandKind, EventKind, LOG_LEVELS, OUTCOMES, WsOp,
-  type Command, type Event, type LogLevel, type Outcome,
+  COMMAND_LAYOUTS, COMMAND_LEAD, EVENT_LAYOUTS, EVENT_LEAD, LOG_LEVELS, OUTCOMES, WsOp, isolateOrder,
+  type Command, type Event, type FieldType, type HttpEvent,
 } from '@webdat/protocol';
 import { requestData } from './http-message.js';
 
-// What crosses into and out of an isolate: two flat arrays of strings, numbers and byte arrays, one
-// field after another. isolated-vm copies such an array for about half of what the same fields cost
-// as objects (profiled, hello world, in and out: 2.78 → 1.61 µs per event). The layouts below are
-// the contract with prelude/dispatcher.ts, which reads and writes them inside the isolate.
-//
-// Events in (`at[i]` is where event i starts):
-//   http                  k, id, method, uri, query, n, ...n header fields, data, clientAddress, serverAddress
-//   wsOpen                k, id, client, uri
-//   wsText/Binary/Ping/Pong  k, id, client, data
-//   wsClose, peerJoin/Leave  k, id, client
-//   serverStart/Stop      k, id
-// Commands out:
-//   respond   c, id, outcome, status, reason, n, ...n header fields, body
-//   done      c, id, outcome
-//   wsSend    c, client, op, data
-//   wsClose   c, client, code, reason
-//   broadcast c, op, data
-//   log       c, level, msg
+// The worker's half of the isolate wire (layout: protocol/src/isolate-layout.ts, derived from the
+// wire table): events are flattened into the isolate, commands read out of it.
 //
 // The way out is read field by field and checked here, on the worker: the callbacks share their
 // isolate with the dispatcher and can replace the built-ins it uses (Array.prototype.push, say), so
 // its output is as untrusted as they are. Anything malformed ends that tenant's turn alone; it never
 // reaches the I/O thread, whose decoder would take the whole worker for lost.
 
+const outcomes = new Set<unknown>(OUTCOMES);
+const levels = new Set<unknown>(LOG_LEVELS);
+const wsOps = new Set<unknown>([WsOp.text, WsOp.binary, WsOp.ping]);
+const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
+
+/** One check per field type the isolate writes: what was wrong, or null when the value fits. */
+const FIELD_CHECKS: { readonly [T in FieldType]?: (v: unknown) => string | null } = {
+  int: (v) => isInt(v) ? null : 'is not an integer',
+  number: (v) => typeof v === 'number' ? null : 'is not a number',
+  string: (v) => typeof v === 'string' ? null : 'is not a string',
+  bytes: (v) => v instanceof Uint8Array ? null : 'is not bytes',
+  payload: (v) => typeof v === 'string' || v instanceof Uint8Array ? null : 'is neither a string nor bytes',
+  outcome: (v) => outcomes.has(v) ? null : 'is not one of the known outcomes',
+  wsOp: (v) => wsOps.has(v) ? null : 'is not text, binary or ping',
+  broadcastOp: (v) => v === WsOp.text || v === WsOp.binary ? null : 'is not text or binary',
+  level: (v) => levels.has(v) ? null : 'is not one of the known log levels',
+};
+const NO_CHECK = (): null => null;
+
+/** A message's fields in table order (host-only ones left out), as parallel arrays for the hot loops. */
+interface Plan {
+  kind: string;
+  names: string[];
+  types: FieldType[];
+  /** offset from the kind; for the list field, where its count is */
+  at: number[];
+  checks: Array<(v: unknown) => string | null>;
+  /** index of the list field in `names`, or -1 */
+  list: number;
+  /** a list of name/value pairs: its count must be even */
+  pairs: boolean;
+  /** slots before the list: the kind (and id) and the fixed fields */
+  size: number;
+  /** the fixed fields' indexes in wire order */
+  fixed: number[];
+}
+
+function plans(layouts: typeof EVENT_LAYOUTS, lead: number, reading: boolean): Plan[] {
+  const out: Plan[] = [];
+  for (const [k, { name: kind, fields }] of layouts) {
+    const order = isolateOrder(fields, lead);
+    const plan: Plan = { kind, names: [], types: [], at: [], checks: [], list: -1, pairs: false, size: order.listAt, fixed: [] };
+    for (const [name, type] of fields) {
+      const fixed = order.fixed.find(([n]) => n === name);
+      const isList = order.list !== null && order.list[0] === name;
+      if (fixed === undefined && !isList) continue;
+      const check = FIELD_CHECKS[type];
+      // Every field the isolate writes is checked: a table entry this reader cannot check fails at load.
+      if (reading && !isList && check === undefined) throw new Error(`the isolate wire cannot read a ${type} field`);
+      if (isList) { plan.list = plan.names.length; plan.pairs = type === 'pairs'; }
+      plan.names.push(name);
+      plan.types.push(type);
+      plan.at.push(isList ? order.listAt : fixed![2]);
+      plan.checks.push(check ?? NO_CHECK);
+    }
+    plan.fixed = order.fixed.map(([n]) => plan.names.indexOf(n));
+    out[k] = plan;
+  }
+  return out;
+}
+const EVENT_PLANS = plans(EVENT_LAYOUTS, EVENT_LEAD, false);
+const COMMAND_PLANS = plans(COMMAND_LAYOUTS, COMMAND_LEAD, true);
+
 export function flattenEvents(events: Event[]): { flat: unknown[]; at: number[] } {
   const flat: unknown[] = [];
   const at: number[] = [];
   for (const e of events) {
     at.push(flat.length);
-    switch (e.k) {
-      case EventKind.http:
-        flat.push(e.k, e.id, e.method, e.uri, e.query, e.headers.length);
-        for (const h of e.headers) flat.push(h);
-        flat.push(requestData(e), e.clientAddress, e.serverAddress);
-        break;
-      case EventKind.wsOpen: flat.push(e.k, e.id, e.client, e.uri); break;
-      case EventKind.wsText: case EventKind.wsBinary: case EventKind.wsPing: case EventKind.wsPong:
-        flat.push(e.k, e.id, e.client, e.data);
-        break;
-      case EventKind.wsClose: case EventKind.peerJoin: case EventKind.peerLeave: flat.push(e.k, e.id, e.client); break;
-      default: flat.push(e.k, e.id);
+    const plan = EVENT_PLANS[e.k];
+    const fields = e as unknown as Record<string, unknown>;
+    flat.push(e.k, e.id);
+    const fixed = plan.fixed;
+    for (let j = 0; j < fixed.length; j++) {
+      const f = fixed[j];
+      flat.push(plan.types[f] === 'requestBody' ? requestData(e as HttpEvent) : fields[plan.names[f]]);
+    }
+    if (plan.list >= 0) {
+      const list = fields[plan.names[plan.list]] as unknown[];
+      flat.push(list.length);
+      for (let j = 0; j < list.length; j++) flat.push(list[j]);
     }
   }
   return { flat, at };
@@ -53,79 +100,41 @@ export function flattenEvents(events: Event[]): { flat: unknown[]; at: number[] 
 /** The isolate's output was not a well-formed command list. */
 export class WireError extends Error {}
 
-const outcomes = new Set<unknown>(OUTCOMES);
-const levels = new Set<unknown>(LOG_LEVELS);
-const wsOps = new Set<unknown>([WsOp.text, WsOp.binary, WsOp.ping]);
-
 /** Reads the isolate's commands into `out`; throws WireError at the first field that is not what its layout says. */
 export function readCommands(flat: unknown, out: Command[]): void {
   if (!Array.isArray(flat)) throw new WireError('the command list is not an array');
   const f: unknown[] = flat;
   let i = 0;
-  const field = (): unknown => {
-    if (i >= f.length) throw new WireError('the command list ends inside a command');
-    return f[i++];
-  };
-  const int = (what: string): number => {
-    const v = field();
-    if (typeof v !== 'number' || !Number.isInteger(v)) throw new WireError(`${what} is not an integer`);
-    return v;
-  };
-  const text = (what: string): string => {
-    const v = field();
-    if (typeof v !== 'string') throw new WireError(`${what} is not a string`);
-    return v;
-  };
-  const payload = (what: string): string | Uint8Array => {
-    const v = field();
-    if (typeof v !== 'string' && !(v instanceof Uint8Array)) throw new WireError(`${what} is neither a string nor bytes`);
-    return v;
-  };
-  const outcome = (): Outcome => {
-    const v = field();
-    if (!outcomes.has(v)) throw new WireError('an outcome is not one of the known ones');
-    return v as Outcome;
-  };
   while (i < f.length) {
-    const c = field();
-    switch (c) {
-      case CommandKind.respond: {
-        const id = int('a response id');
-        const o = outcome();
-        const status = field();
-        if (typeof status !== 'number') throw new WireError('a status is not a number');
-        const reason = text('a status reason');
-        const n = int('a header count');
-        if (n < 0 || n % 2 !== 0 || n > f.length - i) throw new WireError('a header count is out of range');
-        const headers: string[] = new Array(n);
-        for (let h = 0; h < n; h++) headers[h] = text('a header field');
-        out.push({ c, id, o, status, reason, headers, body: payload('a response body') });
-        break;
+    const c = f[i];
+    const plan = isInt(c) ? COMMAND_PLANS[c as number] : undefined;
+    if (plan === undefined) throw new WireError('a command kind is not one of the known ones');
+    if (i + plan.size > f.length - (plan.list >= 0 ? 1 : 0)) throw new WireError(`the command list ends inside a ${plan.kind}`);
+    // Keys are set in table order: the shape the I/O thread's codec knows (protocol shapes.ts).
+    const cmd: Record<string, unknown> = { c };
+    let end = i + plan.size;
+    const names = plan.names;
+    for (let j = 0; j < names.length; j++) {
+      const v = f[i + plan.at[j]];
+      if (j === plan.list) {
+        const n = v as number;
+        if (!isInt(v) || n < 0 || (plan.pairs && n % 2 !== 0) || n > f.length - end - 1) throw new WireError(`${plan.kind}.${names[j]}: the count is out of range`);
+        const items: string[] = new Array(n);
+        for (let h = 0; h < n; h++) {
+          const item = f[end + 1 + h];
+          if (typeof item !== 'string') throw new WireError(`${plan.kind}.${names[j]}: an item is not a string`);
+          items[h] = item;
+        }
+        cmd[names[j]] = items;
+        end += 1 + n;
+        continue;
       }
-      case CommandKind.done: out.push({ c, id: int('an event id'), o: outcome() }); break;
-      case CommandKind.wsSend: {
-        const client = text('a client id');
-        const op = field();
-        if (!wsOps.has(op)) throw new WireError('a send op is not text, binary or ping');
-        out.push({ c, client, op: op as WsOp, data: payload('a message') });
-        break;
-      }
-      case CommandKind.wsClose: out.push({ c, client: text('a client id'), code: int('a close code'), reason: text('a close reason') }); break;
-      case CommandKind.broadcast: {
-        const op = field();
-        if (op !== WsOp.text && op !== WsOp.binary) throw new WireError('a broadcast op is not text or binary');
-        out.push({ c, op, data: payload('a broadcast message') });
-        break;
-      }
-      case CommandKind.log: {
-        const level = field();
-        if (!levels.has(level)) throw new WireError('a log level is not one of the known ones');
-        out.push({ c, level: level as LogLevel, msg: text('a log message') });
-        break;
-      }
-      default:
-        throw new WireError('a command kind is not one of the known ones');
+      const wrong = plan.checks[j](v);
+      if (wrong !== null) throw new WireError(`${plan.kind}.${names[j]} ${wrong}`);
+      cmd[names[j]] = v;
     }
+    out.push(cmd as Command);
+    i = end;
   }
 }
 
