@@ -6,3 +6,5 @@ export type * from './messages.js';
 export * from './errors.js';
 export { checkEvent, checkCommand, checkTask, checkBatchResult, checkLoadResult } from './guards.js';
 export { encode, decodeTask, decodeBatchResult, decodeLoadResult } from './codec.js';
+export * from './body-ring.js';
+export * from './activity.js';
