@@ -2,6 +2,7 @@ export * from './kinds.js';
 export * from './wire-table.js';
 export * from './isolate-layout.js';
 export * from './info.js';
+export { SHAPES } from './shapes.js';
 export type * from './messages.js';
 export * from './errors.js';
 export { checkEvent, checkCommand, checkTask, checkBatchResult, checkLoadResult } from './guards.js';
