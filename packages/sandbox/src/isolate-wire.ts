@@ -1,6 +1,6 @@
 import {
   COMMAND_LAYOUTS, COMMAND_LEAD, EVENT_LAYOUTS, EVENT_LEAD, LOG_LEVELS, OUTCOMES, WsOp, isolateOrder,
-  type Command, type Event, type FieldType, type HttpEvent,
+  type Command, type Event, type FieldType,
 } from '@webdat/protocol';
 import { requestData } from './http-message.js';
 
@@ -75,25 +75,41 @@ function plans(layouts: typeof EVENT_LAYOUTS, lead: number, reading: boolean): P
 const EVENT_PLANS = plans(EVENT_LAYOUTS, EVENT_LEAD, false);
 const COMMAND_PLANS = plans(COMMAND_LAYOUTS, COMMAND_LEAD, true);
 
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+/**
+ * The event writer, compiled from the table when the module loads: a switch with one push of every
+ * event kind's fields. Reading fields by name from the table at run time cost twice as much per event
+ * (profiled: ~100 → ~200 ns per hello-world event); compiled, it is the code one would write by hand.
+ */
+function compileFlatten(): (events: Event[], flat: unknown[], at: number[], data: typeof requestData) => void {
+  const cases: string[] = [];
+  for (const [k, plan] of EVENT_PLANS.entries()) {
+    if (plan === undefined) continue;
+    for (const name of plan.names) if (!IDENTIFIER.test(name)) throw new Error(`wire table: ${JSON.stringify(name)} is not a field name`);
+    const fixed = plan.fixed.map((f) => plan.types[f] === 'requestBody' ? 'data(e)' : `e.${plan.names[f]}`);
+    let code = `case ${k}: flat.push(${k}, e.id${fixed.map((f) => `, ${f}`).join('')});`;
+    if (plan.list >= 0) {
+      code += ` { const l = e.${plan.names[plan.list]}; flat.push(l.length); for (let j = 0; j < l.length; j++) flat.push(l[j]); }`;
+    }
+    cases.push(`${code} break;`);
+  }
+  const body = `for (let i = 0; i < events.length; i++) {
+  const e = events[i];
+  at.push(flat.length);
+  switch (e.k) {
+${cases.join('\n')}
+  default: throw new Error('an event of unknown kind ' + e.k);
+  }
+}`;
+  return new Function('events', 'flat', 'at', 'data', body) as ReturnType<typeof compileFlatten>;
+}
+const flatten = compileFlatten();
+
 export function flattenEvents(events: Event[]): { flat: unknown[]; at: number[] } {
   const flat: unknown[] = [];
   const at: number[] = [];
-  for (const e of events) {
-    at.push(flat.length);
-    const plan = EVENT_PLANS[e.k];
-    const fields = e as unknown as Record<string, unknown>;
-    flat.push(e.k, e.id);
-    const fixed = plan.fixed;
-    for (let j = 0; j < fixed.length; j++) {
-      const f = fixed[j];
-      flat.push(plan.types[f] === 'requestBody' ? requestData(e as HttpEvent) : fields[plan.names[f]]);
-    }
-    if (plan.list >= 0) {
-      const list = fields[plan.names[plan.list]] as unknown[];
-      flat.push(list.length);
-      for (let j = 0; j < list.length; j++) flat.push(list[j]);
-    }
-  }
+  flatten(events, flat, at, requestData);
   return { flat, at };
 }
 

@@ -28,7 +28,9 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
   const E_HTTP = E.http.k, E_WS_OPEN = E.wsOpen.k, E_WS_CLOSE = E.wsClose.k, E_START = E.serverStart.k, E_STOP = E.serverStop.k;
   const E_PEER_JOIN = E.peerJoin.k, E_PEER_LEAVE = E.peerLeave.k;
   const W_TEXT = W.text, W_BINARY = W.binary, W_PING = W.ping;
-  const HTTP = E.http.at;
+  const H = E.http.at;
+  const H_METHOD = H.method, H_URI = H.uri, H_QUERY = H.query, H_DATA = H.body, H_HEADERS = H.headers;
+  const H_CLIENT_ADDRESS = H.clientAddress, H_SERVER_ADDRESS = H.serverAddress;
   const MAX_LOG_CHARS = 16384;
   const MAX_LOGS_PER_CALL = 1000;
   /** By event kind: the callback it calls and where its fields are (offsets from the kind). */
@@ -274,7 +276,7 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
   /** An HTTP event at f[p]; its header fields are the last, after their count. */
   function makeRequest(f: any[], p: number): any {
     const headers: Record<string, string> = I.objectCreate(null);
-    const first = p + HTTP.headers + 1;
+    const first = p + H_HEADERS + 1;
     const n: number = f[first - 1];
     for (let j = first; j < first + n; j += 2) {
       const name = f[j];
@@ -282,13 +284,13 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
       headers[name] = I.hasOwn(headers, name) ? headers[name] + ', ' + f[j + 1] : f[j + 1];
     }
     const req: any = I.objectCreate(null);
-    req.method = f[p + HTTP.method];
-    req.uri = f[p + HTTP.uri];
-    req.pars = parsePars(f[p + HTTP.query]);
-    req.clientAddress = f[p + HTTP.clientAddress];
-    req.serverAddress = f[p + HTTP.serverAddress];
+    req.method = f[p + H_METHOD];
+    req.uri = f[p + H_URI];
+    req.pars = parsePars(f[p + H_QUERY]);
+    req.clientAddress = f[p + H_CLIENT_ADDRESS];
+    req.serverAddress = f[p + H_SERVER_ADDRESS];
     req.headers = headers;
-    req.data = f[p + HTTP.body];
+    req.data = f[p + H_DATA];
     const names = I.objectKeys(headers);
     for (let i = 0; i < names.length; i++) req[canonical(names[i])] = headers[names[i]];
     plain(headers);
