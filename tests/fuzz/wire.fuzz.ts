@@ -22,7 +22,7 @@ const payload = fc.oneof(text, fc.uint8Array({ maxLength: 8 }));
 const even = (h: string[]) => h.slice(0, h.length - (h.length % 2));
 const values: { [T in FieldType]: fc.Arbitrary<unknown> } = {
   int: fc.oneof(fc.nat(), fc.integer()),
-  number: fc.oneof(fc.integer({ min: 100, max: 999 }), fc.double()),
+  status: fc.oneof(fc.integer({ min: 100, max: 999 }), fc.double()),
   string: text,
   bytes: fc.uint8Array({ maxLength: 8 }),
   payload,

@@ -13,13 +13,14 @@ import type { LogLevel, Outcome, WsOp } from './kinds.js';
  * isolate wire's reader; the TypeScript type it stands for is FieldValue below.
  */
 export type FieldType =
-  | 'int' | 'number' | 'string' | 'bytes' | 'payload' | 'requestBody' | 'pairs' | 'strings'
+  | 'int' | 'status' | 'string' | 'bytes' | 'payload' | 'requestBody' | 'pairs' | 'strings'
   | 'outcome' | 'wsOp' | 'broadcastOp' | 'level' | 'ringSlot';
 
 export interface FieldValue {
   int: number;
-  /** any number: an HTTP status is judged by the worker's response check, which answers a bad one with a 500 */
-  number: number;
+  /** an HTTP status: any number out of the isolate (the worker's response check answers a bad one with a
+   *  500), an integer across threads */
+  status: number;
   string: string;
   bytes: Uint8Array;
   /** text or bytes, sent as they are */
@@ -71,7 +72,7 @@ export const COMMANDS = {
   /** the answer to an HTTP event */
   respond: {
     c: 1,
-    fields: [['id', 'int'], ['o', 'outcome'], ['status', 'number'], ['reason', 'string'], ['headers', 'pairs'],
+    fields: [['id', 'int'], ['o', 'outcome'], ['status', 'status'], ['reason', 'string'], ['headers', 'pairs'],
       ['body', 'payload'], ['rb', 'ringSlot']],
   },
   /**

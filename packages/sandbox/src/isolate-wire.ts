@@ -20,7 +20,7 @@ const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
 /** One check per field type the isolate writes: what was wrong, or null when the value fits. */
 const FIELD_CHECKS: { readonly [T in FieldType]?: (v: unknown) => string | null } = {
   int: (v) => isInt(v) ? null : 'is not an integer',
-  number: (v) => typeof v === 'number' ? null : 'is not a number',
+  status: (v) => typeof v === 'number' ? null : 'is not a number',
   string: (v) => typeof v === 'string' ? null : 'is not a string',
   bytes: (v) => v instanceof Uint8Array ? null : 'is not bytes',
   payload: (v) => typeof v === 'string' || v instanceof Uint8Array ? null : 'is neither a string nor bytes',

@@ -12,7 +12,7 @@ import { flattenEvents, readCommands, WireError } from '../src/isolate-wire.ts';
 // event field sits where the dispatcher reads it.
 
 const SAMPLE: { [T in FieldType]: unknown } = {
-  int: 7, number: 404, string: 'é x', bytes: new Uint8Array([1, 2, 3]), payload: 'body', requestBody: new Uint8Array([9]),
+  int: 7, status: 404, string: 'é x', bytes: new Uint8Array([1, 2, 3]), payload: 'body', requestBody: new Uint8Array([9]),
   pairs: ['a', '1', 'b', '2'], strings: ['s'], outcome: 'timeout', wsOp: WsOp.ping, broadcastOp: WsOp.binary,
   level: 'warn', ringSlot: [0, 1],
 };
