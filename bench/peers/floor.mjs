@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import uWS from 'uWebSockets.js';
 import { Piscina } from 'piscina';
-import { EventKind, PROTOCOL_VERSION, TaskKind, decodeBatchResult, encode } from '@webdat/protocol';
+import { EventKind, INFO_FIELDS, PROTOCOL_VERSION, TaskKind, decodeBatchResult, encode } from '@webdat/protocol';
 import { HELLO } from '../lib/payloads.mjs';
 
 const STAGES = ['next-turn', 'hop', 'events', 'codec'];
@@ -42,10 +42,7 @@ function answer(p, status, headers, body) {
 }
 const PLAIN = ['content-type', 'text/plain'];
 // webdat sends the server's info channels with every batch; so does this.
-const INFO = {
-  server_running: 1, websocket_connections: 0, requests: 0, errors_exception: 0, errors_timeout: 0, errors_memory: 0,
-  errors_overloaded: 0, errors_internal: 0, timeouts: 0, memory_restarts: 0, bytes_in: 0, bytes_out: 0, isolate_heap_bytes: 0, cpu_time_ms: 0,
-};
+const INFO = { ...Object.fromEntries(INFO_FIELDS.map((k) => [k, 0])), server_running: 1 };
 
 function flush() {
   scheduled = false;

@@ -5,38 +5,14 @@
 // compilation does not erase is refused). The sandbox's globals (fetch, Headers, timers) are typed in
 // `@webdat/engine/globals` for projects without the DOM library.
 
+import type { InfoChannels } from '@webdat/protocol';
+
 /** An opaque, readable id of one WebSocket connection, unique while the server runs ("127.0.0.1#12"). */
 export type ClientId = string;
 
-/** `webServer.info`: the info channels of the Web Server DAT plus counters. */
-export interface InfoChannels {
-  server_running: 0 | 1;
-  websocket_connections: number;
-  requests: number;
-  errors_exception: number;
-  errors_timeout: number;
-  errors_memory: number;
-  errors_overloaded: number;
-  errors_internal: number;
-  timeouts: number;
-  memory_restarts: number;
-  bytes_in: number;
-  bytes_out: number;
-  isolate_heap_bytes: number;
-  cpu_time_ms: number;
-  /** invocations stopped for sending more than `limits.maxOutputBytes` */
-  errors_output: number;
-  /** responses refused (500) for more header fields or bytes than the limits allow */
-  header_budget_breaches: number;
-  /** log lines dropped over `limits.logLinesPerSecond` / `logBytesPerSecond` */
-  log_lines_dropped: number;
-  /** requests answered 413: a body over `limits.maxBodyBytes` */
-  body_too_large: number;
-  /** WebSocket upgrades answered 503: `limits.maxConnections` reached, or the server stopping */
-  connections_refused: number;
-  /** WebSocket connections closed for reading too slowly (1 MiB unsent) */
-  slow_readers_closed: number;
-}
+/** `webServer.info`: the info channels of the Web Server DAT plus counters (listed, with what each
+ *  counts, in @webdat/protocol's info.ts). */
+export type { InfoChannels };
 
 export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView;
 

@@ -1,5 +1,8 @@
 import fc from 'fast-check';
-import { CommandKind, LOG_LEVELS, OUTCOMES, WsOp, checkCommand, type Command } from '../../packages/protocol/src/index.ts';
+import {
+  COMMAND_LAYOUTS, COMMAND_LEAD, CommandKind, LOG_LEVELS, OUTCOMES, WsOp, checkCommand, isolateOrder,
+  type Command, type FieldType,
+} from '../../packages/protocol/src/index.ts';
 import { WireError, readCommands } from '../../packages/sandbox/src/isolate-wire.ts';
 import { checkResponse } from '../../packages/sandbox/src/http-message.ts';
 import { oddValue } from './inputs.ts';
@@ -16,15 +19,31 @@ const field = fc.oneof(
 );
 const text = fc.string({ maxLength: 8 });
 const payload = fc.oneof(text, fc.uint8Array({ maxLength: 8 }));
-const wellFormed = fc.oneof(
-  fc.tuple(fc.nat(), fc.constantFrom(...OUTCOMES), fc.oneof(fc.integer({ min: 100, max: 999 }), fc.double()), text, fc.array(text, { maxLength: 6 }), payload)
-    .map(([id, o, status, reason, h, body]) => [CommandKind.respond, id, o, status, reason, h.length - (h.length % 2), ...h.slice(0, h.length - (h.length % 2)), body]),
-  fc.tuple(fc.nat(), fc.constantFrom(...OUTCOMES)).map(([id, o]) => [CommandKind.done, id, o]),
-  fc.tuple(text, fc.constantFrom(WsOp.text, WsOp.binary, WsOp.ping), payload).map(([c, op, d]) => [CommandKind.wsSend, c, op, d]),
-  fc.tuple(text, fc.integer(), text).map(([c, code, r]) => [CommandKind.wsClose, c, code, r]),
-  fc.tuple(fc.constantFrom(WsOp.text, WsOp.binary), payload).map(([op, d]) => [CommandKind.broadcast, op, d]),
-  fc.tuple(fc.constantFrom(...LOG_LEVELS), text).map(([l, m]) => [CommandKind.log, l, m]),
-);
+const even = (h: string[]) => h.slice(0, h.length - (h.length % 2));
+const values: { [T in FieldType]: fc.Arbitrary<unknown> } = {
+  int: fc.oneof(fc.nat(), fc.integer()),
+  status: fc.oneof(fc.integer({ min: 100, max: 999 }), fc.double()),
+  string: text,
+  bytes: fc.uint8Array({ maxLength: 8 }),
+  payload,
+  requestBody: fc.option(fc.uint8Array({ maxLength: 8 })),
+  pairs: fc.array(text, { maxLength: 6 }).map(even),
+  strings: fc.array(text, { maxLength: 6 }),
+  outcome: fc.constantFrom(...OUTCOMES),
+  wsOp: fc.constantFrom(WsOp.text, WsOp.binary, WsOp.ping),
+  broadcastOp: fc.constantFrom(WsOp.text, WsOp.binary),
+  level: fc.constantFrom(...LOG_LEVELS),
+  ringSlot: fc.tuple(fc.nat(), fc.nat()),
+};
+/** Every command of the wire table, laid out as the dispatcher's writers lay it out. */
+const wellFormed = fc.oneof(...[...COMMAND_LAYOUTS].map(([c, { fields }]) => {
+  const order = isolateOrder(fields, COMMAND_LEAD);
+  return fc.tuple(...order.fixed.map(([, type]) => values[type]), order.list === null ? fc.constant([]) : values[order.list[1]])
+    .map((v) => {
+      const list = v.pop() as unknown[];
+      return order.list === null ? [c, ...v] : [c, ...v, list.length, ...list];
+    });
+}));
 /** A list of well-formed commands with a few fields replaced, dropped or inserted. */
 const mutated = fc.tuple(fc.array(wellFormed, { maxLength: 4 }), fc.array(fc.tuple(fc.nat(), field, fc.constantFrom('replace', 'drop', 'insert')), { maxLength: 3 }))
   .map(([cmds, edits]) => {

@@ -1,4 +1,5 @@
-import { CommandKind, EventKind, LOG_LEVELS, OUTCOMES, PROTOCOL_VERSION, TaskKind, WsOp } from './kinds.js';
+import { LOG_LEVELS, OUTCOMES, PROTOCOL_VERSION, TaskKind, WsOp } from './kinds.js';
+import { COMMAND_LAYOUTS, EVENT_LAYOUTS, OPTIONAL_TYPES, type FieldType } from './wire-table.js';
 import { ProtocolError, ProtocolErrorCode } from './errors.js';
 import type { BatchResult, Command, Event, LoadResult, Task, TenantBatch, TenantResult, TenantSpec } from './messages.js';
 
@@ -12,6 +13,11 @@ function fail(path: string, what: string): never {
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
+const isStrings = (v: unknown): v is string[] => {
+  if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'string') return false;
+  return true;
+};
 const outcomes = new Set<unknown>(OUTCOMES);
 const levels = new Set<unknown>(LOG_LEVELS);
 const wsOps = new Set<unknown>(Object.values(WsOp));
@@ -37,69 +43,64 @@ function version(o: unknown, path: string): asserts o is Record<string, unknown>
   }
 }
 
+/** One check per field type of the wire table; each returns what was expected, or null when the value fits. */
+const FIELD_CHECKS: { readonly [T in FieldType]: (v: unknown) => string | null } = {
+  int: (v) => isInt(v) ? null : 'an integer',
+  status: (v) => isInt(v) ? null : 'an integer',
+  string: (v) => typeof v === 'string' ? null : 'a string',
+  bytes: (v) => isBytes(v) ? null : 'bytes',
+  payload: (v) => typeof v === 'string' || isBytes(v) ? null : 'a string or bytes',
+  requestBody: (v) => v === null || isBytes(v) ? null : 'bytes or null',
+  pairs: (v) => isStrings(v) ? (v.length % 2 === 0 ? null : 'name/value pairs') : 'an array of strings',
+  strings: (v) => isStrings(v) ? null : 'an array of strings',
+  outcome: (v) => outcomes.has(v) ? null : 'an outcome',
+  wsOp: (v) => wsOps.has(v) ? null : 'a WebSocket op',
+  broadcastOp: (v) => v === WsOp.text || v === WsOp.binary ? null : 'text or binary',
+  level: (v) => levels.has(v) ? null : 'a log level',
+  ringSlot: (v) => Array.isArray(v) && v.length === 2 && isInt(v[0]) && isInt(v[1]) ? null : 'a [position, length] pair',
+};
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+const TYPES = Object.keys(FIELD_CHECKS) as FieldType[];
+
+/**
+ * The guard of every event or command, compiled from the wire table when the module loads: one case
+ * per kind, one named property read and one check per field. Walking the table's field list at run
+ * time cost twice as much per command on the I/O thread (measured: ~0.3 → ~0.7 µs per response);
+ * compiled, it is the switch one would write by hand.
+ */
+function compileGuard(layouts: typeof EVENT_LAYOUTS, tag: 'k' | 'c', what: string): (o: Record<string, unknown>, path: string) => void {
+  const cases: string[] = [];
+  for (const [kind, { fields }] of layouts) {
+    const lines = fields.map(([name, type]) => {
+      if (!IDENTIFIER.test(name)) throw new Error(`wire table: ${JSON.stringify(name)} is not a field name`);
+      const skip = OPTIONAL_TYPES.includes(type) ? `o.${name} !== undefined && ` : '';
+      return `if (${skip}(w = check_${type}(o.${name})) !== null) fail(path + '.${name}', w);`;
+    });
+    cases.push(`case ${kind}: ${lines.join(' ')} return;`);
+  }
+  const body = `return function (o, path) {
+  let w;
+  switch (o.${tag}) {
+  ${cases.join('\n  ')}
+  default: fail(path + '.${tag}', ${JSON.stringify(`a known ${what} kind`)});
+  }
+};`;
+  const make = new Function('fail', ...TYPES.map((t) => `check_${t}`), body);
+  return make(fail, ...TYPES.map((t) => FIELD_CHECKS[t]));
+}
+const guardEvent = compileGuard(EVENT_LAYOUTS, 'k', 'event');
+const guardCommand = compileGuard(COMMAND_LAYOUTS, 'c', 'command');
+
 export function checkEvent(e: unknown, path: string): asserts e is Event {
   if (!isObj(e)) fail(path, 'an event object');
   int(e, 'id', path);
-  switch (e.k) {
-    case EventKind.http:
-      str(e, 'method', path); str(e, 'uri', path); str(e, 'query', path);
-      str(e, 'clientAddress', path); str(e, 'serverAddress', path);
-      strings(e.headers, `${path}.headers`);
-      if ((e.headers as string[]).length % 2 !== 0) fail(`${path}.headers`, 'name/value pairs');
-      if (e.body !== null && !isBytes(e.body)) fail(`${path}.body`, 'bytes or null');
-      return;
-    case EventKind.wsOpen:
-      str(e, 'client', path); str(e, 'uri', path); return;
-    case EventKind.wsText:
-      str(e, 'client', path); str(e, 'data', path); return;
-    case EventKind.wsBinary: case EventKind.wsPing: case EventKind.wsPong:
-      str(e, 'client', path);
-      if (!isBytes(e.data)) fail(`${path}.data`, 'bytes');
-      return;
-    case EventKind.wsClose: case EventKind.peerJoin: case EventKind.peerLeave:
-      str(e, 'client', path); return;
-    case EventKind.serverStart: case EventKind.serverStop:
-      return;
-    default:
-      fail(`${path}.k`, 'a known event kind');
-  }
+  guardEvent(e, path);
 }
 
 export function checkCommand(c: unknown, path: string): asserts c is Command {
   if (!isObj(c)) fail(path, 'a command object');
-  switch (c.c) {
-    case CommandKind.respond:
-      int(c, 'id', path); int(c, 'status', path); str(c, 'reason', path);
-      if (!outcomes.has(c.o)) fail(`${path}.o`, 'an outcome');
-      strings(c.headers, `${path}.headers`);
-      if (typeof c.body !== 'string' && !isBytes(c.body)) fail(`${path}.body`, 'a string or bytes');
-      if (c.rb !== undefined) {
-        ints(c.rb, `${path}.rb`);
-        if ((c.rb as number[]).length !== 2) fail(`${path}.rb`, 'a [position, length] pair');
-      }
-      return;
-    case CommandKind.done:
-      int(c, 'id', path);
-      if (!outcomes.has(c.o)) fail(`${path}.o`, 'an outcome');
-      return;
-    case CommandKind.wsSend:
-      str(c, 'client', path);
-      if (!wsOps.has(c.op)) fail(`${path}.op`, 'a WebSocket op');
-      if (typeof c.data !== 'string' && !isBytes(c.data)) fail(`${path}.data`, 'a string or bytes');
-      return;
-    case CommandKind.wsClose:
-      str(c, 'client', path); int(c, 'code', path); str(c, 'reason', path); return;
-    case CommandKind.broadcast:
-      if (c.op !== WsOp.text && c.op !== WsOp.binary) fail(`${path}.op`, 'text or binary');
-      if (typeof c.data !== 'string' && !isBytes(c.data)) fail(`${path}.data`, 'a string or bytes');
-      return;
-    case CommandKind.log:
-      if (!levels.has(c.level)) fail(`${path}.level`, 'a log level');
-      str(c, 'msg', path);
-      return;
-    default:
-      fail(`${path}.c`, 'a known command kind');
-  }
+  guardCommand(c, path);
 }
 
 function checkSpec(s: unknown, path: string): asserts s is TenantSpec {

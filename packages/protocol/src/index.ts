@@ -1,6 +1,12 @@
 export * from './kinds.js';
+export * from './wire-table.js';
+export * from './isolate-layout.js';
+export * from './info.js';
+export { SHAPES } from './shapes.js';
 export type * from './messages.js';
 export * from './errors.js';
 export { WebdatError } from './webdat-error.js';
 export { checkEvent, checkCommand, checkTask, checkBatchResult, checkLoadResult } from './guards.js';
 export { encode, decodeTask, decodeBatchResult, decodeLoadResult } from './codec.js';
+export * from './body-ring.js';
+export * from './activity.js';

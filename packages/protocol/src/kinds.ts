@@ -1,36 +1,6 @@
 /** Wire version: bumped whenever a message shape changes, so mismatched halves fail loudly. */
 export const PROTOCOL_VERSION = 5;
 
-/** Events travel engine → worker. Small integers keep the msgpack records compact. */
-export const EventKind = {
-  http: 1,
-  wsOpen: 2,
-  wsText: 3,
-  wsBinary: 4,
-  wsPing: 5,
-  wsPong: 6,
-  wsClose: 7,
-  serverStart: 8,
-  serverStop: 9,
-  /** a client of the same server connected to another engine process (SPEC §12): listed, no callback */
-  peerJoin: 10,
-  peerLeave: 11,
-} as const;
-export type EventKind = (typeof EventKind)[keyof typeof EventKind];
-
-/** Commands travel worker → engine, in the order the callbacks produced them. */
-export const CommandKind = {
-  /** the answer to an HTTP event */
-  respond: 1,
-  /** a non-HTTP event is finished */
-  done: 2,
-  wsSend: 3,
-  wsClose: 4,
-  broadcast: 5,
-  log: 6,
-} as const;
-export type CommandKind = (typeof CommandKind)[keyof typeof CommandKind];
-
 /** Event ids start at 1. A `done` with this id finishes no event: it counts its outcome against the
  *  server (an unhandled rejection, logged beside the response it did not spoil). */
 export const NO_EVENT = 0;

@@ -1,58 +1,13 @@
-import type { CommandKind, EventKind, LogLevel, Outcome, TaskKind, WsOp } from './kinds.js';
+import type { TaskKind } from './kinds.js';
+import type { CommandName, CommandOf, EventName, EventOf } from './wire-table.js';
+import type { InfoSnapshot } from './info.js';
 
 export type Body = string | Uint8Array;
 
-export interface HttpEvent {
-  k: typeof EventKind.http;
-  id: number;
-  method: string;
-  uri: string;
-  /** raw query string, without '?' */
-  query: string;
-  /** flat [name, value, name, value, ...], names lower-case as received */
-  headers: string[];
-  /** null when the request had no body */
-  body: Uint8Array | null;
-  clientAddress: string;
-  serverAddress: string;
-}
-
-export interface WsOpenEvent { k: typeof EventKind.wsOpen; id: number; client: string; uri: string }
-export interface WsTextEvent { k: typeof EventKind.wsText; id: number; client: string; data: string }
-export interface WsBytesEvent {
-  k: typeof EventKind.wsBinary | typeof EventKind.wsPing | typeof EventKind.wsPong;
-  id: number;
-  client: string;
-  data: Uint8Array;
-}
-export interface WsCloseEvent { k: typeof EventKind.wsClose; id: number; client: string }
-export interface PeerEvent { k: typeof EventKind.peerJoin | typeof EventKind.peerLeave; id: number; client: string }
-export interface LifecycleEvent { k: typeof EventKind.serverStart | typeof EventKind.serverStop; id: number }
-
-export type Event = HttpEvent | WsOpenEvent | WsTextEvent | WsBytesEvent | WsCloseEvent | PeerEvent | LifecycleEvent;
-
-export interface RespondCommand {
-  c: typeof CommandKind.respond;
-  id: number;
-  o: Outcome;
-  status: number;
-  reason: string;
-  headers: string[];
-  body: Body;
-  /** [position, length] of a large body in the worker's shared body ring (body is then empty) */
-  rb?: number[];
-}
-/**
- * An event or invocation ended. A negative id is an invocation the engine did not submit (a timer
- * callback): the engine answers nothing and only counts its outcome among the server's errors.
- */
-export interface DoneCommand { c: typeof CommandKind.done; id: number; o: Outcome }
-export interface WsSendCommand { c: typeof CommandKind.wsSend; client: string; op: WsOp; data: Body }
-export interface WsCloseCommand { c: typeof CommandKind.wsClose; client: string; code: number; reason: string }
-export interface BroadcastCommand { c: typeof CommandKind.broadcast; op: typeof WsOp.text | typeof WsOp.binary; data: Body }
-export interface LogCommand { c: typeof CommandKind.log; level: LogLevel; msg: string }
-
-export type Command = RespondCommand | DoneCommand | WsSendCommand | WsCloseCommand | BroadcastCommand | LogCommand;
+/** Events and commands as they cross the thread boundary: derived from the wire table. */
+export type HttpEvent = EventOf<'http'>;
+export type Event = EventOf<EventName>;
+export type Command = CommandOf<CommandName>;
 
 export interface Limits {
   timeoutMs: number;
@@ -107,37 +62,6 @@ export interface TenantSpec {
    * released after this long without events, open WebSockets of this process, timers or host operations
    */
   idleMs?: number;
-}
-
-/** The info channels a callback sees as `webServer.info`; the engine sends a fresh copy with each batch. */
-export interface InfoSnapshot {
-  server_running: number;
-  websocket_connections: number;
-  requests: number;
-  errors_exception: number;
-  errors_timeout: number;
-  errors_memory: number;
-  errors_overloaded: number;
-  errors_internal: number;
-  timeouts: number;
-  memory_restarts: number;
-  bytes_in: number;
-  bytes_out: number;
-  isolate_heap_bytes: number;
-  cpu_time_ms: number;
-  errors_output: number;
-  header_budget_breaches: number;
-  log_lines_dropped: number;
-  /** requests answered 413: a body over `limits.maxBodyBytes` */
-  body_too_large: number;
-  /** WebSocket upgrades answered 503: `limits.maxConnections` reached, or the server stopping */
-  connections_refused: number;
-  /** WebSocket connections closed for reading too slowly (1 MiB unsent) */
-  slow_readers_closed: number;
-  /** 1 where this process is the server's `webServer.primary` (SPEC §12); not an info channel of callbacks */
-  primary: number;
-  /** isolates the server holds now: fewer than its instances while idle with `limits.idleSeconds`; not an info channel of callbacks */
-  isolates: number;
 }
 
 export interface TenantBatch {

@@ -1,33 +1,40 @@
-// The key order of every object that crosses the thread boundary on the hot path, as the code that
-// builds it writes it. Both threads give msgpackr this same fixed list, so these shapes travel as a
-// record id instead of a record definition in every message, and each message still decodes on its
-// own. An object whose keys differ from every entry (a new field, another order) is still encoded
-// correctly, with its definition inline; keep this list in step with messages.ts all the same.
-// Changing it changes the wire format (PROTOCOL_VERSION).
+import { COMMANDS, EVENTS, OPTIONAL_TYPES, type Field } from './wire-table.js';
+import { INFO_FIELDS } from './info.js';
 
-export const SHAPES: readonly (readonly string[])[] = [
-  // events
-  ['k', 'id', 'method', 'uri', 'query', 'headers', 'body', 'clientAddress', 'serverAddress'],
-  ['k', 'id', 'client', 'uri'],
-  ['k', 'id', 'client', 'data'],
-  ['k', 'id', 'client'],
-  ['k', 'id'],
-  // commands
-  ['c', 'id', 'o', 'status', 'reason', 'headers', 'body'],
-  ['c', 'id', 'o', 'status', 'reason', 'headers', 'body', 'rb'],
-  ['c', 'id', 'o'],
-  ['c', 'client', 'op', 'data'],
-  ['c', 'client', 'code', 'reason'],
-  ['c', 'op', 'data'],
-  ['c', 'level', 'msg'],
-  // batches and their results
+// The key order of every object that crosses the thread boundary on the hot path. Both threads give
+// msgpackr this same fixed list, so these shapes travel as a record id instead of a record definition
+// in every message, and each message still decodes on its own. An object whose keys differ from every
+// entry (a new field, another order) is still encoded correctly, with its definition inline, only
+// slower: code that builds these objects writes their keys in table order. Events, commands and the
+// info snapshot come from their tables; the batch envelope is listed here. Changing this list changes
+// the wire format (PROTOCOL_VERSION).
+
+/** One shape per message, and one more with its optional fields (they come last). */
+function shapesOf(tag: string, lead: readonly string[], fields: readonly Field[]): string[][] {
+  const required = fields.filter(([, t]) => !OPTIONAL_TYPES.includes(t)).map(([n]) => n);
+  const all = fields.map(([n]) => n);
+  const base = [tag, ...lead, ...required];
+  return all.length === required.length ? [base] : [base, [tag, ...lead, ...all]];
+}
+
+function unique(shapes: string[][]): string[][] {
+  const seen = new Set<string>();
+  return shapes.filter((s) => {
+    const key = s.join('\0');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+export const SHAPES: readonly (readonly string[])[] = unique([
+  ...Object.values(EVENTS).flatMap((e) => shapesOf('k', ['id'], e.fields)),
+  ...Object.values(COMMANDS).flatMap((c) => shapesOf('c', [], c.fields)),
+  // batches and their results (messages.ts)
   ['v', 't', 'batches'],
   ['tenant', 'generation', 'info', 'events', 'cancel'],
-  ['server_running', 'websocket_connections', 'requests', 'errors_exception', 'errors_timeout', 'errors_memory',
-    'errors_overloaded', 'errors_internal', 'timeouts', 'memory_restarts', 'bytes_in', 'bytes_out',
-    'isolate_heap_bytes', 'cpu_time_ms', 'errors_output', 'header_budget_breaches', 'log_lines_dropped',
-    'body_too_large', 'connections_refused', 'slow_readers_closed', 'primary', 'isolates'],
+  [...INFO_FIELDS],
   ['v', 'results', 'ringEnd', 'hold'],
   ['tenant', 'generation', 'commands', 'pending', 'backlog', 'breachedMs', 'stats'],
   ['heapUsed', 'cpuTimeMs', 'memoryRestarts', 'headerBreaches', 'logLinesDropped', 'live'],
-];
+]);

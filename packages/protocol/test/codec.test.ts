@@ -2,17 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Packr } from 'msgpackr';
 import {
-  CommandKind, EventKind, PROTOCOL_VERSION, TaskKind, WsOp,
+  CommandKind, EventKind, INFO_FIELDS, PROTOCOL_VERSION, TaskKind, WsOp,
   decodeBatchResult, decodeLoadResult, decodeTask, encode, isProtocolError,
-  type BatchResult, type LoadResult, type Task,
+  type BatchResult, type InfoSnapshot, type LoadResult, type Task,
 } from '../src/index.ts';
 
-const info = {
-  server_running: 1, websocket_connections: 0, requests: 3, errors_exception: 0, errors_timeout: 0, errors_memory: 0,
-  errors_overloaded: 0, errors_internal: 0, timeouts: 0, memory_restarts: 0, bytes_in: 0, bytes_out: 0, isolate_heap_bytes: 0, cpu_time_ms: 0,
-  errors_output: 0, header_budget_breaches: 0, log_lines_dropped: 0,
-  body_too_large: 0, connections_refused: 0, slow_readers_closed: 0, primary: 1, isolates: 1,
-};
+const info = { ...Object.fromEntries(INFO_FIELDS.map((k) => [k, 0])), server_running: 1, requests: 3, primary: 1, isolates: 1 } as InfoSnapshot;
 const batch: Task = {
   v: PROTOCOL_VERSION, t: TaskKind.batch, batches: [{
     tenant: 1, generation: 2, info, events: [

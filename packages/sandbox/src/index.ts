@@ -1,4 +1,3 @@
 export { SandboxPool, type PoolHooks, type PoolOptions } from './pool.js';
 export { SandboxErrorCode, type SandboxError } from './errors.js';
-export { ACTIVITY_FILE_ENV, readActivity, type Activity } from './activity.js';
 export { createFetcher, allowListProblem, caFileProblem, parseAllowEntry, type EgressPolicy, type FetchLimits, type FetchRequest, type FetchResponse, type FetchResult, type TenantFetcher } from './capabilities/fetch/index.js';

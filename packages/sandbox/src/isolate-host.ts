@@ -1,6 +1,6 @@
 import ivm from 'isolated-vm';
 import {
-  CommandKind, EventKind, NO_EVENT, WsOp,
+  CommandKind, EventKind, ISOLATE_KINDS, NO_EVENT,
   type Command, type Event, type Outcome, type TenantBatch, type TenantResult, type TenantSpec,
 } from '@webdat/protocol';
 import { freshIsolate } from './fresh-isolates.js';
@@ -16,7 +16,6 @@ import { TenantTimers } from './host-ops/tenant-timers.js';
 import { openCapabilities, type OpResult } from './host-ops/capabilities.js';
 import type { HostLoop } from './host-ops/host-loop.js';
 
-const KINDS = { event: EventKind, command: CommandKind, ws: WsOp };
 const COPY = { arguments: { copy: true }, result: { copy: true } } as const;
 const HEAP_READ_INTERVAL_MS = 100;
 const TEXT_AS_BYTES = 8 * 1024;
@@ -138,7 +137,7 @@ export class TenantHost {
         this.timers.clear(a);
         return 0;
       });
-      const api = factory.applySync(undefined, [...hostCallbacks(), opHost, timerHost, new ivm.ExternalCopy(KINDS).copyInto(), new ivm.ExternalCopy(meta).copyInto()],
+      const api = factory.applySync(undefined, [...hostCallbacks(), opHost, timerHost, new ivm.ExternalCopy(ISOLATE_KINDS).copyInto(), new ivm.ExternalCopy(meta).copyInto()],
         { result: { reference: true } }) as ivm.Reference;
       const fn = (name: string) => api.getSync(name, { reference: true }) as ivm.Reference;
       const live: Live = {

@@ -7,7 +7,7 @@ import {
   type Event, type InfoSnapshot, type LoadResult, type Task, type TenantBatch, type TenantResult, type TenantSpec,
 } from '@webdat/protocol';
 
-import { RingReader, createRingMemory } from './body-ring.js';
+import { RingReader, createRingMemory } from '@webdat/protocol';
 import { APPLY_SLICE_COST, commandCost } from './apply-cost.js';
 import { FairShare } from './fair-share.js';
 import { ProbationGate } from './probation.js';

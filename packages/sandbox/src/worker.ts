@@ -5,8 +5,8 @@ import {
 } from '@webdat/protocol';
 import { TenantHost } from './isolate-host.js';
 import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
-import { openActivity, reportIdle, reportRunning, setHangBound } from './activity.js';
-import { RING_MIN_BODY, RingWriter, type RingMemory } from './body-ring.js';
+import { openActivity, reportIdle, reportRunning, setHangBound } from '@webdat/protocol';
+import { RING_MIN_BODY, RingWriter, type RingMemory } from '@webdat/protocol';
 import { HostLoop } from './host-ops/host-loop.js';
 import { checkModuleGraph } from './check.js';
 import { refillPending } from './fresh-isolates.js';

@@ -1,4 +1,4 @@
-import type { InfoSnapshot } from '@webdat/protocol';
+import { INFO_CHANNELS, INFO_FIELDS, type InfoSnapshot } from '@webdat/protocol';
 import type { Bus, PeerRequest } from '../cluster/bus.js';
 import type { Logger } from '../log.js';
 import type { WebdatServer } from '../server.js';
@@ -7,8 +7,6 @@ import type { WebdatServer } from '../server.js';
 // process asks the others for their servers' info and adds it to its own, and an action it applied
 // is applied by every other process too (the supervisor also replays it to later restarts).
 
-/** Per-process views a sum would get wrong: each process already counts every client, and flags are flags. */
-const NOT_SUMMED = new Set<keyof InfoSnapshot>(['websocket_connections', 'server_running', 'primary']);
 
 export async function hostInfo(servers: WebdatServer[], bus: Bus | null): Promise<Map<string, InfoSnapshot>> {
   const all = new Map(servers.map((s) => [s.name, s.info()]));
@@ -23,10 +21,9 @@ export async function hostInfo(servers: WebdatServer[], bus: Bus | null): Promis
 }
 
 function add(a: InfoSnapshot, b: InfoSnapshot): InfoSnapshot {
+  // Per-process views a sum would get wrong (each process already counts every client, and flags are flags) take the larger.
   const sum = { ...a };
-  for (const k of Object.keys(a) as Array<keyof InfoSnapshot>) {
-    sum[k] = NOT_SUMMED.has(k) ? Math.max(a[k], b[k]) : a[k] + b[k];
-  }
+  for (const k of INFO_FIELDS) sum[k] = INFO_CHANNELS[k].across === 'max' ? Math.max(a[k], b[k]) : a[k] + b[k];
   return sum;
 }
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { InfoSnapshot } from '@webdat/protocol';
+import { INFO_FIELDS, type InfoField, type InfoSnapshot } from '@webdat/protocol';
 import type { WebdatServer } from '../server.js';
 import { LATENCY_BOUNDS, type Latency } from '../http/latency.js';
 
@@ -20,32 +20,48 @@ interface Family {
   read: Read;
 }
 
-const PER_SERVER: Family[] = [
-  { name: 'webdat_server_running', help: '1 while the server is accepting connections', kind: 'gauge', read: (i) => i.server_running },
-  { name: 'webdat_websocket_connections', help: 'Open WebSocket connections', kind: 'gauge', read: (i) => i.websocket_connections },
-  { name: 'webdat_requests_total', help: 'HTTP requests received', kind: 'counter', read: (i) => i.requests },
-  { name: 'webdat_memory_restarts_total', help: 'Isolates recreated after a memory-limit breach', kind: 'counter', read: (i) => i.memory_restarts },
-  { name: 'webdat_received_bytes_total', help: 'Request body and WebSocket message bytes received', kind: 'counter', read: (i) => i.bytes_in },
-  { name: 'webdat_sent_bytes_total', help: 'Response body and WebSocket message bytes sent', kind: 'counter', read: (i) => i.bytes_out },
-  { name: 'webdat_isolates', help: 'Isolates the server holds now (0 while idle with limits.idleSeconds)', kind: 'gauge', read: (i) => i.isolates },
-  { name: 'webdat_isolate_heap_bytes', help: 'Heap used by the server\'s isolate', kind: 'gauge', read: (i) => i.isolate_heap_bytes },
-  { name: 'webdat_cpu_seconds_total', help: 'CPU time spent in the server\'s callbacks', kind: 'counter', read: (i) => i.cpu_time_ms / 1000 },
-  { name: 'webdat_header_budget_breaches_total', help: 'Responses refused (500) for more header fields or bytes than limits.maxHeaders/maxHeaderBytes', kind: 'counter', read: (i) => i.header_budget_breaches },
-  { name: 'webdat_log_lines_dropped_total', help: 'Log lines dropped over limits.logLinesPerSecond/logBytesPerSecond', kind: 'counter', read: (i) => i.log_lines_dropped },
-  { name: 'webdat_body_too_large_total', help: 'Requests answered 413 for a body over limits.maxBodyBytes', kind: 'counter', read: (i) => i.body_too_large },
-  { name: 'webdat_connections_refused_total', help: 'WebSocket upgrades answered 503: limits.maxConnections reached or the server stopping', kind: 'counter', read: (i) => i.connections_refused },
-  { name: 'webdat_slow_readers_closed_total', help: 'WebSocket connections closed for 1 MiB of sends their reader had not taken', kind: 'counter', read: (i) => i.slow_readers_closed },
-];
+/**
+ * What each info channel (protocol info.ts) becomes: a family of its own, one kind of
+ * `webdat_errors_total`, or nothing (a copy of another count, or not a counter). A new channel does
+ * not compile until it is placed here.
+ */
+const CHANNELS: { [K in InfoField]: Omit<Family, 'read'> & { per?: number } | { error: string } | null } = {
+  server_running: { name: 'webdat_server_running', help: '1 while the server is accepting connections', kind: 'gauge' },
+  websocket_connections: { name: 'webdat_websocket_connections', help: 'Open WebSocket connections', kind: 'gauge' },
+  requests: { name: 'webdat_requests_total', help: 'HTTP requests received', kind: 'counter' },
+  errors_exception: { error: 'exception' },
+  errors_timeout: { error: 'timeout' },
+  errors_memory: { error: 'memory' },
+  errors_overloaded: { error: 'overloaded' },
+  errors_internal: { error: 'internal' },
+  timeouts: null,
+  memory_restarts: { name: 'webdat_memory_restarts_total', help: 'Isolates recreated after a memory-limit breach', kind: 'counter' },
+  bytes_in: { name: 'webdat_received_bytes_total', help: 'Request body and WebSocket message bytes received', kind: 'counter' },
+  bytes_out: { name: 'webdat_sent_bytes_total', help: 'Response body and WebSocket message bytes sent', kind: 'counter' },
+  isolate_heap_bytes: { name: 'webdat_isolate_heap_bytes', help: 'Heap used by the server\'s isolate', kind: 'gauge' },
+  cpu_time_ms: { name: 'webdat_cpu_seconds_total', help: 'CPU time spent in the server\'s callbacks', kind: 'counter', per: 1000 },
+  errors_output: { error: 'output' },
+  header_budget_breaches: { name: 'webdat_header_budget_breaches_total', help: 'Responses refused (500) for more header fields or bytes than limits.maxHeaders/maxHeaderBytes', kind: 'counter' },
+  log_lines_dropped: { name: 'webdat_log_lines_dropped_total', help: 'Log lines dropped over limits.logLinesPerSecond/logBytesPerSecond', kind: 'counter' },
+  body_too_large: { name: 'webdat_body_too_large_total', help: 'Requests answered 413 for a body over limits.maxBodyBytes', kind: 'counter' },
+  connections_refused: { name: 'webdat_connections_refused_total', help: 'WebSocket upgrades answered 503: limits.maxConnections reached or the server stopping', kind: 'counter' },
+  slow_readers_closed: { name: 'webdat_slow_readers_closed_total', help: 'WebSocket connections closed for 1 MiB of sends their reader had not taken', kind: 'counter' },
+  primary: null,
+  isolates: { name: 'webdat_isolates', help: 'Isolates the server holds now (0 while idle with limits.idleSeconds)', kind: 'gauge' },
+};
 
+const PER_SERVER: Family[] = [];
 /** Error kinds as in `x-webdat-error`; `internal` also counts events canceled by a stop. */
-const ERROR_KINDS: Array<[string, Read]> = [
-  ['exception', (i) => i.errors_exception],
-  ['timeout', (i) => i.errors_timeout],
-  ['memory', (i) => i.errors_memory],
-  ['overloaded', (i) => i.errors_overloaded],
-  ['internal', (i) => i.errors_internal],
-  ['output', (i) => i.errors_output],
-];
+const ERROR_KINDS: Array<[string, Read]> = [];
+for (const field of INFO_FIELDS) {
+  const c = CHANNELS[field];
+  if (c === null) continue;
+  if ('error' in c) ERROR_KINDS.push([c.error, (i) => i[field]]);
+  else {
+    const per = c.per ?? 1;
+    PER_SERVER.push({ name: c.name, help: c.help, kind: c.kind, read: per === 1 ? (i) => i[field] : (i) => i[field] / per });
+  }
+}
 
 /** One registry per engine; `scrape()` reads every server's info() once and renders the text format. */
 export class AdminMetrics {

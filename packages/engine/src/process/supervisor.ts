@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ACTIVITY_FILE_ENV, readActivity } from '@webdat/sandbox';
+import { ACTIVITY_FILE_ENV, readActivity } from '@webdat/protocol';
 import type { ServeOptions } from './serve-options.js';
 import { Blame, DEATH_WINDOW_MS, QUARANTINE_AFTER, SUSPECTS_ENV } from './blame.js';
 import { MAX_PROCESSES } from '../config/schema.js';

@@ -1,6 +1,6 @@
 import { BroadcastChannel } from 'node:worker_threads';
 import { PROTOCOL_VERSION, encode, type TenantResult } from '@webdat/protocol';
-import { reportIdle, reportRunning } from '../activity.js';
+import { reportIdle, reportRunning } from '@webdat/protocol';
 
 /** One piece of work that calls into an isolate outside a piscina task; null when it produced nothing. */
 export type Job = () => TenantResult | null;

@@ -1,18 +1,14 @@
 // Runs inside the isolate. Turns a batch of events into callback calls and collects everything the
 // callbacks produce (responses, WebSocket commands, log lines) into one ordered array of commands.
-// Events arrive and commands leave as flat arrays laid out as isolate-wire.ts describes. The host
-// reads the commands once per call; nothing here ever holds a host object.
+// Events arrive and commands leave as flat arrays laid out as protocol's isolate-layout.ts derives
+// them from the wire table: events are read at the offsets in `kinds`, commands written with `write`.
+// The host reads the commands once per call; nothing here ever holds a host object.
 
 import type { createOutputBudget } from './output-budget.js';
 import type { createLogAllowance } from './log-allowance.js';
 import type { HostOps } from './host-ops.js';
 import type { Timers } from './timers.js';
-
-interface Kinds {
-  event: Record<string, number>;
-  command: Record<string, number>;
-  ws: Record<string, number>;
-}
+import type { IsolateKinds, IsolateWriters, LogLevel, WsOp } from '@webdat/protocol';
 interface Meta { name: string; port: number; secure: boolean; node: string; maxOutputBytes: number; maxHeaders: number; logLinesPerSecond: number; logBytesPerSecond: number }
 type OutputBudget = ReturnType<typeof createOutputBudget>;
 type LogAllowance = ReturnType<typeof createLogAllowance>;
@@ -27,26 +23,29 @@ import type { Intrinsics } from './intrinsics.js';
  * user code. Whatever reads a callback's values (its response, what it threw) runs inside a call
  * bounded by the time limit.
  */
-export function createDispatcher(g: any, I: Intrinsics, kinds: Kinds, meta: Meta, ops: HostOps, timers: Timers, storage: object, budget: OutputBudget, admitLog: LogAllowance) {
-  const E = kinds.event, C = kinds.command, W = kinds.ws;
-  const C_RESPOND = C.respond, C_DONE = C.done, C_WS_SEND = C.wsSend, C_WS_CLOSE = C.wsClose, C_BROADCAST = C.broadcast, C_LOG = C.log;
-  const E_HTTP = E.http, E_WS_OPEN = E.wsOpen, E_WS_CLOSE = E.wsClose, E_START = E.serverStart, E_STOP = E.serverStop;
-  const E_PEER_JOIN = E.peerJoin, E_PEER_LEAVE = E.peerLeave;
+export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, write: IsolateWriters, meta: Meta, ops: HostOps, timers: Timers, storage: object, budget: OutputBudget, admitLog: LogAllowance) {
+  const E = kinds.event, W = kinds.ws;
+  const E_HTTP = E.http.k, E_WS_OPEN = E.wsOpen.k, E_WS_CLOSE = E.wsClose.k, E_START = E.serverStart.k, E_STOP = E.serverStop.k;
+  const E_PEER_JOIN = E.peerJoin.k, E_PEER_LEAVE = E.peerLeave.k;
   const W_TEXT = W.text, W_BINARY = W.binary, W_PING = W.ping;
+  const H = E.http.at;
+  const H_METHOD = H.method, H_URI = H.uri, H_QUERY = H.query, H_DATA = H.body, H_HEADERS = H.headers;
+  const H_CLIENT_ADDRESS = H.clientAddress, H_SERVER_ADDRESS = H.serverAddress;
   const MAX_LOG_CHARS = 16384;
   const MAX_LOGS_PER_CALL = 1000;
-  const CALLBACKS = ['onHTTPRequest', 'onWebSocketOpen', 'onWebSocketClose', 'onWebSocketReceiveText',
-    'onWebSocketReceiveBinary', 'onWebSocketReceivePing', 'onWebSocketReceivePong', 'onServerStart', 'onServerStop'];
+  /** By event kind: the callback it calls and where its fields are (offsets from the kind). */
+  const CALLBACKS: string[] = list();
   const CALLBACK_OF: Record<number, string> = I.objectCreate(null);
-  CALLBACK_OF[E.http] = 'onHTTPRequest';
-  CALLBACK_OF[E.wsOpen] = 'onWebSocketOpen';
-  CALLBACK_OF[E.wsClose] = 'onWebSocketClose';
-  CALLBACK_OF[E.wsText] = 'onWebSocketReceiveText';
-  CALLBACK_OF[E.wsBinary] = 'onWebSocketReceiveBinary';
-  CALLBACK_OF[E.wsPing] = 'onWebSocketReceivePing';
-  CALLBACK_OF[E.wsPong] = 'onWebSocketReceivePong';
-  CALLBACK_OF[E.serverStart] = 'onServerStart';
-  CALLBACK_OF[E.serverStop] = 'onServerStop';
+  const AT: Record<number, Record<string, number>> = I.objectCreate(null);
+  const eventNames = I.objectKeys(E) as Array<keyof typeof E>;
+  for (let i = 0; i < eventNames.length; i++) {
+    const e = E[eventNames[i]];
+    AT[e.k] = e.at;
+    if (e.callback !== null) { CALLBACKS[CALLBACKS.length] = e.callback; CALLBACK_OF[e.k] = e.callback; }
+  }
+  const NOT_FOUND_HEADERS: string[] = list();
+  NOT_FOUND_HEADERS[0] = 'content-type';
+  NOT_FOUND_HEADERS[1] = 'text/plain; charset=utf-8';
 
   const encoder = new g.TextEncoder();
   const atob: (s: string) => string = g.atob;
@@ -71,10 +70,6 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: Kinds, meta: Meta
   function list(): any[] {
     return I.setPrototypeOf([], null);
   }
-  function emit(...values: unknown[]): void {
-    for (let i = 0; i < values.length; i++) out[out.length] = values[i];
-  }
-
   /** An error's stack when it has one. `instanceof` would run a Symbol.hasInstance a callback put on Error. */
   function stackOf(v: unknown): string | undefined {
     if (v === null || typeof v !== 'object') return undefined;
@@ -92,14 +87,14 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: Kinds, meta: Meta
     try { return I.String(I.jsonStringify(v) ?? I.String(v)); } catch { return I.objectToString(v); }
   }
 
-  function log(level: string, args: unknown[]): void {
+  function log(level: LogLevel, args: unknown[]): void {
     if (logs >= MAX_LOGS_PER_CALL) { droppedLogs++; return; }
     let msg = '';
     for (let i = 0; i < args.length; i++) msg += (i ? ' ' : '') + inspect(args[i], 0);
     if (msg.length > MAX_LOG_CHARS) msg = I.stringSlice(msg, 0, MAX_LOG_CHARS) + '…';
     if (!admitLog(msg.length)) { droppedLogs++; return; }
     logs++;
-    emit(C_LOG, level, msg);
+    write.log(out, level, msg);
   }
 
   const console = I.objectFreeze({
@@ -135,19 +130,19 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: Kinds, meta: Meta
     return v === undefined || v === null ? new I.Uint8Array(0) : bytes(v, what);
   }
 
-  function send(client: unknown, op: number, data: string | Uint8Array): boolean {
+  function send(client: unknown, op: WsOp, data: string | Uint8Array): boolean {
     if (typeof client !== 'string' || !I.setHas(clients, client)) return false;
     const over = budget.charge(data, 1);
     if (over !== 0) overBudget(over === 1);
-    emit(C_WS_SEND, client, op, data);
+    write.wsSend(out, client, op, data);
     return true;
   }
 
-  function broadcast(op: number, data: string | Uint8Array): boolean {
+  function broadcast(op: typeof W_TEXT | typeof W_BINARY, data: string | Uint8Array): boolean {
     const n = info.websocket_connections;
     const over = budget.charge(data, typeof n === 'number' ? n : 1);
     if (over !== 0) overBudget(over === 1);
-    emit(C_BROADCAST, op, data);
+    write.broadcast(out, op, data);
     return true;
   }
 
@@ -161,10 +156,11 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: Kinds, meta: Meta
     const id = budget.current;
     const open = I.mapSize(pending);
     if (first && id !== -1) {
-      emit(C_LOG, 'error', `stopped: the callback sent more than limits.maxOutputBytes (${meta.maxOutputBytes} bytes; a broadcast counts once per recipient)`, C_DONE, id, 'output');
+      write.log(out, 'error', `stopped: the callback sent more than limits.maxOutputBytes (${meta.maxOutputBytes} bytes; a broadcast counts once per recipient)`);
+      write.done(out, id, 'output');
     } else if (first && open > 0) {
-      emit(C_LOG, 'error', `stopped ${open} async callbacks: their continuations sent more than limits.maxOutputBytes (${meta.maxOutputBytes} bytes)`);
-      I.mapForEach(pending, (_s: number, pid: number) => { emit(C_DONE, pid, 'output'); });
+      write.log(out, 'error', `stopped ${open} async callbacks: their continuations sent more than limits.maxOutputBytes (${meta.maxOutputBytes} bytes)`);
+      I.mapForEach(pending, (_s: number, pid: number) => { write.done(out, pid, 'output'); });
       I.mapClear(pending);
     }
     throw new I.RangeError(`output budget exceeded (limits.maxOutputBytes = ${meta.maxOutputBytes})`);
@@ -220,7 +216,7 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: Kinds, meta: Meta
         if (!(c === 1000 || (c >= 3000 && c <= 4999)) || !I.isInteger(c)) {
           throw new I.RangeError('close code must be 1000 or an integer from 3000 to 4999');
         }
-        emit(C_WS_CLOSE, client, c, reason === undefined ? '' : I.stringSlice(I.String(reason), 0, 123));
+        write.wsClose(out, client, c, reason === undefined ? '' : I.stringSlice(I.String(reason), 0, 123));
         return true;
       },
     },
@@ -277,23 +273,24 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: Kinds, meta: Meta
     try { return I.decodeURIComponent(t); } catch { return t; }
   }
 
-  /** An HTTP event at f[p]: k, id, method, uri, query, n, ...n header fields, data, clientAddress, serverAddress. */
+  /** An HTTP event at f[p]; its header fields are the last, after their count. */
   function makeRequest(f: any[], p: number): any {
     const headers: Record<string, string> = I.objectCreate(null);
-    const n: number = f[p + 5];
-    for (let j = p + 6; j < p + 6 + n; j += 2) {
+    const first = p + H_HEADERS + 1;
+    const n: number = f[first - 1];
+    for (let j = first; j < first + n; j += 2) {
       const name = f[j];
       if (name === '__proto__') continue;
       headers[name] = I.hasOwn(headers, name) ? headers[name] + ', ' + f[j + 1] : f[j + 1];
     }
     const req: any = I.objectCreate(null);
-    req.method = f[p + 2];
-    req.uri = f[p + 3];
-    req.pars = parsePars(f[p + 4]);
-    req.clientAddress = f[p + 7 + n];
-    req.serverAddress = f[p + 8 + n];
+    req.method = f[p + H_METHOD];
+    req.uri = f[p + H_URI];
+    req.pars = parsePars(f[p + H_QUERY]);
+    req.clientAddress = f[p + H_CLIENT_ADDRESS];
+    req.serverAddress = f[p + H_SERVER_ADDRESS];
     req.headers = headers;
-    req.data = f[p + 6 + n];
+    req.data = f[p + H_DATA];
     const names = I.objectKeys(headers);
     for (let i = 0; i < names.length; i++) req[canonical(names[i])] = headers[names[i]];
     plain(headers);
@@ -344,21 +341,20 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: Kinds, meta: Meta
     const sr = r.statusReason;
     const reason = sr === undefined ? '' : I.String(sr);
     const b = body(r.data);
-    emit(C_RESPOND, id, 'ok', status, reason, headers.length);
-    for (let i = 0; i < headers.length; i++) out[out.length] = headers[i];
-    out[out.length] = b;
+    write.respond(out, id, 'ok', status, reason, headers, b);
   }
 
   function fail(id: number, err: unknown, where: string): void {
     ops.end(id);
     let text = 'Uncaught exception';
     try { text = stackOf(err) ?? 'Uncaught ' + inspect(err, 1); } catch { /* the value threw again while being read; the event fails all the same */ }
-    emit(C_LOG, 'error', where + ' threw: ' + I.stringSlice(text, 0, MAX_LOG_CHARS), C_DONE, id, 'exception');
+    write.log(out, 'error', where + ' threw: ' + I.stringSlice(text, 0, MAX_LOG_CHARS));
+    write.done(out, id, 'exception');
   }
 
   function finish(id: number, http: boolean, value: unknown, res: unknown, where: string): void {
     ops.end(id);
-    if (!http) { emit(C_DONE, id, 'ok'); return; }
+    if (!http) { write.done(out, id, 'ok'); return; }
     try { respond(id, value === undefined ? res : value); } catch (err) { fail(id, err, where); }
   }
 
@@ -389,22 +385,24 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: Kinds, meta: Meta
   function run(f: any[], p: number): boolean {
     const k: number = f[p];
     const id: number = f[p + 1];
+    const at = AT[k];
+    if (at === undefined) { write.done(out, id, 'internal'); return false; }
     // Clients of the server connected to other processes (SPEC §12): the lists only, no callback.
     if (k === E_PEER_JOIN || k === E_PEER_LEAVE) {
-      if (k === E_PEER_JOIN) I.setAdd(clients, f[p + 2]);
-      else I.setDelete(clients, f[p + 2]);
-      emit(C_DONE, id, 'ok');
+      if (k === E_PEER_JOIN) I.setAdd(clients, f[p + at.client]);
+      else I.setDelete(clients, f[p + at.client]);
+      write.done(out, id, 'ok');
       return false;
     }
     const name = CALLBACK_OF[k];
-    if (name === undefined) { emit(C_DONE, id, 'internal'); return false; }
+    if (name === undefined) { write.done(out, id, 'internal'); return false; }
     const http = k === E_HTTP;
-    if (k === E_WS_OPEN) I.setAdd(clients, f[p + 2]);
-    else if (k === E_WS_CLOSE) I.setDelete(clients, f[p + 2]);
+    if (k === E_WS_OPEN) I.setAdd(clients, f[p + at.client]);
+    else if (k === E_WS_CLOSE) I.setDelete(clients, f[p + at.client]);
     const fn = cb[name];
     if (fn === undefined) {
-      if (http) emit(C_RESPOND, id, 'ok', 404, 'Not Found', 2, 'content-type', 'text/plain; charset=utf-8', 'Not Found\n');
-      else emit(C_DONE, id, 'ok');
+      if (http) write.respond(out, id, 'ok', 404, 'Not Found', NOT_FOUND_HEADERS, 'Not Found\n');
+      else write.done(out, id, 'ok');
       return false;
     }
     let res: unknown;
@@ -413,8 +411,9 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: Kinds, meta: Meta
       res = { statusCode: 200, statusReason: 'OK', data: '' };
       args = [webServer, makeRequest(f, p), res];
     } else if (k === E_START || k === E_STOP) args = [webServer];
-    else if (k === E_WS_CLOSE) args = [webServer, f[p + 2]];
-    else args = [webServer, f[p + 2], f[p + 3]];
+    else if (k === E_WS_CLOSE) args = [webServer, f[p + at.client]];
+    else if (k === E_WS_OPEN) args = [webServer, f[p + at.client], f[p + at.uri]];
+    else args = [webServer, f[p + at.client], f[p + at.data]];
     return invoke(id, http, name, fn, args, res);
   }
 
@@ -446,7 +445,7 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: Kinds, meta: Meta
   function giveUp(id: number, answer: boolean): boolean {
     if (!I.mapDelete(pending, id)) return false;
     ops.end(id);
-    if (answer) emit(C_DONE, id, 'timeout');
+    if (answer) write.done(out, id, 'timeout');
     return true;
   }
 

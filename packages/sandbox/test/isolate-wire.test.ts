@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import vm from 'node:vm';
+import {
+  COMMANDS, EVENTS, HOST_ONLY_TYPES, ISOLATE_KINDS, SHAPES, WsOp, checkCommand, checkEvent, isolateWritersSource,
+  type Command, type Event, type FieldType,
+} from '@webdat/protocol';
+import { flattenEvents, readCommands, WireError } from '../src/isolate-wire.ts';
+
+// The wire table's derivations agree with each other: what the dispatcher's compiled writers lay out,
+// the worker reads back as the same command, in a shape the codec knows and its guard accepts; every
+// event field sits where the dispatcher reads it.
+
+const SAMPLE: { [T in FieldType]: unknown } = {
+  int: 7, status: 404, string: 'é x', bytes: new Uint8Array([1, 2, 3]), payload: 'body', requestBody: new Uint8Array([9]),
+  pairs: ['a', '1', 'b', '2'], strings: ['s'], outcome: 'timeout', wsOp: WsOp.ping, broadcastOp: WsOp.binary,
+  level: 'warn', ringSlot: [0, 1],
+};
+const shapes = new Set(SHAPES.map((s) => s.join(',')));
+
+test('every command the dispatcher writes reads back whole, in a known shape its guard accepts', () => {
+  // Compiled as the prelude compiles them, in another realm, and written into a list without a prototype.
+  const writers = vm.runInNewContext(`(${isolateWritersSource()})`) as Record<string, (list: unknown[], ...a: unknown[]) => void>;
+  const list = Object.setPrototypeOf([], null) as unknown[];
+  const expected: Command[] = [];
+  for (const [name, { c, fields }] of Object.entries(COMMANDS)) {
+    const wired = fields.filter(([, t]) => !HOST_ONLY_TYPES.includes(t));
+    writers[name](list, ...wired.map(([, t]) => SAMPLE[t]));
+    expected.push({ c, ...Object.fromEntries(wired.map(([n, t]) => [n, SAMPLE[t]])) } as Command);
+  }
+  const out: Command[] = [];
+  readCommands(list, out);
+  assert.deepEqual(out, expected);
+  for (const [i, cmd] of out.entries()) {
+    assert.ok(shapes.has(Object.keys(cmd).join(',')), `${Object.keys(cmd)} is not a record shape the codec knows`);
+    checkCommand(cmd, `commands[${i}]`);
+  }
+});
+
+test('a command list cut anywhere, or with a list count past its end, is a WireError', () => {
+  const writers = vm.runInNewContext(`(${isolateWritersSource()})`) as Record<string, (list: unknown[], ...a: unknown[]) => void>;
+  const list: unknown[] = [];
+  writers.respond(list, 1, 'ok', 200, 'OK', ['a', 'b'], 'x');
+  for (let n = 1; n < list.length; n++) assert.throws(() => readCommands(list.slice(0, n), []), WireError, `cut at ${n}`);
+  const count = list.indexOf(2);
+  assert.throws(() => readCommands(list.with(count, 4), []), WireError);
+  assert.throws(() => readCommands(list.with(count, 1), []), WireError, 'an odd count of name/value pairs');
+});
+
+test('every event field sits at the offset the dispatcher reads it from', () => {
+  for (const [name, { k, fields }] of Object.entries(EVENTS)) {
+    const event = { k, id: 5, ...Object.fromEntries(fields.map(([n, t]) => [n, t === 'requestBody' ? null : SAMPLE[t]])) } as Event;
+    checkEvent(event, name);
+    const { flat, at } = flattenEvents([event]);
+    const offsets = (ISOLATE_KINDS.event as Record<string, { at: Record<string, number> }>)[name].at;
+    assert.equal(flat[at[0]], k);
+    assert.equal(flat[offsets.id], 5);
+    for (const [field, type] of fields) {
+      const v = flat[offsets[field]];
+      if (type === 'pairs') assert.deepEqual(flat.slice(offsets[field] + 1, offsets[field] + 1 + (v as number)), SAMPLE.pairs);
+      else if (type === 'requestBody') assert.equal(v, '', 'no body is request.data ""');
+      else assert.deepEqual(v, SAMPLE[type], `${name}.${field}`);
+    }
+  }
+});
