@@ -281,3 +281,29 @@ test('an async onServerStop awaits a timer on SIGTERM; the process exits 0 and n
   assert.ok(Date.now() - t0 < 2500, `the stop took ${Date.now() - t0} ms`);
   assert.doesNotMatch(afterStop(s), /tick/);
 });
+
+test('an onServerStop cut by its time limit while awaiting a timer ends the stop; its interval stops with it', async () => {
+  const stuck = `
+export async function onServerStop(w) {
+  setInterval(() => console.log('stop tick'), 20);
+  await new Promise((r) => setTimeout(r, 60000));
+}`;
+  const s = await serveSource(stuck, ['--admin-port', '0', '--timeout-ms', '1000']);
+  try {
+    const admin = ADMIN_LINE.exec(await s.waitFor(ADMIN_LINE))![1];
+    const t0 = Date.now();
+    assert.equal((await fetch(admin + '/servers/default/stop', { method: 'POST' })).status, 200);
+    assert.ok(Date.now() - t0 < 5000, `the stop took ${Date.now() - t0} ms`);
+    const metrics = await (await fetch(admin + '/metrics')).text();
+    assert.match(metrics, /webdat_errors_total\{server="default",kind="timeout"\} 1\b/);
+    const ticks = () => (s.stdout() + s.stderr()).split('stop tick').length - 1;
+    await s.waitFor(/stop tick/);
+    // A line already on its way when the stop ended may still land; none may follow.
+    await new Promise((r) => setTimeout(r, 200));
+    const settled = ticks();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(ticks(), settled, 'the interval of onServerStop kept firing after the stop');
+  } finally {
+    await s.stop();
+  }
+});
