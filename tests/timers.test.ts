@@ -227,3 +227,83 @@ export function onHTTPRequest(w, q, r) { r.data = 'ok'; }`;
     await s.stop();
   }
 });
+
+const stopping = `
+export function onServerStart(w) { setInterval(() => console.log('start tick'), 20); }
+export async function onServerStop(w) {
+  console.log('stop began');
+  setInterval(() => console.log('stop tick'), 5);
+  await new Promise((r) => setTimeout(r, 50));
+  await w.storage.put('stop', 'finished');
+  console.log('stop finished');
+}
+export async function onHTTPRequest(w, req, res) { res.data = String(await w.storage.get('stop')); }
+`;
+
+/** The output after the stop's last line, where no timer of the stopped server may log. */
+function afterStop(s: Running): string {
+  const text = s.stdout() + s.stderr();
+  const at = text.indexOf('stop finished');
+  assert.ok(at >= 0, 'onServerStop did not finish:\n' + text);
+  // The server's own timers went when the stop began; the one onServerStop made ran while it awaited.
+  const during = text.slice(text.indexOf('stop began'), at);
+  assert.doesNotMatch(during, /start tick/);
+  assert.match(during, /stop tick/);
+  return text.slice(at);
+}
+
+test('an async onServerStop awaits a timer; every timer of the server is cleared once it ends (admin stop)', async () => {
+  const s = await serveSource(stopping, ['--admin-port', '0', '--timeout-ms', '3000']);
+  try {
+    const admin = ADMIN_LINE.exec(await s.waitFor(ADMIN_LINE))![1];
+    await s.waitFor(/start tick/);
+    const t0 = Date.now();
+    assert.equal((await fetch(admin + '/servers/default/stop', { method: 'POST' })).status, 200);
+    // Ended by its own timer, well before the 3 s time limit would have cut it.
+    assert.ok(Date.now() - t0 < 2500, `the stop took ${Date.now() - t0} ms`);
+    await s.waitFor(/stop finished/);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.doesNotMatch(afterStop(s), /tick/);
+    const started = await fetch(admin + '/servers/default/start', { method: 'POST' });
+    assert.equal(started.status, 200);
+    const { port } = await started.json() as { port: number };
+    assert.equal((await get({ ...s, url: `http://127.0.0.1:${port}` }, '/')).text, 'finished');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('an async onServerStop awaits a timer on SIGTERM; the process exits 0 and no timer fires after it', async () => {
+  const s = await serveSource(stopping, ['--timeout-ms', '3000']);
+  await s.waitFor(/start tick/);
+  const t0 = Date.now();
+  assert.equal(await s.stop('SIGTERM'), 0);
+  assert.ok(Date.now() - t0 < 2500, `the stop took ${Date.now() - t0} ms`);
+  assert.doesNotMatch(afterStop(s), /tick/);
+});
+
+test('an onServerStop cut by its time limit while awaiting a timer ends the stop; its interval stops with it', async () => {
+  const stuck = `
+export async function onServerStop(w) {
+  setInterval(() => console.log('stop tick'), 20);
+  await new Promise((r) => setTimeout(r, 60000));
+}`;
+  const s = await serveSource(stuck, ['--admin-port', '0', '--timeout-ms', '1000']);
+  try {
+    const admin = ADMIN_LINE.exec(await s.waitFor(ADMIN_LINE))![1];
+    const t0 = Date.now();
+    assert.equal((await fetch(admin + '/servers/default/stop', { method: 'POST' })).status, 200);
+    assert.ok(Date.now() - t0 < 5000, `the stop took ${Date.now() - t0} ms`);
+    const metrics = await (await fetch(admin + '/metrics')).text();
+    assert.match(metrics, /webdat_errors_total\{server="default",kind="timeout"\} 1\b/);
+    const ticks = () => (s.stdout() + s.stderr()).split('stop tick').length - 1;
+    await s.waitFor(/stop tick/);
+    // A line already on its way when the stop ended may still land; none may follow.
+    await new Promise((r) => setTimeout(r, 200));
+    const settled = ticks();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(ticks(), settled, 'the interval of onServerStop kept firing after the stop');
+  } finally {
+    await s.stop();
+  }
+});

@@ -71,6 +71,8 @@ export class TenantHost {
   /** timer callbacks rest until then after one breached a limit (see timerDue) */
   private timersRestUntil = 0;
   private timerBreaches = 0;
+  /** the onServerStop invocation still running: the timers it made live until it ends (SPEC §9) */
+  private stopping: number | null = null;
   /** intervals whose firing is queued on the host loop and has not run yet */
   private readonly intervalsQueued = new Set<number>();
   private deadlineTimer: NodeJS.Timeout | null = null;
@@ -292,6 +294,7 @@ export class TenantHost {
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     this.startPending = false;
+    this.stopping = null;
     if (this.live !== null && !this.live.isolate.isDisposed) this.live.isolate.dispose();
     this.live = null;
   }
@@ -330,6 +333,11 @@ export class TenantHost {
       if (!events.some((e) => e.k === EventKind.serverStart)) events = [{ k: EventKind.serverStart, id: -++this.timerInvocations }, ...events];
     }
     for (const id of batch.cancel) this.pending.delete(id);
+    if (this.stopping !== null && events.some((e) => e.k === EventKind.serverStart)) {
+      // A start after a stop the engine gave up waiting for: the stop's timers do not outlive it into the new run.
+      this.stopping = null;
+      this.clearTimers(live, out);
+    }
     const { flat, at } = flattenEvents(events);
     const stretch = this.stretchMs;
     const slice = sliceMs(this.spec.limits.timeoutMs);
@@ -398,7 +406,12 @@ export class TenantHost {
     if (end < events.length) this.backlog = events.slice(end);
     if (pendingPairs !== null) this.reconcile(pendingPairs, firstStretch);
     if (recovered) this.answerStragglers(out, events, end, pendingPairs ?? []);
-    if (events.some((e) => e.k === EventKind.serverStop)) this.clearTimers(live, out);
+    const stop = events.find((e) => e.k === EventKind.serverStop);
+    if (stop !== undefined) {
+      // The server's timers go now, but those of an onServerStop still awaiting one: they go when it ends (afterTurn).
+      this.stopping = stop.id;
+      if (this.pending.has(stop.id)) this.clearTimers(live, out, stop.id);
+    }
     this.afterTurn(out);
     return this.result(batch, out, pendingPairs ?? [], breached ? began : -1);
   }
@@ -473,17 +486,21 @@ export class TenantHost {
 
   /** After every call sequence: operations of invocations that ended are canceled, the next deadline armed. */
   private afterTurn(out: Command[]): void {
+    if (this.stopping !== null && !this.pending.has(this.stopping)) {
+      this.stopping = null;
+      this.clearTimers(this.live, out);
+    }
     this.settle(out);
     this.ops.keepOnly(this.pending);
     this.armDeadline(false);
     this.armIdle();
   }
 
-  /** The server stopped: its timers are cleared on both sides (SPEC §9). */
-  private clearTimers(live: Live | null, out: Command[]): void {
-    this.timers.clearAll();
+  /** The server stopped: its timers are cleared on both sides (SPEC §9), but those `keep` created when given. */
+  private clearTimers(live: Live | null, out: Command[], keep?: number): void {
+    this.timers.clearAll(keep);
     if (live === null) return;
-    try { this.call(live, live.clearTimers, [], this.stretchMs, out); } catch { /* a lost isolate has no timers either */ }
+    try { this.call(live, live.clearTimers, keep === undefined ? [] : [keep], this.stretchMs, out); } catch { /* a lost isolate has no timers either */ }
   }
 
   /** Settles host operation `id` inside the isolate; its continuations run as part of `invocation`. */
@@ -547,7 +564,7 @@ export class TenantHost {
       return;
     }
     if (repeat) return;
-    this.timers.later(wait, () => this.timerDue(timerId, creator, false));
+    this.timers.later(wait, creator, () => this.timerDue(timerId, creator, false));
   }
 
   /** Gives up async invocations past their time limit (`ids`, or every one that is due). */

@@ -5,9 +5,10 @@
  */
 export class TenantTimers {
   private seq = 0;
-  private readonly timers = new Map<number, NodeJS.Timeout>();
-  /** timeouts due while the server's timers rest, fired when the rest ends */
-  private readonly held = new Set<NodeJS.Timeout>();
+  /** pending timers by id: their handle and the invocation that created them */
+  private readonly timers = new Map<number, { handle: NodeJS.Timeout; creator: number }>();
+  /** timeouts due while the server's timers rest, fired when the rest ends: their creators */
+  private readonly held = new Map<NodeJS.Timeout, number>();
   private readonly max: number;
   private readonly due: (id: number, creator: number, repeat: boolean) => void;
 
@@ -32,29 +33,35 @@ export class TenantTimers {
     const handle = repeat === 1
       ? setInterval(() => this.due(id, by, true), Math.max(1, delay))
       : setTimeout(() => { this.timers.delete(id); this.due(id, by, false); }, delay);
-    this.timers.set(id, handle);
+    this.timers.set(id, { handle, creator: by });
     return id;
   }
 
   clear(id: unknown): void {
     if (typeof id !== 'number') return;
-    const handle = this.timers.get(id);
-    if (handle === undefined) return;
-    clearTimeout(handle);
+    const timer = this.timers.get(id);
+    if (timer === undefined) return;
+    clearTimeout(timer.handle);
     this.timers.delete(id);
   }
 
-  /** Runs `then` after `ms` unless the timers are cleared first (a timeout held back while timers rest). */
-  later(ms: number, then: () => void): void {
+  /** Runs `then` after `ms` unless the timers are cleared first (a timeout of `creator` held back while timers rest). */
+  later(ms: number, creator: number, then: () => void): void {
     const handle = setTimeout(() => { this.held.delete(handle); then(); }, ms);
-    this.held.add(handle);
+    this.held.set(handle, creator);
   }
 
-  /** Stop, reload, isolate recreation: every timer goes. */
-  clearAll(): void {
-    for (const handle of this.timers.values()) clearTimeout(handle);
-    this.timers.clear();
-    for (const handle of this.held) clearTimeout(handle);
-    this.held.clear();
+  /** Stop, reload, isolate recreation: every timer goes, or every one `keep` did not create (a stop still running). */
+  clearAll(keep?: number): void {
+    for (const [id, timer] of this.timers) {
+      if (timer.creator === keep) continue;
+      clearTimeout(timer.handle);
+      this.timers.delete(id);
+    }
+    for (const [handle, creator] of this.held) {
+      if (creator === keep) continue;
+      clearTimeout(handle);
+      this.held.delete(handle);
+    }
   }
 }

@@ -540,10 +540,13 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
       for (let i = 0; i < ids.length; i++) giveUp(ids[i], true);
       return reply(ids.length);
     },
-    /** The server stopped or its code is being replaced: its timers are gone on the host side. */
-    clearTimers(): number {
+    /**
+     * The server stopped or its code is being replaced: its timers are gone on the host side (but those
+     * invocation `keep` created, when given: a stop still running).
+     */
+    clearTimers(keep?: number): number {
       last = null;
-      timers.clear();
+      timers.clear(keep);
       return reply(0);
     },
     /** After a call: what its microtasks produced, which async events are still running, log lines dropped. */

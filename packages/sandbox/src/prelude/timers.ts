@@ -22,8 +22,8 @@ export interface Timer {
 export interface Timers {
   /** the timer to run now; a timeout is forgotten once taken, an interval stays */
   take(id: number): Timer | undefined;
-  /** forgets every timer (the host cleared its side: stop, reload) */
-  clear(): void;
+  /** forgets every timer (the host cleared its side: stop, reload), or every one `keep` did not create */
+  clear(keep?: number): void;
 }
 
 export function installTimers(g: any, I: Intrinsics, timerHost: TimerHost, maxTimers: number, creator: () => number): Timers {
@@ -69,6 +69,9 @@ export function installTimers(g: any, I: Intrinsics, timerHost: TimerHost, maxTi
       if (t !== undefined && !t.repeat) I.mapDelete(timers, id);
       return t;
     },
-    clear() { I.mapClear(timers); },
+    clear(keep) {
+      if (keep === undefined) { I.mapClear(timers); return; }
+      I.mapForEach(timers, (t: Timer, id: number) => { if (t.creator !== keep) I.mapDelete(timers, id); });
+    },
   };
 }
