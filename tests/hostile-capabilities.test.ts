@@ -332,15 +332,19 @@ test('fetch: a 10 MB body and a 5 MB gzip bomb over maxFetchBytes: the status re
 });
 
 test('storage: five requests racing 30 puts of 100 KiB each at a 1 MB quota: exactly what fits is stored', async (t) => {
-  const outs = await probeWhile(t, Promise.all(['a', 'b', 'c', 'd', 'e'].map(async (tag) => JSON.parse(await ok('store', `/race?tag=${tag}`)))));
-  const total = (k: string) => outs.reduce((n, o) => n + (o[k] ?? 0), 0);
-  // 10 × (key + 100 KiB + msgpack's header) fit in 1 MiB; 11 do not.
-  assert.equal(total('ok'), 10, JSON.stringify(outs));
-  assert.equal(total('QuotaExceededError'), 140, JSON.stringify(outs));
-  const usage = JSON.parse(await ok('store', '/usage'));
-  assert.equal(usage.keys, 10);
-  assert.ok(usage.bytes <= 1024 * 1024, `stored ${usage.bytes} bytes`);
-  assert.equal(await ok('store', '/clear'), 'cleared');
+  // Cleared whatever happens: what a failed check left stored would fail the next tests too.
+  try {
+    const outs = await probeWhile(t, Promise.all(['a', 'b', 'c', 'd', 'e'].map(async (tag) => JSON.parse(await ok('store', `/race?tag=${tag}`)))));
+    const total = (k: string) => outs.reduce((n, o) => n + (o[k] ?? 0), 0);
+    // 10 × (key + 100 KiB + msgpack's header) fit in 1 MiB; 11 do not.
+    assert.equal(total('ok'), 10, JSON.stringify(outs));
+    assert.equal(total('QuotaExceededError'), 140, JSON.stringify(outs));
+    const usage = JSON.parse(await ok('store', '/usage'));
+    assert.equal(usage.keys, 10);
+    assert.ok(usage.bytes <= 1024 * 1024, `stored ${usage.bytes} bytes`);
+  } finally {
+    assert.equal(await ok('store', '/clear'), 'cleared');
+  }
   assertEngineUp();
 });
 
@@ -352,18 +356,24 @@ test('storage: huge values and keys, deep and sparse values, oversized list opti
 });
 
 test('storage: 20 puts of 900 KiB at once: those that fit in the waiting room are written, the rest refused; the value is intact', async (t) => {
-  const out = JSON.parse(await probeWhile(t, ok('store', '/waiting-flood')));
-  assert.equal((out.counts.ok ?? 0) + (out.counts.QuotaExceededError ?? 0), 20, JSON.stringify(out));
-  assert.ok(out.counts.ok >= 1 && out.counts.ok <= 9, JSON.stringify(out));
-  assert.equal(out.stored, 900 * 1024);
-  assert.equal(await ok('store', '/clear'), 'cleared');
+  try {
+    const out = JSON.parse(await probeWhile(t, ok('store', '/waiting-flood')));
+    assert.equal((out.counts.ok ?? 0) + (out.counts.QuotaExceededError ?? 0), 20, JSON.stringify(out));
+    assert.ok(out.counts.ok >= 1 && out.counts.ok <= 9, JSON.stringify(out));
+    assert.equal(out.stored, 900 * 1024);
+  } finally {
+    assert.equal(await ok('store', '/clear'), 'cleared');
+  }
   assertEngineUp();
 });
 
 test('storage: 20 concurrent lists of 1,000 keys (limit 5,000 clamped to 1,000); the quiet server is served', async (t) => {
-  assert.equal(await ok('store', '/fill'), 'filled');
-  assert.deepEqual(JSON.parse(await probeWhile(t, ok('store', '/list-flood'))), ['1000 item-0000 item-0999']);
-  assert.equal(await ok('store', '/clear'), 'cleared');
+  try {
+    assert.equal(await ok('store', '/fill'), 'filled');
+    assert.deepEqual(JSON.parse(await probeWhile(t, ok('store', '/list-flood'))), ['1000 item-0000 item-0999']);
+  } finally {
+    assert.equal(await ok('store', '/clear'), 'cleared');
+  }
   assertEngineUp();
 });
 
