@@ -64,7 +64,7 @@ const lost: Lost[] = [];
 const problems: string[] = [];
 const tally = {
   http: { sent: 0, ok: 0, documented: {} as Record<string, number>, lost: 0 },
-  ws: { sent: 0, echoed: 0, lost: 0, workerLost: 0 },
+  ws: { sent: 0, echoed: 0, lost: 0, workerLost: 0, eventLost: 0 },
   bad: { sent: 0, byAnswer: {} as Record<string, number>, lost: 0 },
   reconnects: 0,
 };
@@ -157,12 +157,13 @@ async function wsClient(port: number, server: string, id: number): Promise<void>
         tally.ws.echoed++;
       });
       ws.on('error', () => {});
-      ws.on('close', (code) => {
+      ws.on('close', (code, reason) => {
         if (timer) clearTimeout(timer);
         for (const req of out.values()) {
           pending.delete(req);
-          // 1011 is the documented close of a connection whose message was lost with its worker thread.
-          if (code === 1011) { tally.ws.workerLost++; continue; }
+          // 1011 is the documented close of a connection whose message was lost with its worker
+          // thread (`Worker Lost`) or with its isolate (`Event Lost`).
+          if (code === 1011) { if (reason.toString() === 'Worker Lost') tally.ws.workerLost++; else tally.ws.eventLost++; continue; }
           lost.push({ ...req, at: Date.now(), what: `${req.what} (close ${code})` });
           tally.ws.lost++;
         }
@@ -310,7 +311,7 @@ async function main(): Promise<number> {
   const pct = (g: { from: number; to: number; growth: number } | null, unit: string) => (g === null ? 'too short to judge' : `${g.from}→${g.to} ${unit} (${g.growth >= 0 ? '+' : ''}${(g.growth * 100).toFixed(1)}%)`);
   console.log(`\nsoak summary (${Math.round((Date.now() - started) / 1000)} s)`);
   console.log(`  HTTP to a, b, c: ${tally.http.sent} sent, ${tally.http.ok} answered 200 by their own server, documented 5xx ${JSON.stringify(tally.http.documented)}, ${tally.http.lost} lost with a connection an engine death closed`);
-  console.log(`  WebSocket to a, b, c: ${tally.ws.sent} sent, ${tally.ws.echoed} echoed by their own server, ${tally.ws.workerLost} lost with a worker thread (connection closed 1011), ${tally.ws.lost} lost with a connection an engine death closed`);
+  console.log(`  WebSocket to a, b, c: ${tally.ws.sent} sent, ${tally.ws.echoed} echoed by their own server, ${tally.ws.workerLost} lost with a worker thread and ${tally.ws.eventLost} with an isolate (connection closed 1011), ${tally.ws.lost} lost with a connection an engine death closed`);
   console.log(`  bad server: ${tally.bad.sent} sent, ${tally.bad.lost} lost to engine deaths; answers ${JSON.stringify(tally.bad.byAnswer)}`);
   console.log(`  engine deaths ${deathTimes.length} (at ${deathTimes.map((d) => Math.round((d - started) / 1000) + ' s').join(', ')}), worker threads lost ${workerLosses.length}, reconnects ${tally.reconnects}, quarantined: ${quarantined.length ? quarantined.join(', ') : 'none'}`);
   const byServer = (xs: Array<{ server: string }>) => JSON.stringify(xs.reduce<Record<string, number>>((o, x) => { o[x.server] = (o[x.server] ?? 0) + 1; return o; }, {}));

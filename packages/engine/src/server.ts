@@ -434,6 +434,9 @@ export class WebdatServer implements Endpoint {
     this.lifecycleEvents.delete(id);
     if (this.stopEvents.delete(id) && this.stopEvents.size === 0) { this.stopWaiters.forEach((w) => w()); this.stopWaiters = []; }
     if (e.res !== null) writeOutcome(e, outcome === 'ok' ? 'internal' : outcome);
+    // A WebSocket event that went with its isolate (or was lost by the engine) will never be answered:
+    // like one lost with its worker thread, its connection is closed rather than left waiting.
+    else if (e.client !== undefined && (outcome === 'memory' || outcome === 'internal')) this.closeClient(e.client, INTERNAL_ERROR_CLOSE, 'Event Lost');
   }
 
   /** Gives up on async events whose time ran out; the isolate is told to forget them. True while others still await. */
@@ -474,12 +477,12 @@ export class WebdatServer implements Endpoint {
       if (e.client !== undefined) orphaned.add(e.client);
       this.finish(id, 'canceled');
     }
-    for (const client of orphaned) this.closeClient(client, WORKER_LOST_CLOSE, 'Worker Lost');
+    for (const client of orphaned) this.closeClient(client, INTERNAL_ERROR_CLOSE, 'Worker Lost');
   }
 }
 
 /** RFC 6455 "Internal Error": the server met a condition that kept it from answering. */
-const WORKER_LOST_CLOSE = 1011;
+const INTERNAL_ERROR_CLOSE = 1011;
 
 /** `webServer.node` of a process alone: nothing else names it */
 const NODE = `${os.hostname()}:${process.pid}`;
