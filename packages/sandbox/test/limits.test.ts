@@ -29,5 +29,7 @@ test('an unhandled rejection that reads like a timeout or a memory breach is nei
 test('a call cut by its time limit is a timeout, and one that exhausted the heap is memory', () => {
   const isolate = new ivm.Isolate({ memoryLimit: 16 });
   assert.equal(failureOf(isolate, 'for (;;) {}', 20), 'timeout');
+  // Cut while reading an unhandled rejection's value: a timeout too, never counted as the callbacks' rejection.
+  assert.equal(failureOf(isolate, 'Promise.reject({ get message() { for (;;) {} } }); for (const end = Date.now() + 7; Date.now() < end;) {}', 20), 'timeout');
   assert.equal(failureOf(isolate, 'const hoard = []; for (;;) hoard.push(new Array(1e5).fill(1));', 30_000), 'memory');
 });
