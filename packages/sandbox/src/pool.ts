@@ -212,6 +212,10 @@ class Lane {
         if (admitted === 'gated') this.gate.leave();
         this.next();
       });
+      // The other slot carries what is queued already: a load may take seconds (a TypeScript compile
+      // ahead), and events that came before it was sent would otherwise wait for its end, since only
+      // a new event or a task's end sends the next task.
+      this.schedule();
       return;
     }
     const now = Date.now();

@@ -146,13 +146,12 @@ function runBatches(batches: TenantBatch[]): BatchResult {
 }
 
 /**
- * Timers, host operations, their results or a compile still to come: the worker's event loop must
- * turn. Without a hold task during a compile ahead, a server's batch on the same worker was seen to
- * wait for the compile's end (10 s for a module esbuild gives up on at its deadline; 2 runs in 3 of
- * tests/hostile-capabilities): why exactly is not pinned down, the hold task is what prevents it.
+ * Timers, host operations, their results or a spare isolate still to come: the worker's event loop
+ * must turn. A compile ahead needs no hold: the task that waits for it is in flight until it ends, and
+ * piscina parks a thread only with no task in flight.
  */
 function hostWork(): boolean {
-  if (loop.busy || refillPending() || compiling.size > 0) return true;
+  if (loop.busy || refillPending()) return true;
   for (const t of tenants.values()) if (t.hasHostWork()) return true;
   return false;
 }
