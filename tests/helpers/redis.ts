@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { tempDir } from './webdat.ts';
+import { freePort } from './free-port.ts';
 
 /** A real `redis-server` of the test's own, on loopback, without persistence (SPEC §12 tests). */
 export interface RedisServer {
@@ -12,14 +12,6 @@ export interface RedisServer {
   restart(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function launch(port: number, dir: string): Promise<ChildProcess> {
   const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
