@@ -67,6 +67,15 @@ export class Hub {
     }
   }
 
+  /**
+   * The supervisor left `server` inactive after its callbacks killed engine processes: a process
+   * started later is told so at its start, and every live one stops it now, or the processes that
+   * did not die would go on serving it.
+   */
+  quarantine(server: string): void {
+    for (const i of this.children.keys()) this.tell(i, { t: 'quarantine', server });
+  }
+
   /** Every live process but `index` gets `m`. */
   private relay(index: number, m: ToEngine): void {
     for (const i of this.children.keys()) if (i !== index) this.tell(i, m);

@@ -79,6 +79,7 @@ export class IpcBus implements Bus {
       case 'leave': events.leave(m.server, m.client); break;
       case 'primary': events.primary(m.server, m.primary); break;
       case 'port': events.port(m.server, m.port); break;
+      case 'quarantine': events.quarantine(m.server); break;
       case 'asked':
         events.asked(m.req).then(
           (answer) => this.post({ t: 'answer', id: m.id, answer }),
