@@ -97,7 +97,10 @@ const dir = tempDir({
   }),
 });
 const webdat = await startWebdat(['--config', path.join(dir, 'webdat.json')], { expectServers: 4 });
-after(async () => assert.equal(await webdat.stop(), 0));
+after(async () => {
+  const code = await webdat.stop();
+  assert.equal(code, 0, `webdat exited with ${code}\n${webdat.stderr().split('\n').filter((l) => l.startsWith('webdat') || l.includes('"level":5')).slice(-20).join('\n')}`);
+});
 const url = (name: string) => webdat.urls.get(name)!;
 const wsUrl = (name: string) => url(name).replace('http:', 'ws:') + '/';
 
@@ -119,10 +122,10 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 
   }
 }
 
-/** One GET on a fresh connection (the kernel places each anew), answered within 15 s. */
-function getFresh(target: string, headers: Record<string, string> = {}): Promise<{ status: number; error: string | undefined; body: string }> {
+/** One GET on a fresh connection (the kernel places each anew) or on `agent`'s, answered within 15 s. */
+function getFresh(target: string, headers: Record<string, string> = {}, agent: http.Agent | false = false): Promise<{ status: number; error: string | undefined; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(target, { agent: false, headers, timeout: 15_000 }, (res) => {
+    const req = http.get(target, { agent, headers, timeout: 15_000 }, (res) => {
       let body = '';
       res.on('data', (d) => { body += d; });
       res.on('end', () => resolve({ status: res.statusCode!, error: res.headers['x-webdat-error'] as string | undefined, body }));
@@ -137,6 +140,17 @@ const json = async <T>(target: string): Promise<T> => {
   assertNoHostLeak(r.body, target);
   return JSON.parse(r.body) as T;
 };
+
+/** An agent whose one kept-alive connection to the hostile tenant landed on process `node`. */
+async function agentOn(node: string): Promise<http.Agent> {
+  for (let i = 0; i < 60; i++) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const r = await getFresh(url('hostile') + '/who', {}, agent);
+    if ((JSON.parse(r.body) as { node: string }).node === node) return agent;
+    agent.destroy();
+  }
+  assert.fail(`60 connections missed process ${node}`);
+}
 
 interface Pinned { c: Client; node: string; me: string }
 /** One connection to `name` on each process: `[first, other]`. */
@@ -221,10 +235,12 @@ test('a broadcast storm over both processes: the budget counts every copy, the o
 test('a send flood to a client of the other process: stopped at the budget, delivered in order', async () => {
   const target = victims.find((v) => v.node === nodes[1])!;
   const before = target.c.messages.length;
-  // the request may land on either process; the target is remote for one of them, local for the other: both are covered
-  for (let round = 0; round < 2; round++) {
+  // from the other process, then from the target's own
+  for (const from of [nodes[0], nodes[1]]) {
+    const agent = await agentOn(from);
     const k = target.c.messages.length;
-    const r = await probeWhile('a send flood', getFresh(`${url('hostile')}/send-flood?to=${encodeURIComponent(target.me)}`));
+    const r = await probeWhile('a send flood', getFresh(`${url('hostile')}/send-flood?to=${encodeURIComponent(target.me)}`, {}, agent));
+    agent.destroy();
     assert.equal(r.status, 503);
     assert.equal(r.error, 'output');
     // 1,002–1,005 bytes each: the budget of 65,536 bytes takes the first 65
@@ -283,14 +299,12 @@ test('1,000 relayed sends of 1 KiB each across processes, from each side: all de
 
 test('hostile close codes and a 600-byte reason to a client of the other process: RangeError, then one close with the reason cut', async () => {
   const target = victims.find((v) => v.node === nodes[1])!;
-  let answer: { bad: string[]; closed: boolean } | undefined;
-  // a request on the other process's side: repeated until one lands there (the id is remote there)
-  for (let i = 0; i < 60 && answer === undefined; i++) {
-    const who = await json<{ node: string }>(url('hostile') + '/who');
-    if (who.node === target.node) continue;
-    answer = await json(`${url('hostile')}/close-hostile?to=${encodeURIComponent(target.me)}`);
-  }
-  assert.ok(answer, 'no request reached the other process');
+  const agent = await agentOn(nodes[0]);
+  const r = await getFresh(`${url('hostile')}/close-hostile?to=${encodeURIComponent(target.me)}`, {}, agent);
+  agent.destroy();
+  assert.equal(r.status, 200, r.body);
+  assertNoHostLeak(r.body, 'close-hostile');
+  const answer = JSON.parse(r.body) as { bad: string[]; closed: boolean };
   assert.deepEqual(answer.bad, ['RangeError', 'RangeError', 'RangeError', 'RangeError', 'RangeError', 'RangeError', 'RangeError', 'Error']);
   assert.equal(answer.closed, true);
   const closed = await target.c.closed;
