@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ROOT, startWebdat, tempDir } from './helpers/webdat.ts';
 import { connect, type Client } from './helpers/ws.ts';
-import { freePort } from './helpers/redis.ts';
+import { freePort } from './helpers/free-port.ts';
 
 // The hostile corpus (hostile-corpus.test.ts) with a second engine process (SPEC §12, issue 13 item 7):
 // `--processes 2`, a hostile tenant whose clients sit on both processes, a quiet tenant on the same
