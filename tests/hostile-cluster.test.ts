@@ -78,7 +78,8 @@ const dir = tempDir({
   'webdat.json': JSON.stringify({
     workers: 1,
     servers: [
-      { name: 'quiet', host: '127.0.0.1', port: 0, callbacks: 'quiet.js' },
+      // a generous time limit: a loaded machine once cut this trivial module's evaluation at the default 100 ms
+      { name: 'quiet', host: '127.0.0.1', port: 0, callbacks: 'quiet.js', limits: { timeoutMs: 5000 } },
       // cpuMs 5 s: the race's 30 puts copy 3 MB out in one stretch, which a loaded machine can stretch past 1 s
       { name: 'hostile', host: '127.0.0.1', port: 0, callbacks: 'hostile.js', limits: { maxOutputBytes: 65_536, timeoutMs: 10_000, cpuMs: 5000, storageMb: 1 } },
     ],
