@@ -83,7 +83,10 @@ export class Hub {
 
   private tell(index: number, m: ToEngine): void {
     const child = this.children.get(index);
-    if (child?.connected) child.send(m);
+    // A process that is going away can be connected still while its pipe is closed: the send fails
+    // (EPIPE), and without a callback that failure is an 'error' event that would kill the supervisor.
+    // Its exit is handled by detach.
+    if (child?.connected) child.send(m, ignoreSendError);
   }
 
   private receive(index: number, m: FromEngine): void {
@@ -184,3 +187,5 @@ export class Hub {
     this.overrides.set(req.server, o);
   }
 }
+
+function ignoreSendError(): void {}
