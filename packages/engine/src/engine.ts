@@ -8,7 +8,7 @@ import { parseConfig, parseServer } from './config/load.js';
 import type { EngineConfig, EngineConfigInput, ServerConfig, ServerInput } from './config/schema.js';
 import { WebdatServer } from './server.js';
 import { Listener } from './net/listener.js';
-import { AdminListener } from './admin/listener.js';
+import type { AdminListener } from './admin/listener.js';
 import type { Bus } from './cluster/bus.js';
 import { peerEvents } from './cluster/peer-events.js';
 
@@ -181,8 +181,9 @@ export class Engine {
       for (const s of this.awaiting) if (!s.sweep(now)) this.awaiting.delete(s);
     }, SWEEP_MS).unref();
     // Built first: its config and TLS files are checked before any server announces itself.
+    // Loaded only when configured: prom-client alone costs a tenth of a second of CPU at start.
     const admin = this.config.admin !== undefined && this.admin === null
-      ? new AdminListener(this, this.config.admin, { announce: (line) => this.announce(line) })
+      ? new (await import('./admin/listener.js')).AdminListener(this, this.config.admin, { announce: (line) => this.announce(line) })
       : null;
     const active = [...this.servers.values()].filter((s) => s.config.active);
     for (const s of active) {
