@@ -6,7 +6,7 @@ import { createLogger, type Logger } from './log.js';
 import { EngineError } from './errors.js';
 import { parseConfig, parseServer } from './config/load.js';
 import type { EngineConfig, EngineConfigInput, ServerConfig, ServerInput } from './config/schema.js';
-import { WebdatServer } from './server.js';
+import { UNPLACED, WebdatServer } from './server.js';
 import { Listener } from './net/listener.js';
 import type { AdminListener } from './admin/listener.js';
 import type { Bus } from './cluster/bus.js';
@@ -90,8 +90,10 @@ export class Engine {
   private register(config: ServerConfig): WebdatServer {
     if (this.servers.has(config.name)) throw new EngineError('WEBDAT_ERR_SERVER_EXISTS', `a server named "${config.name}" already exists`);
     const lanes = new Set<number>();
+    // A server with idleSeconds is placed at its first use (WebdatServer.laneOf).
+    const lazy = config.limits.idleSeconds !== undefined;
     const instances = Array.from({ length: config.instances }, () => {
-      const lane = this.pool.place(lanes);
+      const lane = lazy ? UNPLACED : this.pool.place(lanes);
       lanes.add(lane);
       return { tenant: ++this.tenantSeq, lane };
     });
@@ -106,6 +108,7 @@ export class Engine {
       bus: this.bus,
       check: (entry) => this.check(entry, config.name),
       awaiting: (s) => this.awaiting.add(s),
+      place: (avoid) => this.pool.place(avoid),
     });
     this.servers.set(config.name, server);
     for (const i of instances) this.byTenant.set(i.tenant, server);
@@ -235,7 +238,7 @@ export class Engine {
 
   private async forget(s: WebdatServer): Promise<void> {
     s.removed = true;
-    await Promise.all(s.instances.map((i) => this.pool.unload(i.lane, i.tenant)));
+    await Promise.all(s.instances.filter((i) => i.lane !== UNPLACED).map((i) => this.pool.unload(i.lane, i.tenant)));
     for (const i of s.instances) this.byTenant.delete(i.tenant);
     this.servers.delete(s.name);
     const key = listenerKey(s);
