@@ -93,7 +93,8 @@ export class Engine {
     // A server with idleSeconds is placed at its first use (WebdatServer.laneOf).
     const lazy = config.limits.idleSeconds !== undefined;
     const instances = Array.from({ length: config.instances }, () => {
-      const lane = lazy ? UNPLACED : this.pool.place(lanes);
+      if (lazy) return { tenant: ++this.tenantSeq, lane: UNPLACED };
+      const lane = this.pool.place(lanes);
       lanes.add(lane);
       return { tenant: ++this.tenantSeq, lane };
     });
@@ -195,8 +196,8 @@ export class Engine {
     const starting = active.filter((s) => !this.disabled.has(s.name));
     // One check per callbacks file while the engine starts (servers with idleSeconds).
     this.checks = new Map();
-    // The readiness lines go out together: on a pipe each write is a system call, and ten thousand
-    // of them cost a fifth of a second of CPU, more while the reader leaves the pipe full.
+    // The readiness lines go out together: on a pipe each write is a system call, and ten thousand of
+    // them were half a second of a start profiled under load (a write blocks while the reader is behind).
     this.starting = [];
     try {
       // Every server loads before the first one listens: servers sharing a port then all attach in one

@@ -59,8 +59,8 @@ function sameAs(rest: Record<string, unknown>): string | null {
 }
 
 /**
- * Ten thousand servers of a host mostly differ in name and hosts only (zod spent 0.5 s of a 3 s
- * start on them): each distinct rest is parsed once, and the others only have their name and hosts
+ * Ten thousand servers of a host mostly differ in name and hosts only (zod spent about half a
+ * second of a 3 s start on them): each distinct rest is parsed once, and the others only have their name and hosts
  * checked. null when a server is invalid: the whole config is then parsed again for the messages.
  */
 function parseServers(input: unknown): ServerConfig[] | null {
