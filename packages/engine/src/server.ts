@@ -33,13 +33,19 @@ export interface ServerHost {
   bus: Bus | null;
   /** compiles and links a callbacks file without running it; the engine checks each file once as it starts */
   check(entry: string): Promise<void>;
+  /** a worker lane for an instance, not one of `avoid` (those of the server's other instances) if there are others */
+  place(avoid: ReadonlySet<number>): number;
   /** the server has async events with a deadline: the engine sweeps it until it has none */
   awaiting(server: WebdatServer): void;
 }
 
+/** The lane of an instance of a server with idleSeconds before its first use. */
+export const UNPLACED = -1;
+
 /** One isolate of a server, pinned to one worker lane. `instances: N` gives a server N of them. */
 export interface Instance {
   tenant: number;
+  /** UNPLACED until a server with idleSeconds is first used */
   lane: number;
   generation: number;
   /** events submitted and not finished, for least-loaded placement */
@@ -177,7 +183,7 @@ export class WebdatServer implements Endpoint {
     this.source = source;
     const results = await Promise.all(this.instances.map((inst) => {
       inst.generation++;
-      return this.host.pool.load(inst.lane, this.spec(inst));
+      return this.host.pool.load(this.laneOf(inst), this.spec(inst));
     }));
     for (const r of results) this.applyCommands(r.commands);
     const failed = results.find((r) => !r.ok);
@@ -294,7 +300,7 @@ export class WebdatServer implements Endpoint {
     this.loaded = true;
     for (const inst of this.instances) {
       inst.generation++;
-      void this.host.pool.load(inst.lane, this.spec(inst), true).then((r) => {
+      void this.host.pool.load(this.laneOf(inst), this.spec(inst), true).then((r) => {
         this.applyCommands(r.commands);
         if (r.ok) return;
         this.loaded = false;
@@ -304,6 +310,15 @@ export class WebdatServer implements Endpoint {
     for (const client of this.remote) this.submitPeer(EventKind.peerJoin, client);
   }
 
+  /**
+   * A server with idleSeconds takes its worker at its first use, the one with the fewest servers then:
+   * of ten thousand configured, the ones in use spread evenly whatever their order in the config.
+   */
+  private laneOf(inst: Instance): number {
+    if (inst.lane === UNPLACED) inst.lane = this.host.place(new Set(this.instances.map((i) => i.lane).filter((l) => l !== UNPLACED)));
+    return inst.lane;
+  }
+
   /** `p` carries the HTTP response to answer; other events get a fresh entry without one. */
   private submit(i: number, event: Event, p: PendingEvent = { res: null, aborted: false, deadline: 0, inst: i, start: 0, latency: null }): number {
     if (!this.loaded && this.lazy) this.loadLazily();
@@ -311,7 +326,7 @@ export class WebdatServer implements Endpoint {
     inst.pending++;
     event.id = this.host.nextId();
     this.pending.set(event.id, p);
-    this.host.pool.push(inst.lane, inst.tenant, inst.generation, event);
+    this.host.pool.push(this.laneOf(inst), inst.tenant, inst.generation, event);
     return event.id;
   }
 
