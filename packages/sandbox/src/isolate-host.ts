@@ -424,13 +424,18 @@ export class TenantHost {
    */
   private recoverFromTimeout(live: Live, out: Command[], events: Event[], phase: Phase, start: number, end: number, hint?: number): number | null {
     const timeoutMs = this.stretchMs;
-    let reply: unknown;
-    try {
-      reply = this.call(live, live.recover, hint === undefined ? [] : [hint], timeoutMs, out);
-    } catch (err) {
-      // Microtasks left queued by the cut ran after recover returned and were cut in turn; its reply is kept.
-      if (!(err instanceof Breach) || err.outcome !== 'timeout') return null;
-      try { reply = this.again(live, timeoutMs); } catch { return null; }
+    let reply: unknown = null;
+    // A second call only when the first was cut before it returned: recover runs none of the callbacks'
+    // code before it returns (their leftover microtasks run after), so only a thread starved for the
+    // whole bound cuts it there, and recover is restartable (prelude/dispatcher.ts).
+    for (let attempt = 0; reply === null && attempt < 2; attempt++) {
+      try {
+        reply = this.call(live, live.recover, hint === undefined ? [] : [hint], timeoutMs, out);
+      } catch (err) {
+        if (!(err instanceof Breach) || err.outcome !== 'timeout') return null;
+        // Microtasks left queued by the cut ran after recover returned and were cut in turn; its reply is kept.
+        try { reply = this.again(live, timeoutMs); } catch { if (live.isolate.isDisposed) return null; }
+      }
     }
     try {
       if (!Array.isArray(reply) || reply.length !== 5) throw new WireError('the recovery reply is not a list of five');
