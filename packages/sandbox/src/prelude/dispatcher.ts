@@ -598,6 +598,13 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
       recovering = null;
       return value;
     },
+    /** A full collection of this isolate's heap, which the host asks for when the heap grew (isolate-host.ts). */
+    collectGarbage(): number {
+      last = null;
+      const gc = I.gc;
+      if (gc !== null) gc();
+      return reply(0);
+    },
     /** The reply of the previous call, which an error raised after it returned kept from the host. */
     again(): unknown {
       const l = last;
