@@ -57,6 +57,11 @@ export class EngineWatch {
   readonly lives: Life[] = [];
   /** the admin API's figures (the first engine process's, where the admin listener lives) */
   readonly metrics: MemoryMetrics[] = [];
+  /**
+   * Per sample, RSS and descriptors summed over the engine processes then alive: with several, the
+   * clients of a dead process reconnect to the others, so only the sum says whether either leaks.
+   */
+  readonly totals: Array<{ t: number; rssKiB: number; fds: number; processes: number }> = [];
   private readonly timer: NodeJS.Timeout;
 
   /**
@@ -79,6 +84,7 @@ export class EngineWatch {
         life.samples.push(s);
         taken.push(s);
       }
+      if (taken.length > 0) this.totals.push({ t: taken[0].t, rssKiB: taken.reduce((n, x) => n + x.rssKiB, 0), fds: taken.reduce((n, x) => n + x.fds, 0), processes: taken.length });
       if (metricsUrl === undefined) return;
       void scrape(metricsUrl).then((m) => {
         if (m === null) return;
@@ -98,7 +104,7 @@ export class EngineWatch {
  * first fifth. A leak raises the floor; the fourth server's memory breaches and worker replacements
  * only raise peaks that fall back (the engine's RSS swung ±20% around a flat floor with medians).
  */
-export function secondHalfGrowth(life: Life, pick: (s: Sample) => number): { from: number; to: number; growth: number } | null {
+export function secondHalfGrowth<S extends { t: number }>(life: { samples: S[] }, pick: (s: S) => number): { from: number; to: number; growth: number } | null {
   const s = life.samples;
   if (s.length < 20) return null;
   const mid = s[0].t + (s[s.length - 1].t - s[0].t) / 2;

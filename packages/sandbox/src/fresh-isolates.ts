@@ -1,5 +1,11 @@
+import v8 from 'node:v8';
 import ivm from 'isolated-vm';
 import { PRELUDE_SOURCE } from './prelude/source.js';
+
+// isolated-vm has no call to collect an isolate's garbage: with this flag V8 puts `gc` on every context
+// created after it, where the prelude takes it before any callbacks code runs (prelude/intrinsics.ts)
+// and the host calls it when an isolate's heap grew (isolate-host.ts, collectIfGrown).
+v8.setFlagsFromString('--expose-gc');
 
 // An isolate up to the point where it becomes a server's: created, with a context and the prelude
 // evaluated (the factory that installs the webServer API). No callbacks code has run in it.

@@ -18,6 +18,15 @@ import type { HostLoop } from './host-ops/host-loop.js';
 
 const COPY = { arguments: { copy: true }, result: { copy: true } } as const;
 const HEAP_READ_INTERVAL_MS = 100;
+/**
+ * An isolate whose heap grew this much past what its last full collection left (or by half of that,
+ * when more) is collected between tasks. V8 left a quiet server's heap climbing from 1.5 to 9 MiB
+ * over 160 s before its own major collection (README, "Fuzzing and soak"): with many servers per
+ * process that is RSS on V8's schedule. A collection of such a heap takes a few ms of the worker.
+ */
+const GC_GROWTH_BYTES = 2 * 1024 * 1024;
+/** At most one such collection per isolate this often: a tenant churning garbage is left to V8's own. */
+const GC_MIN_INTERVAL_MS = 1000;
 const TEXT_AS_BYTES = 8 * 1024;
 const MAX_LOG_CHARS = 16384;
 
@@ -40,6 +49,7 @@ interface Live {
   expire: ivm.Reference;
   clearTimers: ivm.Reference;
   again: ivm.Reference;
+  collectGarbage: ivm.Reference;
 }
 
 /** An async invocation the isolate still runs: when it began and the CPU its stretches took so far. */
@@ -86,6 +96,10 @@ export class TenantHost {
   private readonly logs: LogBudget;
   private heapUsed = 0;
   private heapReadAt = 0;
+  /** the heap the last full collection left (or the isolate's first reading), and whether one is queued */
+  private heapFloor = -1;
+  private collectQueued = false;
+  private collectedAt = 0;
   /** open WebSocket connections of this process (not of other processes): they keep an idle isolate */
   private readonly localClients = new Set<string>();
   /** with `spec.idleMs`: when the last turn ended, and the timer that releases the isolate after it */
@@ -145,6 +159,7 @@ export class TenantHost {
       const live: Live = {
         isolate, context, dispatch: fn('dispatch'), collect: fn('collect'), recover: fn('recover'),
         fire: fn('fire'), settle: fn('settle'), expire: fn('expire'), clearTimers: fn('clearTimers'), again: fn('again'),
+        collectGarbage: fn('collectGarbage'),
       };
       const entry = linkModuleGraph(isolate, context, this.sources);
       armHostDeadline(timeoutMs);
@@ -424,13 +439,18 @@ export class TenantHost {
    */
   private recoverFromTimeout(live: Live, out: Command[], events: Event[], phase: Phase, start: number, end: number, hint?: number): number | null {
     const timeoutMs = this.stretchMs;
-    let reply: unknown;
-    try {
-      reply = this.call(live, live.recover, hint === undefined ? [] : [hint], timeoutMs, out);
-    } catch (err) {
-      // Microtasks left queued by the cut ran after recover returned and were cut in turn; its reply is kept.
-      if (!(err instanceof Breach) || err.outcome !== 'timeout') return null;
-      try { reply = this.again(live, timeoutMs); } catch { return null; }
+    let reply: unknown = null;
+    // A second call only when the first was cut before it returned: recover runs none of the callbacks'
+    // code before it returns (their leftover microtasks run after), so only a thread starved for the
+    // whole bound cuts it there, and recover is restartable (prelude/dispatcher.ts).
+    for (let attempt = 0; reply === null && attempt < 2; attempt++) {
+      try {
+        reply = this.call(live, live.recover, hint === undefined ? [] : [hint], timeoutMs, out);
+      } catch (err) {
+        if (!(err instanceof Breach) || err.outcome !== 'timeout') return null;
+        // Microtasks left queued by the cut ran after recover returned and were cut in turn; its reply is kept.
+        try { reply = this.again(live, timeoutMs); } catch { if (live.isolate.isDisposed) return null; }
+      }
     }
     try {
       if (!Array.isArray(reply) || reply.length !== 5) throw new WireError('the recovery reply is not a list of five');
@@ -677,6 +697,7 @@ export class TenantHost {
   }
 
   private rebuild(out: Command[]): Live | null {
+    this.heapFloor = -1;
     try {
       this.live = this.build(out);
     } catch (err) {
@@ -745,6 +766,29 @@ export class TenantHost {
     try { return this.live !== null && !this.live.isolate.isDisposed ? this.live.isolate.cpuTime : 0n; } catch { return 0n; }
   }
 
+  /**
+   * Queues a full collection of the isolate on the worker's loop when its heap grew past GC_GROWTH_BYTES
+   * since the last one, and no async invocation runs (a collection's call would run their leftover
+   * microtasks; outside() bounds and recovers it like any call all the same).
+   */
+  private collectIfGrown(): void {
+    if (this.live === null || this.collectQueued) return;
+    if (this.heapFloor < 0) { this.heapFloor = this.heapUsed; return; }
+    if (this.pending.size > 0 || this.heapUsed - this.heapFloor <= Math.max(GC_GROWTH_BYTES, this.heapFloor / 2)) return;
+    if (Date.now() - this.collectedAt < GC_MIN_INTERVAL_MS) return;
+    this.collectQueued = true;
+    this.loop.push(this.spec.name, () => {
+      this.collectQueued = false;
+      this.collectedAt = Date.now();
+      const result = this.outside(0, this.stretchMs, (live, timeout, out) => {
+        this.call(live, live.collectGarbage, [], timeout, out);
+        return 0;
+      });
+      try { this.heapFloor = this.live === null ? -1 : this.live.isolate.getHeapStatisticsSync().used_heap_size; } catch { this.heapFloor = -1; }
+      return result;
+    });
+  }
+
   /** `breachedSince`: when the turn that breached a limit began, or -1 when none did. */
   private result(batch: { tenant: number }, out: Command[], pending: number[], breachedSince: number): TenantResult {
     // Heap statistics cost a trip into V8 per call; the info channel does not need them per batch.
@@ -752,6 +796,7 @@ export class TenantHost {
     if (now - this.heapReadAt >= HEAP_READ_INTERVAL_MS) {
       this.heapReadAt = now;
       try { this.heapUsed = this.live === null ? 0 : this.live.isolate.getHeapStatisticsSync().used_heap_size; } catch { this.heapUsed = 0; }
+      this.collectIfGrown();
     }
     const heapUsed = this.heapUsed;
     return {

@@ -114,6 +114,7 @@ class Lane {
       // A worker with timers or host operations reports `hold` and gets a hold task, which keeps its
       // event loop turning until that work is done (see hold()).
       concurrentTasksPerWorker: MAX_IN_FLIGHT + 1,
+      resourceLimits: { maxYoungGenerationSizeMb: 8 },
     });
     this.piscina.on('error', () => { /* reported through the rejected task */ });
   }

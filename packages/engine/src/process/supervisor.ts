@@ -67,7 +67,11 @@ export function runSupervisor(argv: string[], opts: ServeOptions): Promise<numbe
   let exitCode = 0;
   let siblingsStarted = false;
   const activityDir = fs.mkdtempSync(path.join(os.tmpdir(), 'webdat-activity-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, WEBDAT_ROLE: 'engine', [PROCESSES_ENV]: String(processes) };
+  // glibc gives each thread that allocates its own malloc arena, up to 8 per core, and keeps their
+  // freed pages: an engine's I/O thread, worker threads and V8's helpers held 25-30 MiB more RSS, and
+  // let it climb, than with two (measured with the soak, README "Fuzzing and soak"). The user's own
+  // setting wins.
+  const env: NodeJS.ProcessEnv = { MALLOC_ARENA_MAX: '2', ...process.env, WEBDAT_ROLE: 'engine', [PROCESSES_ENV]: String(processes) };
   if (opts.password !== undefined) env.WEBDAT_TLS_PASSWORD = opts.password;
 
   return new Promise<number>((resolve) => {

@@ -66,6 +66,9 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
    *  with an error after it returned (an unhandled rejection, a microtask loop cut by the time limit)
    *  loses its reply on the way out, and the host asks for it again. */
   let last: unknown = null;
+  /** What a `recover` cut before it returned had taken from the state above, for the host's second
+   *  call: [lost reply, cursor, ids given up (null until chosen), commands (null until taken)]. */
+  let recovering: unknown[] | null = null;
 
   function list(): any[] {
     return I.setPrototypeOf([], null);
@@ -457,10 +460,12 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
   }
 
   function take(): unknown[] {
-    const o = out;
-    out = list();
-    logs = 0;
+    // No call between the swap and the return: a cut (`recover`) cannot lose the commands taken.
     budget.read();
+    logs = 0;
+    const fresh = list();
+    const o = out;
+    out = fresh;
     return o;
   }
 
@@ -560,24 +565,45 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
      * dropped.
      */
     recover(owner?: number): [unknown, unknown[], number, number[], number] {
-      const lost = last;
-      last = null;
-      const c = cursor;
-      cursor = -1;
+      // Restartable: on a starved thread the time limit can cut this call before it returns, and the
+      // host then calls it once more. What it takes is kept in `recovering` until it returns; V8 stops
+      // code only at calls and loop edges, so the plain stores between two calls here are never split.
+      let r = recovering;
+      if (r === null) {
+        r = list();
+        r[0] = last; r[1] = cursor; r[2] = null; r[3] = null;
+        recovering = r;
+        last = null;
+        cursor = -1;
+      }
       budget.end();
-      const given = list();
-      if (c === -1) {
+      const c = r[1] as number;
+      if (r[2] === null) {
         // `owner`: the host knows whose code the cut call ran (a settled operation, a timer). Else the
         // microtasks that ran belong to the current invocation; if that one is not asynchronous, the
         // loop's owner is unknown and every async invocation is given up.
-        const id = owner === undefined ? ops.current : owner;
-        if (giveUp(id, false)) given[given.length] = id;
-        else if (owner === undefined) {
-          I.mapForEach(pending, (_s: number, p: number) => { given[given.length] = p; ops.end(p); });
-          I.mapClear(pending);
+        const chosen = list();
+        if (c === -1) {
+          const id = owner === undefined ? ops.current : owner;
+          if (I.mapHas(pending, id)) chosen[0] = id;
+          else if (owner === undefined) I.mapForEach(pending, (_s: number, p: number) => { chosen[chosen.length] = p; });
         }
+        r[2] = chosen;
       }
-      return reply([lost, take(), c, given, dropped()]);
+      const given = r[2] as number[];
+      for (let i = 0; i < given.length; i++) giveUp(given[i], false);
+      if (r[3] === null) r[3] = take();
+      const value: [unknown, unknown[], number, number[], number] = [r[0], r[3] as unknown[], c, given, dropped()];
+      last = value;
+      recovering = null;
+      return value;
+    },
+    /** A full collection of this isolate's heap, which the host asks for when the heap grew (isolate-host.ts). */
+    collectGarbage(): number {
+      last = null;
+      const gc = I.gc;
+      if (gc !== null) gc();
+      return reply(0);
     },
     /** The reply of the previous call, which an error raised after it returned kept from the host. */
     again(): unknown {

@@ -44,6 +44,9 @@ export function installGlobals(g: any, randomBytes: RandomBytes, clone: Clone): 
     structuredClone: { value: structuredClone, writable: true, configurable: true },
   });
 
+  // V8 defines `gc` (--expose-gc) as a non-configurable global; the dispatcher took it, the callbacks
+  // see it undefined and cannot set it.
+  if (Object.prototype.hasOwnProperty.call(g, 'gc')) Object.defineProperty(g, 'gc', { value: undefined, writable: false });
   delete g.FinalizationRegistry;
   delete g.WebAssembly;
   delete g.SharedArrayBuffer;

@@ -60,6 +60,8 @@ export function captureIntrinsics(g: any) {
     setAdd: uncurry(Set.prototype.add),
     setDelete: uncurry(Set.prototype.delete),
     setForEach: uncurry(Set.prototype.forEach),
+    /** V8's full collection, put on every new context's global by --expose-gc (fresh-isolates.ts); installGlobals hides it */
+    gc: (typeof g.gc === 'function' ? g.gc : null) as (() => void) | null,
   });
 }
 
