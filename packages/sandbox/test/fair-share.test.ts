@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FairShare, GRACE_MS, QUANTUM_MS, type TurnReport } from '../src/fair-share.ts';
+import { FairShare, GRACE_MS, QUANTUM_MS, type TurnReport } from '../src/main/fair-share.ts';
 
 const QUIET = 1;
 const HEAVY = 2;

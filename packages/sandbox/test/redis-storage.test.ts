@@ -1,8 +1,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { openRedisBackend as open } from '../src/capabilities/storage/redis-backend.ts';
-import type { StorageBackend, StorageResult, TenantStore } from '../src/capabilities/storage/types.ts';
-import { encodeValue } from '../src/capabilities/storage/values.ts';
+import { openRedisBackend as open } from '../src/worker/capabilities/storage/redis-backend.ts';
+import type { StorageBackend, StorageResult, TenantStore } from '../src/worker/capabilities/storage/types.ts';
+import { encodeValue } from '../src/worker/capabilities/storage/values.ts';
 import { startRedis } from '../../../tests/helpers/redis.ts';
 
 // The Redis storage backend (SPEC §8 in a cluster) against a real redis-server of the test's own.

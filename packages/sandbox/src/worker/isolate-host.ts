@@ -6,7 +6,7 @@ import {
 import { freshIsolate } from './fresh-isolates.js';
 import { hostCallbacks } from './host-functions.js';
 import { ModuleSources, isolateStack, linkModuleGraph } from './module-loader.js';
-import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
+import { CallbacksLoadError, SandboxErrorCode } from '../shared/errors.js';
 import { armHostDeadline, checkHostDeadline, classifyFailure, disarmHostDeadline, sliceMs } from './limits.js';
 import { checkResponse, headerBudgetProblem } from './http-message.js';
 import { LogBudget } from './log-budget.js';

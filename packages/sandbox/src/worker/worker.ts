@@ -4,7 +4,7 @@ import {
   type BatchResult, type Command, type LoadResult, type TenantBatch, type TenantResult,
 } from '@webdat/protocol';
 import { TenantHost } from './isolate-host.js';
-import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
+import { CallbacksLoadError, SandboxErrorCode } from '../shared/errors.js';
 import { openActivity, reportIdle, reportRunning, setHangBound } from '@webdat/protocol';
 import { RING_MIN_BODY, RingWriter, type RingMemory } from '@webdat/protocol';
 import { HostLoop } from './host-ops/host-loop.js';

@@ -1,7 +1,7 @@
 // Log lines of one isolate per second (limits.logLinesPerSecond / logBytesPerSecond). Every line
 // becomes a synchronous write on the I/O thread, so a flood from one server would slow every other;
 // lines over the budget are dropped before they travel, and counted here: the isolate applies the
-// same budget before a line is copied out (prelude/log-allowance.ts) and reports what it dropped; this
+// same budget before a line is copied out (isolate/log-allowance.ts) and reports what it dropped; this
 // bucket is the one the callbacks cannot touch.
 
 /** How often, at most, a server's log says that lines were dropped. */

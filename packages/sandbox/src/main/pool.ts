@@ -12,7 +12,7 @@ import { APPLY_SLICE_COST, commandCost } from './apply-cost.js';
 import { FairShare } from './fair-share.js';
 import { ProbationGate } from './probation.js';
 
-const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
+const WORKER = fileURLToPath(new URL('../worker/worker.js', import.meta.url));
 
 export interface PoolHooks {
   /** one per tenant per batch, in the order the worker produced them */

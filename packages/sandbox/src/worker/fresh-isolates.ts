@@ -1,5 +1,5 @@
 import ivm from 'isolated-vm';
-import { PRELUDE_SOURCE } from './prelude/source.js';
+import { PRELUDE_SOURCE } from '../isolate/source.js';
 
 // An isolate up to the point where it becomes a server's: created, with a context and the prelude
 // evaluated (the factory that installs the webServer API). No callbacks code has run in it.

@@ -2,7 +2,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping';
-import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
+import { CallbacksLoadError, SandboxErrorCode } from '../shared/errors.js';
 
 // TypeScript callbacks (SPEC §11): types are stripped by esbuild, without type checking. Each module
 // is compiled by its own esbuild process with a deadline: esbuild's in-process service dies for good

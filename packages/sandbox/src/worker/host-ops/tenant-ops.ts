@@ -1,6 +1,6 @@
 import type { Capabilities, OpResult } from './capabilities.js';
 
-/** A failure sent into the isolate, where prelude/host-ops.ts rebuilds it as the matching error class. */
+/** A failure sent into the isolate, where isolate/host-ops.ts rebuilds it as the matching error class. */
 export interface HostError { name: string; message: string }
 
 const MAX_NAME = 64;

@@ -1,4 +1,4 @@
-// Runs inside the isolate (stringified by prelude/source.ts), before any user code. Callbacks share
+// Runs inside the isolate (stringified by source.ts), before any user code. Callbacks share
 // their realm with the dispatcher and may rewrite any built-in (Array.prototype.push, JSON, String,
 // Function.prototype.call, Map.prototype.get, Symbol.iterator, …). Everything the dispatcher calls
 // while events run is taken here, once, as plain functions that no later rewrite can reach: methods

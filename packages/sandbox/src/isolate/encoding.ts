@@ -1,4 +1,4 @@
-// Runs inside the isolate (stringified by prelude/source.ts): it may use only ECMAScript built-ins,
+// Runs inside the isolate (stringified by source.ts): it may use only ECMAScript built-ins,
 // never a closure over this module. UTF-8 and base64 are done in plain JS so that these hot helpers
 // never cross into the host.
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type ivm from 'isolated-vm';
 import type { TraceMap } from '@jridgewell/trace-mapping';
-import { CallbacksLoadError, SandboxErrorCode } from './errors.js';
+import { CallbacksLoadError, SandboxErrorCode } from '../shared/errors.js';
 import { TYPES_MODULE, compileTypeScript, compileTypeScriptAsync, isTypeScript, mapStack, type CompiledModule } from './typescript.js';
 
 /** Modules a graph compiled ahead may have (more are compiled when linking finds them). */
