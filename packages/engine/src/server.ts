@@ -1,7 +1,7 @@
 import os from 'node:os';
 import {
   CommandKind, EventKind, NO_EVENT,
-  type Command, type Event, type HttpEvent, type InfoSnapshot, type Outcome, type TenantResult, type TenantSpec,
+  type Command, type Event, type HttpEvent, type InfoSnapshot, type Outcome, type InstanceResult, type InstanceSpec,
 } from '@webdat/protocol';
 import type { SandboxPool } from '@webdat/sandbox';
 import type { Logger } from './log.js';
@@ -41,7 +41,8 @@ export interface ServerHost {
 
 /** One isolate of a server, pinned to one worker lane. `instances: N` gives a server N of them. */
 export interface Instance {
-  tenant: number;
+  /** unique in the process: the pool, the workers and the thread messages know the instance by it */
+  id: number;
   lane: number;
   generation: number;
   heapUsed: number;
@@ -94,10 +95,10 @@ export class WebdatServer implements Endpoint {
   /** removed from its engine: an operation queued behind the removal must not bring it back */
   removed = false;
 
-  constructor(config: ServerConfig, instances: Array<{ tenant: number; lane: number }>, host: ServerHost) {
+  constructor(config: ServerConfig, instances: Array<{ id: number; lane: number }>, host: ServerHost) {
     this.config = config;
     this.name = config.name;
-    this.instances = instances.map((i) => ({ tenant: i.tenant, lane: i.lane, generation: 0, heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0, live: false }));
+    this.instances = instances.map((i) => ({ id: i.id, lane: i.lane, generation: 0, heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0, live: false }));
     this.inFlight = new InFlight(instances.length);
     this.topic = `webdat/broadcast/${config.name}`;
     this.host = host;
@@ -121,12 +122,12 @@ export class WebdatServer implements Endpoint {
     return this.config.limits.idleSeconds !== undefined;
   }
 
-  private spec(inst: Instance): TenantSpec {
+  private spec(instance: Instance): InstanceSpec {
     const l = this.limits;
     // Log rates are per server: each instance (isolate) gets its share.
     const n = this.instances.length;
     return {
-      tenant: inst.tenant, generation: inst.generation, name: this.name, port: this.port || this.config.port,
+      instance: instance.id, generation: instance.generation, name: this.name, port: this.port || this.config.port,
       secure: this.config.secure, node: this.host.bus?.node ?? NODE, entry: this.config.callbacks!, source: this.source,
       limits: {
         timeoutMs: l.timeoutMs, memoryMb: l.memoryMb, cpuMs: l.cpuMs, maxTimers: l.maxTimers,
@@ -175,9 +176,9 @@ export class WebdatServer implements Endpoint {
     this.assertPresent();
     const previous = this.source;
     this.source = source;
-    const results = await Promise.all(this.instances.map((inst) => {
-      inst.generation++;
-      return this.host.pool.load(inst.lane, this.spec(inst));
+    const results = await Promise.all(this.instances.map((instance) => {
+      instance.generation++;
+      return this.host.pool.load(instance.lane, this.spec(instance));
     }));
     for (const r of results) this.applyCommands(r.commands);
     const failed = results.find((r) => !r.ok);
@@ -287,9 +288,9 @@ export class WebdatServer implements Endpoint {
    */
   private loadLazily(): void {
     this.loaded = true;
-    for (const inst of this.instances) {
-      inst.generation++;
-      void this.host.pool.load(inst.lane, this.spec(inst), true).then((r) => {
+    for (const instance of this.instances) {
+      instance.generation++;
+      void this.host.pool.load(instance.lane, this.spec(instance), true).then((r) => {
         this.applyCommands(r.commands);
         if (r.ok) return;
         this.loaded = false;
@@ -305,20 +306,20 @@ export class WebdatServer implements Endpoint {
     const instance = this.instances[e.instance];
     event.id = this.host.nextId();
     this.inFlight.add(event.id, e, own);
-    this.host.pool.push(instance.lane, instance.tenant, instance.generation, event);
+    this.host.pool.push(instance.lane, instance.id, instance.generation, event);
     return event.id;
   }
 
   /** Results from the worker, in the order the callbacks produced them. */
-  applyResult(r: TenantResult): void {
+  applyResult(r: InstanceResult): void {
     const s = r.stats;
-    const inst = this.instances.length === 1 ? this.instances[0] : this.instances.find((i) => i.tenant === r.tenant)!;
-    inst.heapUsed = s.heapUsed;
-    inst.cpuTimeMs = s.cpuTimeMs;
-    inst.memoryRestarts = s.memoryRestarts;
-    inst.headerBreaches = s.headerBreaches;
-    inst.logLinesDropped = s.logLinesDropped;
-    inst.live = s.live === 1;
+    const instance = this.instances.length === 1 ? this.instances[0] : this.instances.find((i) => i.id === r.instance)!;
+    instance.heapUsed = s.heapUsed;
+    instance.cpuTimeMs = s.cpuTimeMs;
+    instance.memoryRestarts = s.memoryRestarts;
+    instance.headerBreaches = s.headerBreaches;
+    instance.logLinesDropped = s.logLinesDropped;
+    instance.live = s.live === 1;
     this.applyCommands(r.commands);
     if (this.inFlight.setDeadlines(r.pending, this.limits.timeoutMs, Date.now())) this.host.awaiting(this);
   }
@@ -396,7 +397,7 @@ export class WebdatServer implements Endpoint {
       const e = this.inFlight.get(id);
       if (e === undefined) continue;
       const instance = this.instances[e.instance];
-      this.host.pool.cancel(instance.lane, instance.tenant, instance.generation, id);
+      this.host.pool.cancel(instance.lane, instance.id, instance.generation, id);
       this.finish(id, 'timeout');
     }
     return this.inFlight.awaiting;
@@ -407,20 +408,20 @@ export class WebdatServer implements Endpoint {
     for (const id of this.inFlight.ids()) this.finish(id, outcome);
   }
 
-  /** Ids of the open WebSocket connections served by the instance `tenant`. */
-  clientsOf(tenant: number): string[] {
-    const i = this.instances.findIndex((x) => x.tenant === tenant);
+  /** Ids of the open WebSocket connections served by the instance `id`. */
+  clientsOf(id: number): string[] {
+    const i = this.instances.findIndex((x) => x.id === id);
     return [...this.clients].filter(([, ws]) => ws.getUserData().instance === i).map(([id]) => id);
   }
 
   /**
-   * The worker thread of instance `tenant` was lost, and with it every event of the instance not yet
+   * The worker thread of instance `id` was lost, and with it every event of the instance not yet
    * finished: HTTP requests are answered 503 `canceled`; a WebSocket connection whose message (or
    * open, ping, pong) went with it is closed with 1011, since nothing will ever answer it. Its other
    * connections stay open for the rebuilt isolate.
    */
-  workerLost(tenant: number): void {
-    const i = this.instances.findIndex((x) => x.tenant === tenant);
+  workerLost(id: number): void {
+    const i = this.instances.findIndex((x) => x.id === id);
     const orphaned = new Set<string>();
     for (const id of this.inFlight.ids(i)) {
       const client = this.inFlight.get(id)?.client;

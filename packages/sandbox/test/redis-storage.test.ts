@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openRedisBackend as open } from '../src/worker/capabilities/storage/redis-backend.ts';
-import type { StorageBackend, StorageResult, TenantStore } from '../src/worker/capabilities/storage/types.ts';
+import type { StorageBackend, StorageResult, ServerStore } from '../src/worker/capabilities/storage/types.ts';
 import { encodeValue } from '../src/worker/capabilities/storage/values.ts';
 import { startRedis } from '../../../tests/helpers/redis.ts';
 
@@ -34,7 +34,7 @@ function failure(result: StorageResult<unknown>, name: string): string {
   return result.error.message;
 }
 
-const keysOf = async (store: TenantStore, options?: unknown) => value(await store.list(options)).map((e) => e.key);
+const keysOf = async (store: ServerStore, options?: unknown) => value(await store.list(options)).map((e) => e.key);
 
 test('storable values come back exactly, and a put acknowledged on one host is read on the other', async () => {
   const name = fresh();

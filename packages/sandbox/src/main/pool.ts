@@ -4,7 +4,7 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import {
   CommandKind, PROTOCOL_VERSION, TaskKind, decodeBatchResult, decodeLoadResult, encode,
-  type Event, type InfoSnapshot, type LoadResult, type Task, type TenantBatch, type TenantResult, type TenantSpec,
+  type Event, type InfoSnapshot, type LoadResult, type Task, type InstanceBatch, type InstanceResult, type InstanceSpec,
 } from '@webdat/protocol';
 
 import { RingReader, createRingMemory } from '@webdat/protocol';
@@ -15,16 +15,16 @@ import { ProbationGate } from './probation.js';
 const WORKER = fileURLToPath(new URL('../worker/worker.js', import.meta.url));
 
 export interface PoolHooks {
-  /** one per tenant per batch, in the order the worker produced them */
-  onResult(result: TenantResult): void;
-  /** a worker thread died: its in-flight events are lost and its tenants are being reloaded */
-  onWorkerLost(lane: number, tenants: number[], error: Error): void;
-  /** the info channels to hand to a tenant's callbacks with its next batch */
-  snapshot(tenant: number): InfoSnapshot;
-  /** how many WebSocket clients a broadcast of this tenant reaches */
-  fanout(tenant: number): number;
-  /** the tenant's open WebSocket connections, which an isolate rebuilt after a worker loss must know */
-  clients(tenant: number): string[];
+  /** one per instance per batch, in the order the worker produced them */
+  onResult(result: InstanceResult): void;
+  /** a worker thread died: its in-flight events are lost and its instances are being reloaded */
+  onWorkerLost(lane: number, instances: number[], error: Error): void;
+  /** the info channels to hand to an instance's callbacks with its next batch */
+  snapshot(instance: number): InfoSnapshot;
+  /** how many WebSocket clients a broadcast of this instance reaches */
+  fanout(instance: number): number;
+  /** the instance's open WebSocket connections, which an isolate rebuilt after a worker loss must know */
+  clients(instance: number): string[];
 }
 
 interface Control {
@@ -34,7 +34,7 @@ interface Control {
 
 /** A decoded batch result being applied: result `r`, from its command `c` on. */
 interface Applying {
-  results: TenantResult[];
+  results: InstanceResult[];
   r: number;
   c: number;
   /** end of the batch's bodies in the ring, freed once all of it is applied; -1 when it has none */
@@ -52,7 +52,7 @@ const MAX_IN_FLIGHT = 2;
 
 /**
  * One worker thread and everything queued for it. Affinity comes from construction (a lane is a
- * piscina pool of exactly one thread), so a tenant's isolate never moves, and a lost thread is
+ * piscina pool of exactly one thread), so an instance's isolate never moves, and a lost thread is
  * replaced by piscina in the same lane. Events that arrive while the lane has MAX_IN_FLIGHT tasks out
  * wait and travel together in the next task, which is how batches grow under load.
  */
@@ -65,8 +65,8 @@ class Lane {
   /** results the worker produces outside tasks: settled host operations, timers (host-ops/host-loop.ts) */
   private readonly channel: BroadcastChannel;
   private readonly control: Control[] = [];
-  private readonly batches = new Map<number, TenantBatch>();
-  readonly specs = new Map<number, TenantSpec>();
+  private readonly batches = new Map<number, InstanceBatch>();
+  readonly specs = new Map<number, InstanceSpec>();
   /** whose turns go next, and who rests after a breach (fair-share.ts) */
   private readonly share = new FairShare();
   /** flushes when a rest or a grace ends; `wakeAt` is when */
@@ -85,8 +85,8 @@ class Lane {
    * rejected, and the loss must be handled once (its isolates rebuilt once, its events failed once).
    */
   private thread = 0;
-  /** the tenants reported with the last loss */
-  private lostTenants = new Set<number>();
+  /** the instances reported with the last loss */
+  private lostInstances = new Set<number>();
 
   constructor(index: number, hooks: PoolHooks, gate: ProbationGate, env: Record<string, string | undefined>) {
     this.index = index;
@@ -118,43 +118,43 @@ class Lane {
     this.piscina.on('error', () => { /* reported through the rejected task */ });
   }
 
-  /** tenants placed here, counted from placement on (loading is asynchronous; placement is not) */
+  /** instances placed here, counted from placement on (loading is asynchronous; placement is not) */
   placed = 0;
 
-  push(tenant: number, generation: number, event: Event): void {
-    let b = this.batches.get(tenant);
+  push(instance: number, generation: number, event: Event): void {
+    let b = this.batches.get(instance);
     if (b === undefined) {
-      b = { tenant, generation, info: EMPTY_INFO, events: [], cancel: [] };
-      this.batches.set(tenant, b);
+      b = { instance, generation, info: EMPTY_INFO, events: [], cancel: [] };
+      this.batches.set(instance, b);
     }
     b.events.push(event);
-    this.share.want(tenant, Date.now());
+    this.share.want(instance, Date.now());
     this.schedule();
   }
 
-  cancel(tenant: number, generation: number, id: number): void {
-    let b = this.batches.get(tenant);
+  cancel(instance: number, generation: number, id: number): void {
+    let b = this.batches.get(instance);
     if (b === undefined) {
-      b = { tenant, generation, info: EMPTY_INFO, events: [], cancel: [] };
-      this.batches.set(tenant, b);
+      b = { instance, generation, info: EMPTY_INFO, events: [], cancel: [] };
+      this.batches.set(instance, b);
     }
     b.cancel.push(id);
-    this.share.want(tenant, Date.now());
+    this.share.want(instance, Date.now());
   }
 
   runControl(task: Task): Promise<LoadResult> {
     if (task.t === TaskKind.unload) {
-      this.specs.delete(task.tenant);
-      this.share.forget(task.tenant);
-      // What was queued for it still goes (after the unload, which answers it), as a server's first work.
-      if (this.batches.has(task.tenant)) this.share.want(task.tenant, Date.now());
+      this.specs.delete(task.instance);
+      this.share.forget(task.instance);
+      // What was queued for it still goes (after the unload, which answers it), as an instance's first work.
+      if (this.batches.has(task.instance)) this.share.want(task.instance, Date.now());
     }
     return new Promise((resolve) => {
       this.control.push({
         task,
         // Only code that loaded is what a replacement worker rebuilds; a rejected reload left the old one serving.
         resolve: (r) => {
-          if (task.t === TaskKind.load && r.ok) this.specs.set(task.spec.tenant, task.spec);
+          if (task.t === TaskKind.load && r.ok) this.specs.set(task.spec.instance, task.spec);
           resolve(r);
         },
       });
@@ -169,9 +169,9 @@ class Lane {
     return this.control.length;
   }
 
-  /** Whether work of `tenant` may go now: at once, holding the probation gate (a suspect's), or not yet. */
-  private admit(tenant: number, now: number): 'go' | 'gated' | 'wait' {
-    if (!this.gate.isSuspect(tenant, now)) return 'go';
+  /** Whether work of `instance` may go now: at once, holding the probation gate (a suspect's), or not yet. */
+  private admit(instance: number, now: number): 'go' | 'gated' | 'wait' {
+    if (!this.gate.isSuspect(instance, now)) return 'go';
     return this.gate.enter(this.index, this.wake) ? 'gated' : 'wait';
   }
 
@@ -190,7 +190,7 @@ class Lane {
     const ctl = this.control[0];
     if (ctl !== undefined) {
       // Loading runs the module's top-level code, so a suspect's load waits for the gate like its events.
-      const admitted = this.gate.active && ctl.task.t === TaskKind.load ? this.admit(ctl.task.spec.tenant, Date.now()) : 'go';
+      const admitted = this.gate.active && ctl.task.t === TaskKind.load ? this.admit(ctl.task.spec.instance, Date.now()) : 'go';
       if (admitted === 'wait') return;
       this.control.shift();
       this.inFlight++;
@@ -225,25 +225,25 @@ class Lane {
     const pick = this.share.next(now, shut ? (t) => this.gate.isSuspect(t, now) : undefined);
     // Entering a shut gate fails and has the gate wake this lane once it is free.
     if (pick.skipped) this.gate.enter(this.index, this.wake);
-    if (pick.servers.length === 0) {
+    if (pick.instances.length === 0) {
       // A lane handed the gate with nothing it may send now passes it on, or other suspects wait for nothing.
       this.gate.decline(this.index);
       this.wakeLater(pick.wakeAt, now);
       return;
     }
-    const batches: TenantBatch[] = [];
+    const batches: InstanceBatch[] = [];
     let gated = false;
-    for (const tenant of pick.servers) {
-      if (!gated && this.gate.active && this.gate.isSuspect(tenant, now)) gated = this.gate.enter(this.index, this.wake);
+    for (const instance of pick.instances) {
+      if (!gated && this.gate.active && this.gate.isSuspect(instance, now)) gated = this.gate.enter(this.index, this.wake);
       // A turn with no batch here runs what waits in the worker (its backlog).
-      batches.push(this.batches.get(tenant) ?? { tenant, generation: this.specs.get(tenant)?.generation ?? 0, info: EMPTY_INFO, events: [], cancel: [] });
-      this.batches.delete(tenant);
+      batches.push(this.batches.get(instance) ?? { instance, generation: this.specs.get(instance)?.generation ?? 0, info: EMPTY_INFO, events: [], cancel: [] });
+      this.batches.delete(instance);
     }
     if (!gated) this.gate.decline(this.index);
-    for (const b of batches) b.info = this.hooks.snapshot(b.tenant);
+    for (const b of batches) b.info = this.hooks.snapshot(b.instance);
     this.inFlight++;
     const thread = this.thread;
-    const sent = this.share.sent(batches.map((b) => b.tenant), now);
+    const sent = this.share.sent(batches.map((b) => b.instance), now);
     this.send({ v: PROTOCOL_VERSION, t: TaskKind.batch, batches }).then(
       (bytes) => {
         // The gate is about which thread runs a suspect's code, which ended with the task.
@@ -253,21 +253,21 @@ class Lane {
           decoded = decodeBatchResult(bytes);
         } catch (err) {
           this.share.lost(sent, Date.now());
-          this.lost(err as Error, batches.map((b) => b.tenant), thread);
+          this.lost(err as Error, batches.map((b) => b.instance), thread);
           this.next();
           return;
         }
         if (decoded.hold) this.hold();
         const ringEnd = decoded.ringEnd;
         if (ringEnd >= 0) this.viewRingBodies(decoded.results);
-        this.share.returned(sent, decoded.results.map((r) => ({ server: r.tenant, cpuMs: r.stats.cpuTimeMs, breachedMs: r.breachedMs, backlog: r.backlog > 0 })), Date.now());
+        this.share.returned(sent, decoded.results.map((r) => ({ instance: r.instance, cpuMs: r.stats.cpuTimeMs, breachedMs: r.breachedMs, backlog: r.backlog > 0 })), Date.now());
         this.applying.push({ results: this.cheapestFirst(decoded.results), r: 0, c: 0, ringEnd, done: () => this.next() });
         if (this.applying.length === 1) this.apply();
       },
       (err: Error) => {
         if (gated) this.gate.leave();
         this.share.lost(sent, Date.now());
-        this.lost(err, batches.map((b) => b.tenant), thread);
+        this.lost(err, batches.map((b) => b.instance), thread);
         this.next();
       },
     );
@@ -288,7 +288,7 @@ class Lane {
         if (room <= 0) { this.applyLater(); return; }
         const res = a.results[a.r];
         const cmds = res.commands;
-        const fanout = this.hooks.fanout(res.tenant);
+        const fanout = this.hooks.fanout(res.instance);
         let end = a.c;
         while (end < cmds.length && room > 0) room -= commandCost(cmds[end++], fanout);
         const whole = end === cmds.length;
@@ -303,11 +303,11 @@ class Lane {
   }
 
   /** Servers are independent: a quiet server's answers need not wait behind a loud one's output. */
-  private cheapestFirst(results: TenantResult[]): TenantResult[] {
+  private cheapestFirst(results: InstanceResult[]): InstanceResult[] {
     if (results.length < 2) return results;
-    const cost = new Map<TenantResult, number>();
+    const cost = new Map<InstanceResult, number>();
     for (const r of results) {
-      const fanout = this.hooks.fanout(r.tenant);
+      const fanout = this.hooks.fanout(r.instance);
       let n = 0;
       for (const c of r.commands) n += commandCost(c, fanout);
       cost.set(r, n);
@@ -339,12 +339,12 @@ class Lane {
       return;
     }
     for (const r of decoded.results) {
-      this.share.used(r.tenant, r.stats.cpuTimeMs);
+      this.share.used(r.instance, r.stats.cpuTimeMs);
       this.hooks.onResult(r);
     }
   }
 
-  private viewRingBodies(results: TenantResult[]): void {
+  private viewRingBodies(results: InstanceResult[]): void {
     for (const r of results) {
       for (const c of r.commands) if (c.c === CommandKind.respond && c.rb !== undefined) c.body = this.ring.view(c.rb[0], c.rb[1]);
     }
@@ -373,14 +373,14 @@ class Lane {
   }
 
   /**
-   * The thread is gone: report it, and rebuild every tenant of this lane on its replacement first.
-   * The other tasks it had in flight are rejected too; their tenants are the lane's, already reported.
+   * The thread is gone: report it, and rebuild every instance of this lane on its replacement first.
+   * The other tasks it had in flight are rejected too; their instances are the lane's, already reported.
    */
   private lost(error: Error, inFlight: number[], thread: number): void {
     if (this.closed) return;
     if (thread !== this.thread) {
-      const unreported = inFlight.filter((t) => !this.lostTenants.has(t));
-      for (const t of unreported) this.lostTenants.add(t);
+      const unreported = inFlight.filter((t) => !this.lostInstances.has(t));
+      for (const t of unreported) this.lostInstances.add(t);
       if (unreported.length > 0) this.hooks.onWorkerLost(this.index, unreported, error);
       return;
     }
@@ -393,12 +393,12 @@ class Lane {
     this.ring.freeAll();
     const reload = [...this.specs.values()].map((spec): Control => ({
       // A server with idleSeconds gets its isolate back at its next event, as after an idle release.
-      task: { v: PROTOCOL_VERSION, t: TaskKind.load, spec: { ...spec, clients: this.hooks.clients(spec.tenant) }, lazy: spec.idleMs !== undefined },
+      task: { v: PROTOCOL_VERSION, t: TaskKind.load, spec: { ...spec, clients: this.hooks.clients(spec.instance) }, lazy: spec.idleMs !== undefined },
       resolve: () => {},
     }));
     this.control.unshift(...reload);
-    this.lostTenants = new Set([...inFlight, ...this.specs.keys()]);
-    this.hooks.onWorkerLost(this.index, [...this.lostTenants], error);
+    this.lostInstances = new Set([...inFlight, ...this.specs.keys()]);
+    this.hooks.onWorkerLost(this.index, [...this.lostInstances], error);
   }
 
   async close(): Promise<void> {
@@ -428,16 +428,16 @@ export class SandboxPool {
     this.lanes = Array.from({ length: Math.max(1, opts.workers) }, (_, i) => new Lane(i, opts.hooks, this.gate, env));
   }
 
-  /** Puts a tenant on probation until `until` (ms since the epoch): it never runs beside another suspect. */
-  suspect(tenant: number, until: number): void {
-    this.gate.suspect(tenant, until);
+  /** Puts an instance on probation until `until` (ms since the epoch): it never runs beside another suspect. */
+  suspect(instance: number, until: number): void {
+    this.gate.suspect(instance, until);
   }
 
   get size(): number {
     return this.lanes.length;
   }
 
-  /** The lane with the fewest tenants, skipping `avoid` (instances of one server go to different lanes). */
+  /** The lane with the fewest instances, skipping `avoid` (instances of one server go to different lanes). */
   place(avoid: ReadonlySet<number> = new Set()): number {
     let best = -1;
     for (const lane of this.lanes) {
@@ -448,8 +448,8 @@ export class SandboxPool {
     return best;
   }
 
-  /** `lazy`: the worker learns the tenant now and builds its isolate at its first event that needs one. */
-  load(lane: number, spec: TenantSpec, lazy = false): Promise<LoadResult> {
+  /** `lazy`: the worker learns the instance now and builds its isolate at its first event that needs one. */
+  load(lane: number, spec: InstanceSpec, lazy = false): Promise<LoadResult> {
     return this.lanes[lane].runControl({ v: PROTOCOL_VERSION, t: TaskKind.load, spec, lazy });
   }
 
@@ -460,18 +460,18 @@ export class SandboxPool {
     return lane.runControl({ v: PROTOCOL_VERSION, t: TaskKind.check, entry });
   }
 
-  async unload(lane: number, tenant: number): Promise<void> {
+  async unload(lane: number, instance: number): Promise<void> {
     this.lanes[lane].placed--;
-    this.gate.forget(tenant);
-    await this.lanes[lane].runControl({ v: PROTOCOL_VERSION, t: TaskKind.unload, tenant });
+    this.gate.forget(instance);
+    await this.lanes[lane].runControl({ v: PROTOCOL_VERSION, t: TaskKind.unload, instance });
   }
 
-  push(lane: number, tenant: number, generation: number, event: Event): void {
-    this.lanes[lane].push(tenant, generation, event);
+  push(lane: number, instance: number, generation: number, event: Event): void {
+    this.lanes[lane].push(instance, generation, event);
   }
 
-  cancel(lane: number, tenant: number, generation: number, id: number): void {
-    this.lanes[lane].cancel(tenant, generation, id);
+  cancel(lane: number, instance: number, generation: number, id: number): void {
+    this.lanes[lane].cancel(instance, generation, id);
   }
 
   async close(): Promise<void> {

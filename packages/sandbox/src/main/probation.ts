@@ -5,7 +5,7 @@
 // are not suspects are never held back.
 
 export class ProbationGate {
-  /** tenant → when its probation ends (ms since the epoch) */
+  /** instance → when its probation ends (ms since the epoch) */
   private readonly until = new Map<number, number>();
   private holder = -1;
   /** tasks carrying suspects' work that the holder has in flight; 0 with a holder: handed over, not yet entered */
@@ -13,24 +13,24 @@ export class ProbationGate {
   /** lanes waiting for the gate, in the order they asked, with the call that wakes each */
   private readonly waiting = new Map<number, () => void>();
 
-  suspect(tenant: number, until: number): void {
-    this.until.set(tenant, until);
+  suspect(instance: number, until: number): void {
+    this.until.set(instance, until);
   }
 
-  forget(tenant: number): void {
-    this.until.delete(tenant);
+  forget(instance: number): void {
+    this.until.delete(instance);
   }
 
-  /** whether any tenant is on probation; the hot path asks nothing more when none is */
+  /** whether any instance is on probation; the hot path asks nothing more when none is */
   get active(): boolean {
     return this.until.size > 0;
   }
 
-  isSuspect(tenant: number, now: number): boolean {
-    const end = this.until.get(tenant);
+  isSuspect(instance: number, now: number): boolean {
+    const end = this.until.get(instance);
     if (end === undefined) return false;
     if (end > now) return true;
-    this.until.delete(tenant);
+    this.until.delete(instance);
     return false;
   }
 

@@ -1,7 +1,7 @@
 import ivm from 'isolated-vm';
 import {
   CommandKind, EventKind, ISOLATE_KINDS, NO_EVENT,
-  type Command, type Event, type Outcome, type TenantBatch, type TenantResult, type TenantSpec,
+  type Command, type Event, type Outcome, type InstanceBatch, type InstanceResult, type InstanceSpec,
 } from '@webdat/protocol';
 import { freshIsolate } from './fresh-isolates.js';
 import { hostCallbacks } from './host-functions.js';
@@ -11,8 +11,8 @@ import { armHostDeadline, checkHostDeadline, classifyFailure, disarmHostDeadline
 import { checkResponse, headerBudgetProblem } from './http-message.js';
 import { LogBudget } from './log-budget.js';
 import { WireError, flattenEvents, readCommands, readIndex, readInts } from './isolate-wire.js';
-import { TenantOps } from './host-ops/tenant-ops.js';
-import { TenantTimers } from './host-ops/tenant-timers.js';
+import { InstanceOps } from './host-ops/instance-ops.js';
+import { InstanceTimers } from './host-ops/instance-timers.js';
 import { openCapabilities, type OpResult } from './host-ops/capabilities.js';
 import type { HostLoop } from './host-ops/host-loop.js';
 
@@ -53,8 +53,8 @@ interface Running {
  * time slicing, and recycling after a memory-limit breach. Every call ends in commands, never in a
  * thrown host error.
  */
-export class TenantHost {
-  readonly spec: TenantSpec;
+export class InstanceHost {
+  readonly spec: InstanceSpec;
   private readonly sources: ModuleSources;
   private live: Live | null = null;
   private memoryRestarts = 0;
@@ -63,8 +63,8 @@ export class TenantHost {
    * ids), so their time and CPU can be bounded and a lost isolate can answer them
    */
   private pending = new Map<number, Running>();
-  private readonly ops: TenantOps;
-  private readonly timers: TenantTimers;
+  private readonly ops: InstanceOps;
+  private readonly timers: InstanceTimers;
   private readonly loop: HostLoop;
   /** ids of the host's own invocations (timers, onServerStart of a lazily built isolate) count down from -2: -1 is the output budget's "none" */
   private timerInvocations = 1;
@@ -99,15 +99,15 @@ export class TenantHost {
    * with `spec.idleMs`) only finds the entry file: the isolate is built at the first event that needs it.
    * `clients` are the open connections to list; `local` those of this process (by default all of them).
    */
-  constructor(spec: TenantSpec, out: Command[], loop: HostLoop, clients: Iterable<string> = [], lazy = false, local?: Iterable<string>, sources?: ModuleSources) {
+  constructor(spec: InstanceSpec, out: Command[], loop: HostLoop, clients: Iterable<string> = [], lazy = false, local?: Iterable<string>, sources?: ModuleSources) {
     this.spec = spec;
     this.logs = new LogBudget(spec.limits.logLinesPerSecond, spec.limits.logBytesPerSecond);
     this.loop = loop;
     for (const c of clients) this.clients.add(c);
     for (const c of local ?? this.clients) this.localClients.add(c);
     this.sources = sources ?? new ModuleSources(spec.entry, spec.source);
-    this.ops = new TenantOps(openCapabilities(spec), (id, inv, r) => loop.push(spec.name, () => this.settleOp(id, inv, r)));
-    this.timers = new TenantTimers(spec.limits.maxTimers, (id, creator, repeat) => this.timerDue(id, creator, repeat));
+    this.ops = new InstanceOps(openCapabilities(spec), (id, inv, r) => loop.push(spec.name, () => this.settleOp(id, inv, r)));
+    this.timers = new InstanceTimers(spec.limits.maxTimers, (id, creator, repeat) => this.timerDue(id, creator, repeat));
     if (lazy) return;
     try {
       this.live = this.build(out);
@@ -254,7 +254,7 @@ export class TenantHost {
   };
 
   /** The isolate goes while idle; the next event that needs one builds it afresh (storage stays). */
-  private release(): TenantResult | null {
+  private release(): InstanceResult | null {
     if (this.live === null || this.holdsIsolate() || Date.now() - this.lastTurn < this.spec.idleMs!) return null;
     this.cpuBase += Number(this.cpuTime());
     this.discard();
@@ -300,12 +300,12 @@ export class TenantHost {
   }
 
   /**
-   * One turn of this tenant on the worker. A turn ends after its slice of time or after a call cut by
+   * One turn of this instance on the worker. A turn ends after its slice of time or after a call cut by
    * the time limit; events not started by then wait here for the next turn, so a server stuck in
-   * timeouts holds its worker for at most one time limit per turn and the other tenants of the worker
+   * timeouts holds its worker for at most one time limit per turn and the other instances of the worker
    * go on between its turns.
    */
-  run(batch: TenantBatch): TenantResult {
+  run(batch: InstanceBatch): InstanceResult {
     const out: Command[] = [];
     const began = Date.now();
     this.track(batch.events);
@@ -504,7 +504,7 @@ export class TenantHost {
   }
 
   /** Settles host operation `id` inside the isolate; its continuations run as part of `invocation`. */
-  private settleOp(id: number, invocation: number, result: OpResult): TenantResult | null {
+  private settleOp(id: number, invocation: number, result: OpResult): InstanceResult | null {
     const running = this.pending.get(invocation);
     if (running === undefined || this.live === null) return null;
     const budget = this.budgetOf(running);
@@ -526,7 +526,7 @@ export class TenantHost {
    * Runs a due timer's callback as an invocation of its own (SPEC §9). If the invocation that created
    * the timer still awaits, the call also runs its continuation, within what is left of its budget.
    */
-  private fireTimer(timerId: number, creator: number): TenantResult | null {
+  private fireTimer(timerId: number, creator: number): InstanceResult | null {
     this.intervalsQueued.delete(timerId);
     if (this.live === null) return null;
     const id = -++this.timerInvocations;
@@ -538,7 +538,7 @@ export class TenantHost {
       const owner = this.call(live, live.fire, [id, timerId], timeout, out);
       return typeof owner === 'number' ? owner : id;
     });
-    // As the lanes rest a server whose turn breached a limit (pool.ts), timer callbacks that keep
+    // As the lanes rest an instance whose turn breached a limit (fair-share.ts), timer callbacks that keep
     // looping into theirs rest as long as they ran, twice as long after each breach in a row (up to
     // 8 times): a timer storm then takes a small share of a worker its neighbours share.
     if (r !== null && r.breachedMs > 0) {
@@ -568,7 +568,7 @@ export class TenantHost {
   }
 
   /** Gives up async invocations past their time limit (`ids`, or every one that is due). */
-  private expire(ids?: number[]): TenantResult | null {
+  private expire(ids?: number[]): InstanceResult | null {
     const now = Date.now();
     const due = ids ?? [...this.pending].filter(([, r]) => r.start + this.spec.limits.timeoutMs <= now).map(([id]) => id);
     if (due.length === 0 || this.live === null) { this.armDeadline(false); return null; }
@@ -584,7 +584,7 @@ export class TenantHost {
    * returns the invocation whose code ran, which is charged the CPU the calls took. A call cut by the
    * time limit ends that invocation with `timeout` (the one `hint` names when no async one ran).
    */
-  private outside(hint: number, budgetMs: number, call: (live: Live, timeout: number, out: Command[]) => number): TenantResult | null {
+  private outside(hint: number, budgetMs: number, call: (live: Live, timeout: number, out: Command[]) => number): InstanceResult | null {
     const live = this.live;
     if (live === null) return null;
     const out: Command[] = [];
@@ -746,7 +746,7 @@ export class TenantHost {
   }
 
   /** `breachedSince`: when the turn that breached a limit began, or -1 when none did. */
-  private result(batch: { tenant: number }, out: Command[], pending: number[], breachedSince: number): TenantResult {
+  private result(batch: { instance: number }, out: Command[], pending: number[], breachedSince: number): InstanceResult {
     // Heap statistics cost a trip into V8 per call; the info channel does not need them per batch.
     const now = Date.now();
     if (now - this.heapReadAt >= HEAP_READ_INTERVAL_MS) {
@@ -755,7 +755,7 @@ export class TenantHost {
     }
     const heapUsed = this.heapUsed;
     return {
-      tenant: batch.tenant,
+      instance: batch.instance,
       generation: this.spec.generation,
       commands: out,
       pending,

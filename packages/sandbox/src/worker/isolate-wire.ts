@@ -12,7 +12,7 @@ import { requestData } from './http-message.js';
 //
 // The way out is read field by field and checked here, on the worker: the callbacks share their
 // isolate with the dispatcher and can replace the built-ins it uses (Array.prototype.push, say), so
-// its output is as untrusted as they are. Anything malformed ends that tenant's turn alone; it never
+// its output is as untrusted as they are. Anything malformed ends that instance's turn alone; it never
 // reaches the I/O thread, whose decoder would take the whole worker for lost.
 
 /** The isolate's output was not a well-formed command list. */

@@ -7,7 +7,7 @@ import { CallbacksLoadError, SandboxErrorCode } from '../shared/errors.js';
 // TypeScript callbacks (SPEC §11): types are stripped by esbuild, without type checking. Each module
 // is compiled by its own esbuild process with a deadline: esbuild's in-process service dies for good
 // on a stack overflow (seen here with 200,000 nested brackets), which would end TypeScript for every
-// tenant of the worker, and a compile cannot be stopped from the thread that waits for it. Nesting
+// server on the worker, and a compile cannot be stopped from the thread that waits for it. Nesting
 // without brackets (60,000 unary minuses or arrows: 60 KB) takes esbuild seconds and hundreds of MB of
 // stack before it gives up, so the worker compiles a module graph ahead with compileTypeScriptAsync
 // and serves its other servers meanwhile (module-loader.ts); the synchronous compile is the fallback.

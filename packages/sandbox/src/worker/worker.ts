@@ -1,9 +1,9 @@
 import { move, workerData } from 'piscina';
 import {
   CommandKind, PROTOCOL_VERSION, TaskKind, decodeTask, encode,
-  type BatchResult, type Command, type LoadResult, type TenantBatch, type TenantResult,
+  type BatchResult, type Command, type LoadResult, type InstanceBatch, type InstanceResult,
 } from '@webdat/protocol';
-import { TenantHost } from './isolate-host.js';
+import { InstanceHost } from './isolate-host.js';
 import { CallbacksLoadError, SandboxErrorCode } from '../shared/errors.js';
 import { openActivity, reportIdle, reportRunning, setHangBound } from '@webdat/protocol';
 import { RING_MIN_BODY, RingWriter, type RingMemory } from '@webdat/protocol';
@@ -15,7 +15,7 @@ import { ModuleSources } from './module-loader.js';
 // piscina entry: one task in, one encoded result out. Nothing here may throw back to piscina (that
 // would read as a lost worker), so every failure becomes a result.
 
-const tenants = new Map<number, TenantHost>();
+const instances = new Map<number, InstanceHost>();
 const data = workerData as { ring?: RingMemory; lane?: number; channel?: string } | undefined;
 const ring = data?.ring;
 openActivity(data?.lane ?? 0);
@@ -24,7 +24,7 @@ const ringWriter = ring === undefined ? null : new RingWriter(ring);
 const NO_BYTES = new Uint8Array(0);
 
 /** Large bodies go to the shared ring; what does not fit stays inline. Returns the ring's new end, or -1. */
-function moveBodiesToRing(results: TenantResult[]): number {
+function moveBodiesToRing(results: InstanceResult[]): number {
   let end = -1;
   if (ringWriter === null) return end;
   for (const r of results) {
@@ -55,14 +55,14 @@ function load(task: LoadTask, sources?: ModuleSources): LoadResult {
   try {
     setHangBound(task.spec.name, Math.min(task.spec.limits.cpuMs, task.spec.limits.timeoutMs));
     reportRunning(task.spec.name);
-    const previous = tenants.get(task.spec.tenant);
+    const previous = instances.get(task.spec.instance);
     // A replacement thread has no previous isolate: the engine names the connections still open.
-    const host = new TenantHost(task.spec, commands, loop, previous?.openClients() ?? task.spec.clients, task.lazy === true, previous?.openLocalClients(), sources);
+    const host = new InstanceHost(task.spec, commands, loop, previous?.openClients() ?? task.spec.clients, task.lazy === true, previous?.openLocalClients(), sources);
     if (previous !== undefined) {
       previous.abandon(commands);
       previous.dispose();
     }
-    tenants.set(task.spec.tenant, host);
+    instances.set(task.spec.instance, host);
     reportIdle();
     return { v: PROTOCOL_VERSION, ok: true, commands, hold: false };
   } catch (err) {
@@ -81,25 +81,25 @@ function checkEntry(entry: string): LoadResult {
 }
 
 /**
- * Per tenant, its load or unload still waiting for a TypeScript compile: the tenant's later control
+ * Per instance, its load or unload still waiting for a TypeScript compile: the instance's later control
  * tasks wait for it, so that they apply in the order sent, as everything else here does.
  */
 const compiling = new Map<number, Promise<LoadResult>>();
 
-function after(tenant: number, run: () => Promise<LoadResult>): Promise<LoadResult> {
+function after(instance: number, run: () => Promise<LoadResult>): Promise<LoadResult> {
   const done = run();
-  compiling.set(tenant, done);
-  void done.finally(() => { if (compiling.get(tenant) === done) compiling.delete(tenant); });
+  compiling.set(instance, done);
+  void done.finally(() => { if (compiling.get(instance) === done) compiling.delete(instance); });
   return done;
 }
 
 /**
  * A TypeScript module graph is compiled ahead by esbuild processes while this thread serves its other
- * servers (a module that nests deep takes esbuild seconds); the tenant's previous code serves meanwhile.
+ * servers (a module that nests deep takes esbuild seconds); the instance's previous code serves meanwhile.
  */
 function startLoad(task: LoadTask): LoadResult | Promise<LoadResult> {
-  const tenant = task.spec.tenant;
-  const before = compiling.get(tenant);
+  const instance = task.spec.instance;
+  const before = compiling.get(instance);
   let sources: ModuleSources | undefined;
   if (before === undefined) {
     try {
@@ -109,7 +109,7 @@ function startLoad(task: LoadTask): LoadResult | Promise<LoadResult> {
     }
     if (!sources.needsCompiling) return load(task, sources);
   }
-  return after(tenant, async () => {
+  return after(instance, async () => {
     await before;
     try {
       sources ??= new ModuleSources(task.spec.entry, task.spec.source);
@@ -121,21 +121,21 @@ function startLoad(task: LoadTask): LoadResult | Promise<LoadResult> {
   });
 }
 
-function unload(tenant: number): LoadResult {
-  tenants.get(tenant)?.dispose();
-  tenants.delete(tenant);
+function unload(instance: number): LoadResult {
+  instances.get(instance)?.dispose();
+  instances.delete(instance);
   return { v: PROTOCOL_VERSION, ok: true, commands: [], hold: false };
 }
 
-function notLoaded(b: TenantBatch): TenantResult {
+function notLoaded(b: InstanceBatch): InstanceResult {
   const commands: Command[] = b.events.map((e) => ({ c: CommandKind.done, id: e.id, o: 'internal' as const }));
-  return { tenant: b.tenant, generation: b.generation, commands, pending: [], backlog: 0, breachedMs: 0, stats: { heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0, live: 0 } };
+  return { instance: b.instance, generation: b.generation, commands, pending: [], backlog: 0, breachedMs: 0, stats: { heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0, live: 0 } };
 }
 
-function runBatches(batches: TenantBatch[]): BatchResult {
-  const results: TenantResult[] = [];
+function runBatches(batches: InstanceBatch[]): BatchResult {
+  const results: InstanceResult[] = [];
   for (const b of batches) {
-    const host = tenants.get(b.tenant);
+    const host = instances.get(b.instance);
     if (faultsEnabled && b.events.some((e) => e.k === 1 && e.headers.includes('x-webdat-test-fault'))) process.exit(70);
     if (host === undefined) { results.push(notLoaded(b)); continue; }
     reportRunning(host.spec.name);
@@ -152,7 +152,7 @@ function runBatches(batches: TenantBatch[]): BatchResult {
  */
 function hostWork(): boolean {
   if (loop.busy || refillPending()) return true;
-  for (const t of tenants.values()) if (t.hasHostWork()) return true;
+  for (const t of instances.values()) if (t.hasHostWork()) return true;
   return false;
 }
 
@@ -183,11 +183,11 @@ export default function handle(bytes: Uint8Array): unknown {
     if (task.t === TaskKind.load) result = startLoad(task);
     else if (task.t === TaskKind.check) result = checkEntry(task.entry);
     else if (task.t === TaskKind.unload) {
-      const before = compiling.get(task.tenant);
-      result = before === undefined ? unload(task.tenant) : after(task.tenant, async () => { await before; return unload(task.tenant); });
+      const before = compiling.get(task.instance);
+      result = before === undefined ? unload(task.instance) : after(task.instance, async () => { await before; return unload(task.instance); });
     } else {
-      // A tenant with no code yet whose first load is compiling: its events wait for that code.
-      const first = task.batches.filter((b) => !tenants.has(b.tenant) && compiling.has(b.tenant)).map((b) => compiling.get(b.tenant));
+      // An instance with no code yet whose first load is compiling: its events wait for that code.
+      const first = task.batches.filter((b) => !instances.has(b.instance) && compiling.has(b.instance)).map((b) => compiling.get(b.instance));
       result = first.length === 0 ? runBatches(task.batches) : Promise.all(first).then(() => runBatches(task.batches));
     }
   } catch (err) {

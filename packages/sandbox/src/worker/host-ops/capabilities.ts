@@ -1,6 +1,6 @@
-import type { TenantSpec } from '@webdat/protocol';
-import { sharedLmdbBackend, sharedRedisBackend, type StorageBackend, type TenantStore } from '../capabilities/storage/index.js';
-import { createFetcher, preloadUndici, type TenantFetcher } from '../capabilities/fetch/index.js';
+import type { InstanceSpec } from '@webdat/protocol';
+import { sharedLmdbBackend, sharedRedisBackend, type StorageBackend, type ServerStore } from '../capabilities/storage/index.js';
+import { createFetcher, preloadUndici, type InstanceFetcher } from '../capabilities/fetch/index.js';
 
 // The capabilities a server's callbacks reach through host operations, by operation name: storage
 // (capabilities/storage) and fetch (capabilities/fetch). This file only maps operation names and
@@ -25,10 +25,10 @@ const DONE: OpResult = { ok: true, value: undefined };
  * HTTP client is loaded with a server that has egress entries (the only servers whose fetches can go
  * anywhere), so that loading it does not hold the worker in the middle of serving.
  */
-export function openCapabilities(spec: TenantSpec): Capabilities {
+export function openCapabilities(spec: InstanceSpec): Capabilities {
   if (spec.egress.allow.length > 0) preloadUndici();
-  let store: TenantStore | null = null;
-  let fetcher: TenantFetcher | null = null;
+  let store: ServerStore | null = null;
+  let fetcher: InstanceFetcher | null = null;
   const backend = (): StorageBackend => (spec.storageRedis === undefined ? sharedLmdbBackend(spec.dataDir) : sharedRedisBackend(spec.storageRedis.url, spec.storageRedis.cluster));
   const storage = () => (store ??= backend().open(spec.name, { storageMb: spec.limits.storageMb }));
   const fetching = () => (fetcher ??= createFetcher(spec.egress, { maxFetches: spec.limits.maxFetches, maxFetchBytes: spec.limits.maxFetchBytes }));

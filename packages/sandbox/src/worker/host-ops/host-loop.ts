@@ -1,9 +1,9 @@
 import { BroadcastChannel } from 'node:worker_threads';
-import { PROTOCOL_VERSION, encode, type TenantResult } from '@webdat/protocol';
+import { PROTOCOL_VERSION, encode, type InstanceResult } from '@webdat/protocol';
 import { reportIdle, reportRunning } from '@webdat/protocol';
 
 /** One piece of work that calls into an isolate outside a piscina task; null when it produced nothing. */
-export type Job = () => TenantResult | null;
+export type Job = () => InstanceResult | null;
 
 interface Queued {
   /** the server whose callbacks the job runs, for the supervisor's activity file */
@@ -50,7 +50,7 @@ export class HostLoop {
   private drain(): void {
     this.scheduled = false;
     const until = Date.now() + SLICE_MS;
-    const results: TenantResult[] = [];
+    const results: InstanceResult[] = [];
     let n = 0;
     // The activity file is written when the server changes, not per job: a write costs more than a
     // settled operation (measured under the supervisor: 0.6 ms against 60 µs per job).

@@ -8,7 +8,7 @@ import { checkName, EgressRefused, systemLookup, type Lookup } from './egress.js
 import { followRedirect, MAX_REDIRECTS, redirectTarget } from './redirect.js';
 import { parseRequest, type OutboundRequest } from './request.js';
 import { Slots } from './slots.js';
-import type { EgressPolicy, FetchLimits, FetchResponse, FetchResult, TenantFetcher } from './types.js';
+import type { EgressPolicy, FetchLimits, FetchResponse, FetchResult, InstanceFetcher } from './types.js';
 
 const MAX_ORIGINS = 64;
 
@@ -38,7 +38,7 @@ export interface FetcherOptions {
  * allow entry that does not parse, an unreadable or non-PEM caFile); config validation reports
  * those earlier with the same messages.
  */
-export function createFetcher(policy: EgressPolicy, limits: FetchLimits, options: FetcherOptions = {}): TenantFetcher {
+export function createFetcher(policy: EgressPolicy, limits: FetchLimits, options: FetcherOptions = {}): InstanceFetcher {
   const allow = new AllowList(policy.allow);
   const ca = policy.caFile === undefined ? null : readCa(policy.caFile);
   const lookup = options.lookup ?? systemLookup;

@@ -9,5 +9,5 @@
 //   `bodyError`), `fetcher.release(response.slot)` (a fire-and-forget operation is enough).
 export { caFileProblem, createFetcher, preloadUndici, type FetcherOptions } from './fetcher.js';
 export { allowListProblem, parseAllowEntry } from './allow-list.js';
-export type { EgressPolicy, FetchLimits, FetchRequest, FetchResponse, FetchResult, FetchFailure, TenantFetcher } from './types.js';
+export type { EgressPolicy, FetchLimits, FetchRequest, FetchResponse, FetchResult, FetchFailure, InstanceFetcher } from './types.js';
 export type { Lookup, ResolvedAddress } from './egress.js';

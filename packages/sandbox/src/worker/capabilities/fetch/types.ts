@@ -42,7 +42,7 @@ export interface FetchResponse {
   bodyError?: string;
   /**
    * The concurrency slot this response still holds (SPEC §10: until its body is consumed), to be
-   * handed to `TenantFetcher.release` once the isolate reads the body; null when nothing is held
+   * handed to `InstanceFetcher.release` once the isolate reads the body; null when nothing is held
    * (an empty body without error is consumed on arrival).
    */
   slot: number | null;
@@ -56,7 +56,7 @@ export interface FetchFailure {
 export type FetchResult = { ok: true; value: FetchResponse } | { ok: false; error: FetchFailure };
 
 /** One per server on each worker. */
-export interface TenantFetcher {
+export interface InstanceFetcher {
   /**
    * Never rejects: every failure is an `ok: false` value. `signal` aborts when the invocation ends;
    * that cancels the fetch and frees every slot it still holds.

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { checkKey, checkListOptions } from './keys.js';
-import { TenantWrites, unavailable, type Bytes, type Tables } from './tenant-writes.js';
-import type { ListEntry, StorageBackend, StorageLimits, StorageResult, TenantStore } from './types.js';
+import { ServerWrites, unavailable, type Bytes, type Tables } from './server-writes.js';
+import type { ListEntry, StorageBackend, StorageLimits, StorageResult, ServerStore } from './types.js';
 import { decodeValue, encodeValue } from './values.js';
 
 /** A read sees every put acknowledged (in any thread or process) at least this long before it. */
@@ -25,12 +25,12 @@ function namespaceOf(server: string): Bytes {
 /**
  * lmdb's environment lives in `<dataDir>/storage`; one environment is shared by every thread and
  * process that opens it. `data` maps namespace + key to the msgpack bytes of the value; `usage` maps
- * a namespace to the bytes it stores (see TenantWrites).
+ * a namespace to the bytes it stores (see ServerWrites).
  */
 export function openLmdbBackend(dataDir: string): StorageBackend {
   const location = path.join(dataDir, 'storage');
   let tables: Tables | null = null;
-  const writers = new Map<string, TenantWrites>();
+  const writers = new Map<string, ServerWrites>();
   let closed = false;
   let renewedAt = -Infinity;
 
@@ -71,13 +71,13 @@ export function openLmdbBackend(dataDir: string): StorageBackend {
     }
   }
 
-  function storeFor(server: string, limits: StorageLimits): TenantStore {
+  function storeFor(server: string, limits: StorageLimits): ServerStore {
     const ns = namespaceOf(server);
     const at = (key: Uint8Array): Bytes => Buffer.concat([ns, key]);
     // one queue per server and thread, shared by every generation of its code
-    const writer = (): TenantWrites => {
+    const writer = (): ServerWrites => {
       let w = writers.get(server);
-      if (w === undefined) writers.set(server, (w = new TenantWrites(ns, opened())));
+      if (w === undefined) writers.set(server, (w = new ServerWrites(ns, opened())));
       return w;
     };
 

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Redis as RedisClient } from 'ioredis';
 import { checkKey, checkListOptions } from './keys.js';
-import type { ListEntry, StorageBackend, StorageError, StorageLimits, StorageResult, TenantStore } from './types.js';
+import type { ListEntry, StorageBackend, StorageError, StorageLimits, StorageResult, ServerStore } from './types.js';
 import { decodeValue, encodeValue } from './values.js';
 
 // Storage in a cluster (SPEC §8, §12): every host reads and writes the same Redis. A server's data
@@ -13,7 +13,7 @@ import { decodeValue, encodeValue } from './values.js';
 // hash tag, so all of a server's keys stay in one slot of a Redis Cluster.
 
 const MIB = 1024 * 1024;
-/** Encoded bytes of puts a server may have on their way to Redis from this thread, at least (see lmdb's TenantWrites). */
+/** Encoded bytes of puts a server may have on their way to Redis from this thread, at least (see lmdb's ServerWrites). */
 const MIN_WAITING_BYTES = 8 * MIB;
 const RECONNECT_MS = 500;
 
@@ -97,7 +97,7 @@ export function openRedisBackend(url: string, cluster: string): StorageBackend {
     }
   }
 
-  function storeFor(server: string, limits: StorageLimits): TenantStore {
+  function storeFor(server: string, limits: StorageLimits): ServerStore {
     const { data, index, usage } = redisNamesOf(cluster, server);
     let waitingBytes = 0;
 

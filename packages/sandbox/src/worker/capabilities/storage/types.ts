@@ -22,7 +22,7 @@ export interface ListEntry {
 }
 
 /** One server's keys. Arguments are untrusted (they come from callbacks) and checked here. */
-export interface TenantStore {
+export interface ServerStore {
   /** the value, or undefined when the key is absent */
   get(key: unknown): Promise<StorageResult<unknown>>;
   /** resolves once the write is durable */
@@ -38,6 +38,6 @@ export interface StorageLimits {
 
 /** One per worker; every worker and process of a host shares the data underneath. */
 export interface StorageBackend {
-  open(server: string, limits: StorageLimits): TenantStore;
+  open(server: string, limits: StorageLimits): ServerStore;
   close(): Promise<void>;
 }

@@ -13,7 +13,7 @@ const MAX_NAME = 64;
  * is no longer running (`keepOnly`), which cancels what it still runs and frees what it still holds
  * (a fetch's slot until its body is read).
  */
-export class TenantOps {
+export class InstanceOps {
   private seq = 0;
   /** operation id → its invocation, while it runs */
   private readonly running = new Map<number, number>();

@@ -50,7 +50,7 @@ interface Pending {
  * A group that lost the race is planned again from fresh reads. Grouping keeps a burst of concurrent
  * puts of one server (Promise.all) to one commit instead of a race among them.
  */
-export class TenantWrites {
+export class ServerWrites {
   private pending: Pending[] = [];
   private running = false;
   /** encoded bytes of the puts queued or being committed */

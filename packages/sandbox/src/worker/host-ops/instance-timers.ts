@@ -3,7 +3,7 @@
  * counts against `max` from its creation until it fires (a timeout) or is cleared (an interval). When
  * one is due, `due` queues its firing; the callback then runs as an invocation of its own.
  */
-export class TenantTimers {
+export class InstanceTimers {
   private seq = 0;
   /** pending timers by id: their handle and the invocation that created them */
   private readonly timers = new Map<number, { handle: NodeJS.Timeout; creator: number }>();
