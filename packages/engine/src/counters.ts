@@ -1,9 +1,10 @@
-import type { InfoSnapshot, Outcome } from '@webdat/protocol';
+import { OUTCOMES, type InfoSnapshot, type Outcome } from '@webdat/protocol';
 
 /** Counters behind the info channels and the metrics; plain numbers so a snapshot is a cheap copy. */
 export class Counters {
   requests = 0;
-  errors: Record<Exclude<Outcome, 'ok'>, number> = { exception: 0, timeout: 0, memory: 0, overloaded: 0, canceled: 0, internal: 0, output: 0 };
+  /** one count per outcome but ok (protocol's OUTCOMES) */
+  errors = Object.fromEntries(OUTCOMES.filter((o) => o !== 'ok').map((o) => [o, 0])) as Record<Exclude<Outcome, 'ok'>, number>;
   bodyTooLarge = 0;
   connectionsRefused = 0;
   slowReadersClosed = 0;
