@@ -5,6 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { runWebdatExpectingExit, startWebdat, tempDir } from './helpers/webdat.ts';
+import { freePort } from './helpers/free-port.ts';
 
 // A port that anything already listens on is refused with exit code 2 and a message naming it
 // (uSockets' SO_REUSEPORT would otherwise let two unrelated servers split its connections).
@@ -18,12 +19,6 @@ function listen(host: string): Promise<net.Server> {
   });
 }
 
-async function freePort(): Promise<number> {
-  const s = await listen('127.0.0.1');
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 // A fixed port: one the kernel picked for `--port 0` is never shared through SO_REUSEPORT anyway.
 const dir = tempDir({ 'cb.js': source });

@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { BIN, runWebdatExpectingExit, startWebdat, tempDir, type Running } from './helpers/webdat.ts';
 import { connect, type Client } from './helpers/ws.ts';
-import { freePort, startRedis } from './helpers/redis.ts';
+import { freePort } from './helpers/free-port.ts';
+import { startRedis } from './helpers/redis.ts';
 
 // `cluster.redis` (SPEC §12), black-box: two `webdat serve` processes are two hosts of one
 // cluster, joined through a real redis-server of the test's own. Everything that crosses hosts is

@@ -1,10 +1,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { startWebdat, tempDir } from './helpers/webdat.ts';
 import { exchange } from './helpers/raw-http.ts';
+import { freePort } from './helpers/free-port.ts';
 
 // Request forms a client can send on a raw socket (issue 9, item 10). webdat answers them as nginx
 // does where uWebSockets.js v20.30 lets it see them; the forms uWS drops itself are shown as they are.
@@ -17,14 +17,6 @@ export function onHTTPRequest(w, req, res) {
 }
 `;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const shared = await freePort();
 const dir = tempDir({ 'solo.js': named('solo'), 'alpha.js': named('alpha'), 'beta.js': named('beta') });

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { runWebdatExpectingExit, startWebdat, tempDir } from './helpers/webdat.ts';
 import { makeCerts } from './helpers/certs.ts';
+import { freePort } from './helpers/free-port.ts';
 
 // SPEC §6 and issue 4: several servers on one port chosen by Host (and by SNI when secure), and
 // `instances: N` isolates of one server.
@@ -16,14 +16,6 @@ const named = (name: string) => `export function onHTTPRequest(w, req, res) { re
 export function onWebSocketReceiveText(w, client, text) { w.webSocketBroadcastText('${name}:' + text); }
 `;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function get(port: number, host: string): Promise<{ status: number; body: string; error: string | undefined }> {
   return new Promise((resolve, reject) => {

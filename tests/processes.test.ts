@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { runWebdatExpectingExit, startWebdat, tempDir } from './helpers/webdat.ts';
 import { connect, type Client } from './helpers/ws.ts';
+import { freePort } from './helpers/free-port.ts';
 
 // `--processes 2` (SPEC §12), black-box: two engine processes share each port, and the callbacks
 // API covers the clients of both. Which process a connection lands on is the kernel's choice, so
@@ -27,14 +28,6 @@ export function onWebSocketReceiveText(w, client, text) {
 }
 `;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const adminPort = await freePort();
 const dir = tempDir({

@@ -1,10 +1,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { startWebdat, tempDir } from './helpers/webdat.ts';
 import { connect } from './helpers/ws.ts';
+import { freePort } from './helpers/free-port.ts';
 
 // limits.maxMessageBytes (SPEC §5): a message over it, up to twice it, closes the connection with 1009
 // on every kind of port, and never reaches a callback.
@@ -14,14 +14,6 @@ export function onWebSocketReceiveText(w, client, data) { received++; w.webSocke
 export function onWebSocketReceiveBinary(w, client, data) { received++; w.webSocketSendText(client, '${name}-bin:' + data.length); }
 `;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const shared = await freePort();
 const dir = tempDir({ 'solo.js': echo('solo'), 'alpha.js': echo('alpha'), 'beta.js': echo('beta') });

@@ -118,13 +118,8 @@ export async function fuzzHttp(opts: { port: number; hostName: string; count: nu
   let sinceProbe = 0;
   await inParallel(batches(), opts.width, async (reqs) => {
     stats.connections++;
-    let c: RawConnection;
-    try {
-      c = await RawConnection.open(opts.port);
-    } catch (err) {
-      stats.hangs.push(`connect failed: ${(err as Error).message}`);
-      return;
-    }
+    const c = await RawConnection.openOrNote(opts.port, stats.hangs);
+    if (c === null) return;
     let offset = 0;
     for (const [i, r] of reqs.entries()) {
       const bytes = r.mutate ? mutateOnce(r.bytes, opts.seed + stats.requests) : r.bytes;

@@ -27,6 +27,16 @@ export class RawConnection {
     });
   }
 
+  /** Opens a connection, or notes in `hangs` why it could not and returns null. */
+  static async openOrNote(port: number, hangs: string[]): Promise<RawConnection | null> {
+    try {
+      return await RawConnection.open(port);
+    } catch (err) {
+      hangs.push(`connect failed: ${(err as Error).message}`);
+      return null;
+    }
+  }
+
   private notify(): void {
     for (const w of this.waiters.splice(0)) w();
   }

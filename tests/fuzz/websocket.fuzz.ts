@@ -93,13 +93,8 @@ export async function fuzzWebSocket(opts: { port: number; hostName: string; coun
   let sinceProbe = 0;
   await inParallel(plans(), opts.width, async (plan) => {
     stats.connections++;
-    let c: RawConnection;
-    try {
-      c = await RawConnection.open(opts.port);
-    } catch (err) {
-      stats.hangs.push(`connect failed: ${(err as Error).message}`);
-      return;
-    }
+    const c = await RawConnection.openOrNote(opts.port, stats.hangs);
+    if (c === null) return;
     const key = plan.badHandshake === 'key' ? 'short' : crypto.randomBytes(16).toString('base64');
     c.write(Buffer.from([
       'GET /ws HTTP/1.1', `Host: ${opts.hostName}`, plan.badHandshake === 'upgrade' ? 'Upgrade: websocket2' : 'Upgrade: websocket', 'Connection: Upgrade',

@@ -1,8 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { tempDir } from './webdat.ts';
+import { freePort } from './free-port.ts';
 
-/** A real `redis-server` of the test's own, on loopback, without persistence (SPEC §12 tests). */
+/**
+ * A real `redis-server` of the test's own, on loopback, without persistence unless `args` ask for it
+ * (SPEC §12 tests); `password` sets `requirepass` and goes into `url`.
+ */
 export interface RedisServer {
   port: number;
   url: string;
@@ -12,17 +15,9 @@ export interface RedisServer {
   restart(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-function launch(port: number, dir: string): Promise<ChildProcess> {
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+function launch(port: number, dir: string, args: string[]): Promise<ChildProcess> {
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`redis-server did not start:\n${out}`)); }, 20_000);
@@ -35,19 +30,20 @@ function launch(port: number, dir: string): Promise<ChildProcess> {
   });
 }
 
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(opts: { args?: string[]; password?: string } = {}): Promise<RedisServer> {
   const port = await freePort();
   const dir = tempDir();
-  let proc = await launch(port, dir);
+  const args = [...(opts.args ?? []), ...(opts.password === undefined ? [] : ['--requirepass', opts.password])];
+  let proc = await launch(port, dir, args);
   process.once('exit', () => proc.kill('SIGKILL'));
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${opts.password === undefined ? '' : `:${opts.password}@`}127.0.0.1:${port}`,
     kill: () => new Promise((resolve) => {
       if (proc.exitCode !== null || proc.signalCode !== null) { resolve(); return; }
       proc.once('exit', () => resolve());
       proc.kill('SIGKILL');
     }),
-    restart: async () => { proc = await launch(port, dir); },
+    restart: async () => { proc = await launch(port, dir, args); },
   };
 }

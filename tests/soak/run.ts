@@ -1,11 +1,11 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { startWebdat, tempDir } from '../helpers/webdat.ts';
 import { RawConnection } from '../fuzz/tcp.ts';
 import { responseLength } from '../fuzz/http.fuzz.ts';
 import { EngineWatch, secondHalfGrowth, type Sample } from './engine-watch.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 // `pnpm soak`: three quiet servers carry over a thousand keep-alive HTTP and WebSocket connections
 // while a fourth, on the same port, loops into its time limit, breaks its memory limit, loses its
@@ -34,16 +34,6 @@ const FAULTS = process.env.SOAK_FAULTS !== '0';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const jitter = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const quiet = (name: string) => `let n = 0;
 export function onHTTPRequest(w, req, res) { res.data = '${name} ' + (++n) + ' ' + req.uri; return res; }

@@ -12,6 +12,9 @@ import { AdminListener } from './admin/listener.js';
 import type { Bus } from './cluster/bus.js';
 import { peerEvents } from './cluster/peer-events.js';
 
+/** What the log says of a server the supervisor quarantined (SPEC §5), in every process. */
+const LEFT_INACTIVE = 'server left inactive: its callbacks repeatedly brought the engine down';
+
 export interface EngineOptions {
   logger?: Logger;
   /** where readiness lines go; stdout by default */
@@ -40,7 +43,7 @@ export class Engine {
   private readonly listeners = new Map<string, Listener>();
   private readonly announceLine: (line: string) => void;
   private readonly baseDir: string;
-  private readonly disabled: ReadonlySet<string>;
+  private readonly disabled: Set<string>;
   private readonly suspects: ReadonlyMap<string, number>;
   private seq = 0;
   private instanceSeq = 0;
@@ -61,7 +64,7 @@ export class Engine {
     this.logger = opts.logger ?? createLogger();
     this.announceLine = opts.announce ?? ((line) => process.stdout.write(line + '\n'));
     this.baseDir = opts.baseDir ?? process.cwd();
-    this.disabled = opts.disabled ?? new Set();
+    this.disabled = new Set(opts.disabled);
     this.suspects = opts.suspects ?? new Map();
     this.bus = opts.bus ?? null;
     this.sharedPorts = opts.sharedPorts ?? new Map();
@@ -151,6 +154,20 @@ export class Engine {
     return p;
   }
 
+  /**
+   * Another engine process died of the server's callbacks once too often (SPEC §5): this process stops
+   * it too, and leaves it inactive if it is still starting.
+   */
+  quarantine(name: string): void {
+    const s = this.servers.get(name);
+    if (s === undefined || this.disabled.has(name)) return;
+    this.disabled.add(name);
+    s.operations.run(() => s.stop()).then(
+      () => this.logger.warn({ server: name }, LEFT_INACTIVE),
+      (err: Error) => this.logger.error({ server: name, err: err.message }, 'stopping a quarantined server failed'),
+    );
+  }
+
   /** Another process shares `port` for the server; a listener opened from now on uses it. */
   sharePort(name: string, port: number): void {
     this.sharedPorts.set(name, port);
@@ -178,7 +195,7 @@ export class Engine {
       : null;
     const active = [...this.servers.values()].filter((s) => s.config.active);
     for (const s of active) {
-      if (this.disabled.has(s.name)) this.logger.warn({ server: s.name }, 'server left inactive: its callbacks repeatedly brought the engine down');
+      if (this.disabled.has(s.name)) this.logger.warn({ server: s.name }, LEFT_INACTIVE);
     }
     const starting = active.filter((s) => !this.disabled.has(s.name));
     // One check per callbacks file while the engine starts (servers with idleSeconds).

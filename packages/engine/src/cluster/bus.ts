@@ -48,4 +48,6 @@ export interface BusEvents {
   /** the port every process shares for the server (it was 0 in the config, or it started later) */
   port(server: string, port: number): void;
   asked(req: PeerRequest): Promise<PeerAnswer>;
+  /** the supervisor left the server inactive: its callbacks keep killing engine processes */
+  quarantine(server: string): void;
 }

@@ -67,6 +67,15 @@ export class Hub {
     }
   }
 
+  /**
+   * The supervisor left `server` inactive after its callbacks killed engine processes: a process
+   * started later is told so at its start, and every live one stops it now, or the processes that
+   * did not die would go on serving it.
+   */
+  quarantine(server: string): void {
+    for (const i of this.children.keys()) this.tell(i, { t: 'quarantine', server });
+  }
+
   /** Every live process but `index` gets `m`. */
   private relay(index: number, m: ToEngine): void {
     for (const i of this.children.keys()) if (i !== index) this.tell(i, m);
@@ -74,7 +83,10 @@ export class Hub {
 
   private tell(index: number, m: ToEngine): void {
     const child = this.children.get(index);
-    if (child?.connected) child.send(m);
+    // A process that is going away can be connected still while its pipe is closed: the send fails
+    // (EPIPE), and without a callback that failure is an 'error' event that would kill the supervisor.
+    // Its exit is handled by detach.
+    if (child?.connected) child.send(m, ignoreSendError);
   }
 
   private receive(index: number, m: FromEngine): void {
@@ -175,3 +187,5 @@ export class Hub {
     this.overrides.set(req.server, o);
   }
 }
+
+function ignoreSendError(): void {}

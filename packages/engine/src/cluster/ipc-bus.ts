@@ -67,7 +67,8 @@ export class IpcBus implements Bus {
 
   private post(m: FromEngine): void {
     // Without the supervisor there is nobody to tell; the process is about to stop (see engine-main).
-    if (process.connected) process.send!(m);
+    // A send that fails as the channel closes is that case too: with a callback it is not an 'error' event.
+    if (process.connected) process.send!(m, undefined, undefined, ignoreSendError);
   }
 
   private receive(events: BusEvents, m: ToEngine): void {
@@ -79,6 +80,7 @@ export class IpcBus implements Bus {
       case 'leave': events.leave(m.server, m.client); break;
       case 'primary': events.primary(m.server, m.primary); break;
       case 'port': events.port(m.server, m.port); break;
+      case 'quarantine': events.quarantine(m.server); break;
       case 'asked':
         events.asked(m.req).then(
           (answer) => this.post({ t: 'answer', id: m.id, answer }),
@@ -95,3 +97,5 @@ export class IpcBus implements Bus {
     }
   }
 }
+
+function ignoreSendError(): void {}

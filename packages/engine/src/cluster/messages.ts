@@ -37,5 +37,6 @@ export type ToEngine =
   | Relay
   | { t: 'primary'; server: string; primary: boolean }
   | { t: 'port'; server: string; port: number }
+  | { t: 'quarantine'; server: string }
   | { t: 'asked'; id: number; req: PeerRequest }
   | { t: 'answers'; id: number; answers: PeerAnswer[] };

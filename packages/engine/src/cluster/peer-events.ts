@@ -10,6 +10,7 @@ export interface PeerHost {
   list(): WebdatServer[];
   server(name: string): WebdatServer;
   sharePort(name: string, port: number): void;
+  quarantine(name: string): void;
 }
 
 export function peerEvents(engine: PeerHost): BusEvents {
@@ -23,6 +24,7 @@ export function peerEvents(engine: PeerHost): BusEvents {
     primary: (server, primary) => { const s = find(server); if (s !== undefined) s.primary = primary; },
     port: (server, port) => engine.sharePort(server, port),
     asked: (req) => answer(engine, req),
+    quarantine: (server) => engine.quarantine(server),
   };
 }
 

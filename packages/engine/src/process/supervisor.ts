@@ -131,6 +131,8 @@ export function runSupervisor(argv: string[], opts: ServeOptions): Promise<numbe
           say(`${quoted(verdict.suspects)} were running together, so none is blamed; until one is named alone, each runs apart from the others until the engine has run ${DEATH_WINDOW_MS / 1000} s without dying`);
         } else if (verdict.quarantined !== null) {
           say(`server "${verdict.quarantined}" brought the engine down ${verdict.count} times within ${DEATH_WINDOW_MS / 1000} s; it stays inactive until webdat is restarted`);
+          hub?.quarantine(verdict.quarantined);
+          hub?.quarantine(verdict.quarantined);
         } else if (verdict.guilty !== null) {
           say(`server "${verdict.guilty}" was the only one running: death ${verdict.count} of ${QUARANTINE_AFTER} within ${DEATH_WINDOW_MS / 1000} s before it is left inactive`);
         }

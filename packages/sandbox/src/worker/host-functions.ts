@@ -41,7 +41,26 @@ function clone(v: unknown): unknown {
   return v;
 }
 
-/** Fresh callbacks per isolate; `ivm.Callback` copies arguments and results and is a plain function inside. */
+/** The error as the isolate may see it: isolated-vm copies a thrown error's stack in, and a host stack names webdat's files and node:internal. */
+function withoutHostStack(err: unknown): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  const e = err instanceof RangeError ? new RangeError(message) : err instanceof TypeError ? new TypeError(message) : new Error(message);
+  e.stack = `${e.name}: ${message}`;
+  return e;
+}
+
+/** `fn` as an `ivm.Callback` (arguments and result copied, a plain function inside) whose errors carry no host stack. */
+export function hostCallback<A extends unknown[]>(fn: (...args: A) => unknown): ivm.Callback {
+  return new ivm.Callback((...args: A) => {
+    try {
+      return fn(...args);
+    } catch (err) {
+      throw withoutHostStack(err);
+    }
+  });
+}
+
+/** Fresh callbacks per isolate. */
 export function hostCallbacks(): ivm.Callback[] {
-  return [new ivm.Callback(urlHost), new ivm.Callback(randomBytes), new ivm.Callback(clone)];
+  return [hostCallback(urlHost), hostCallback(randomBytes), hostCallback(clone)];
 }

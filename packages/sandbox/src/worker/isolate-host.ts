@@ -4,7 +4,7 @@ import {
   type Command, type Event, type Outcome, type InstanceBatch, type InstanceResult, type InstanceSpec,
 } from '@webdat/protocol';
 import { freshIsolate } from './fresh-isolates.js';
-import { hostCallbacks } from './host-functions.js';
+import { hostCallback, hostCallbacks } from './host-functions.js';
 import { ModuleSources, isolateStack, linkModuleGraph } from './module-loader.js';
 import { CallbacksLoadError, SandboxErrorCode } from '../shared/errors.js';
 import { armHostDeadline, checkHostDeadline, classifyFailure, disarmHostDeadline, sliceMs } from './limits.js';
@@ -132,8 +132,8 @@ export class InstanceHost {
     try {
       const { maxOutputBytes, maxHeaders, logLinesPerSecond, logBytesPerSecond, maxTimers } = this.spec.limits;
       const meta = { name: this.spec.name, port: this.spec.port, secure: this.spec.secure, node: this.spec.node, maxTimers, maxOutputBytes, maxHeaders, logLinesPerSecond, logBytesPerSecond };
-      const opHost = new ivm.Callback((name: unknown, args: unknown, inv: unknown) => { checkHostDeadline(); return this.ops.start(name, args, inv); });
-      const timerHost = new ivm.Callback((op: unknown, a: unknown, b: unknown, c: unknown) => {
+      const opHost = hostCallback((name: unknown, args: unknown, inv: unknown) => { checkHostDeadline(); return this.ops.start(name, args, inv); });
+      const timerHost = hostCallback((op: unknown, a: unknown, b: unknown, c: unknown) => {
         checkHostDeadline();
         if (op === 0) return this.timers.create(a, b, c);
         this.timers.clear(a);

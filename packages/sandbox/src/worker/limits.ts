@@ -12,9 +12,8 @@ export type CallFailure = 'memory' | 'timeout' | 'rejection';
 /** `startedAt` is the `performance.now()` taken before the call; `timeoutMs` the limit it was given. */
 export function classifyFailure(isolate: ivm.Isolate, startedAt: number, timeoutMs: number): CallFailure {
   if (isolate.isDisposed) return 'memory';
-  // 1 ms of slack: isolated-vm's cut of an unhandled rejection's read (patches/) waits whole
-  // milliseconds of what was left, truncated, so it can end up to 1 ms before the call's limit.
-  if (performance.now() - startedAt >= timeoutMs - 1) return 'timeout';
+  // isolated-vm's cut of an unhandled rejection's read (patches/) ends at the limit or after it.
+  if (performance.now() - startedAt >= timeoutMs) return 'timeout';
   return 'rejection';
 }
 

@@ -55,8 +55,12 @@ interface Scripts {
   webdatListBuffer(data: string, index: string, min: Buffer, max: Buffer, limit: number): Promise<Buffer[]>;
 }
 
-function unavailable(e: unknown): StorageResult<never> {
-  const error: StorageError = { name: 'StorageUnavailableError', message: `storage failed: ${(e as Error)?.message ?? String(e)}` };
+/**
+ * What a callback learns of a failed command: the failure's own text is the host's (ioredis names
+ * itself and its options, a socket error names Redis's address), so it never reaches the isolate.
+ */
+function unavailable(why = 'storage is unavailable: the store cannot be reached'): StorageResult<never> {
+  const error: StorageError = { name: 'StorageUnavailableError', message: why };
   return { ok: false, error };
 }
 
@@ -89,11 +93,11 @@ export function openRedisBackend(url: string, cluster: string): StorageBackend {
   let closed = false;
 
   async function guard<T>(run: () => Promise<StorageResult<T>> | StorageResult<T>): Promise<StorageResult<T>> {
-    if (closed) return unavailable(new Error('the storage backend is closed'));
+    if (closed) return unavailable('storage is unavailable: the storage backend is closed');
     try {
       return await run();
-    } catch (e) {
-      return unavailable(e);
+    } catch {
+      return unavailable();
     }
   }
 
