@@ -1,17 +1,21 @@
 import fc from 'fast-check';
+import { isDeepStrictEqual } from 'node:util';
 import { parseConfig } from '../../packages/engine/src/config/load.ts';
+import { configSchema } from '../../packages/engine/src/config/schema.ts';
 import { isEngineError } from '../../packages/engine/src/errors.ts';
 import { mutatedRecord, oddValue } from './inputs.ts';
 
 // Config validation (packages/engine/src/config): whatever a config file holds, parsing returns a
-// config or throws the one clean error, WEBDAT_ERR_CONFIG, whose message names a key.
+// config or throws the one clean error, WEBDAT_ERR_CONFIG, whose message names a key. Servers alike
+// but for name and hosts are validated once (config/load.ts): a config is accepted exactly when the
+// schema accepts it, with the same values.
 
 const limits = fc.record({
   timeoutMs: fc.integer({ min: -5, max: 700_000 }), memoryMb: fc.integer({ min: 0, max: 20_000 }),
   maxBodyBytes: fc.integer(), maxMessageBytes: fc.integer(), maxQueue: fc.integer(), maxConnections: fc.integer(),
 }, { requiredKeys: [] });
 const server = fc.record({
-  name: fc.oneof(fc.constantFrom('a', 'b', 'alpha'), fc.string({ maxLength: 70 })),
+  name: fc.oneof(fc.constantFrom('a', 'b', 'alpha', 'c', 'd'), fc.string({ maxLength: 70 })),
   active: fc.boolean(),
   host: fc.constantFrom('127.0.0.1', '0.0.0.0', '::1', '', 'localhost'),
   port: fc.oneof(fc.constantFrom(0, 9980, 9981, 65535, 65536, -1), fc.double()),
@@ -37,11 +41,22 @@ const input = fc.oneof(
 
 export function fuzzConfig(runs: number, seed: number): number {
   fc.assert(fc.property(input, (value) => {
+    const schema = configSchema.safeParse(value);
     try {
-      parseConfig(value, '/srv/webdat', 'fuzzed config');
+      const parsed = parseConfig(value, '/srv/webdat', 'fuzzed config');
+      if (!schema.success) throw new Error('accepted a config the schema refuses');
+      schema.data.servers.forEach((s, i) => {
+        const p = parsed.servers[i];
+        const same = p.name === s.name && isDeepStrictEqual(p.hosts, s.hosts) && 'hosts' in p === 'hosts' in s && isDeepStrictEqual(p.limits, s.limits)
+          && p.port === s.port && p.host === s.host && p.instances === s.instances && p.active === s.active && p.secure === s.secure;
+        if (!same) throw new Error(`servers[${i}] parsed as ${JSON.stringify(p)}, the schema gives ${JSON.stringify(s)}`);
+      });
     } catch (err) {
-      if (!isEngineError(err) || err.code !== 'WEBDAT_ERR_CONFIG') throw new Error(`threw something other than WEBDAT_ERR_CONFIG: ${(err as Error)?.stack ?? String(err)}`);
+      if (!isEngineError(err)) throw err;
+      if (err.code !== 'WEBDAT_ERR_CONFIG') throw new Error(`threw something other than WEBDAT_ERR_CONFIG: ${(err as Error)?.stack ?? String(err)}`);
       if (!/^fuzzed config is invalid:\n\S/.test(err.message)) throw new Error(`an error message that names no key: ${err.message}`);
+      // Only a CA file the schema cannot see (it is read from disk) refuses what the schema accepts.
+      if (schema.success && !err.message.includes('caFile')) throw new Error(`refused a config the schema accepts: ${err.message}`);
     }
   }), { numRuns: runs, seed, endOnFailure: true });
   return runs;

@@ -6,9 +6,9 @@ import { createLogger, type Logger } from './log.js';
 import { EngineError } from './errors.js';
 import { parseConfig, parseServer } from './config/load.js';
 import type { EngineConfig, EngineConfigInput, ServerConfig, ServerInput } from './config/schema.js';
-import { WebdatServer } from './server.js';
+import { UNPLACED, WebdatServer } from './server.js';
 import { Listener } from './net/listener.js';
-import { AdminListener } from './admin/listener.js';
+import type { AdminListener } from './admin/listener.js';
 import type { Bus } from './cluster/bus.js';
 import { peerEvents } from './cluster/peer-events.js';
 
@@ -17,7 +17,7 @@ const LEFT_INACTIVE = 'server left inactive: its callbacks repeatedly brought th
 
 export interface EngineOptions {
   logger?: Logger;
-  /** where readiness lines go; stdout by default */
+  /** where readiness lines go, one call each; stdout by default */
   announce?: (line: string) => void;
   /** folder that relative paths of a config object are resolved against */
   baseDir?: string;
@@ -41,7 +41,9 @@ export class Engine {
   private readonly servers = new Map<string, WebdatServer>();
   private readonly byInstance = new Map<number, WebdatServer>();
   private readonly listeners = new Map<string, Listener>();
-  private readonly announceLine: (line: string) => void;
+  private readonly announceLines: (lines: string[]) => void;
+  /** readiness lines of the servers `start` started so far, written when it ends */
+  private starting: string[] | null = null;
   private readonly baseDir: string;
   private readonly disabled: Set<string>;
   private readonly suspects: ReadonlyMap<string, number>;
@@ -62,7 +64,8 @@ export class Engine {
     }
     this.config = config;
     this.logger = opts.logger ?? createLogger();
-    this.announceLine = opts.announce ?? ((line) => process.stdout.write(line + '\n'));
+    const announce = opts.announce;
+    this.announceLines = announce === undefined ? (lines) => process.stdout.write(lines.join('\n') + '\n') : (lines) => lines.forEach((l) => announce(l));
     this.baseDir = opts.baseDir ?? process.cwd();
     this.disabled = new Set(opts.disabled);
     this.suspects = opts.suspects ?? new Map();
@@ -90,7 +93,10 @@ export class Engine {
   private register(config: ServerConfig): WebdatServer {
     if (this.servers.has(config.name)) throw new EngineError('WEBDAT_ERR_SERVER_EXISTS', `a server named "${config.name}" already exists`);
     const lanes = new Set<number>();
+    // A server with idleSeconds is placed at its first use (WebdatServer.laneOf).
+    const lazy = config.limits.idleSeconds !== undefined;
     const instances = Array.from({ length: config.instances }, () => {
+      if (lazy) return { id: ++this.instanceSeq, lane: UNPLACED };
       const lane = this.pool.place(lanes);
       lanes.add(lane);
       return { id: ++this.instanceSeq, lane };
@@ -101,11 +107,12 @@ export class Engine {
       nextId: () => ++this.seq,
       dataDir: this.config.dataDir,
       storageRedis: this.config.cluster === undefined ? undefined : { url: this.config.cluster.redis, cluster: this.config.cluster.name },
-      announce: this.announceLine,
+      announce: (line) => this.announce(line),
       listener: (s) => this.listenerFor(s),
       bus: this.bus,
       check: (entry) => this.check(entry, config.name),
       awaiting: (s) => this.awaiting.add(s),
+      place: (avoid) => this.pool.place(avoid),
     });
     this.servers.set(config.name, server);
     for (const i of instances) this.byInstance.set(i.id, server);
@@ -140,6 +147,11 @@ export class Engine {
       if (shared !== undefined) l.share(shared);
     }
     return l;
+  }
+
+  private announce(line: string): void {
+    if (this.starting === null) this.announceLines([line]);
+    else this.starting.push(line);
   }
 
   /** Compiles and links `entry` on a worker without running it (servers with idleSeconds). */
@@ -190,8 +202,9 @@ export class Engine {
       for (const s of this.awaiting) if (!s.sweep(now)) this.awaiting.delete(s);
     }, SWEEP_MS).unref();
     // Built first: its config and TLS files are checked before any server announces itself.
+    // Loaded only when configured: prom-client alone costs a tenth of a second of CPU at start.
     const admin = this.config.admin !== undefined && this.admin === null
-      ? new AdminListener(this, this.config.admin, { announce: this.announceLine })
+      ? new (await import('./admin/listener.js')).AdminListener(this, this.config.admin, { announce: (line) => this.announce(line) })
       : null;
     const active = [...this.servers.values()].filter((s) => s.config.active);
     for (const s of active) {
@@ -200,6 +213,9 @@ export class Engine {
     const starting = active.filter((s) => !this.disabled.has(s.name));
     // One check per callbacks file while the engine starts (servers with idleSeconds).
     this.checks = new Map();
+    // The readiness lines go out together: on a pipe each write is a system call, and ten thousand of
+    // them were half a second of a start profiled under load (a write blocks while the reader is behind).
+    this.starting = [];
     try {
       // Every server loads before the first one listens: servers sharing a port then all attach in one
       // turn of the loop, and no request for one still loading is answered 421 by the port.
@@ -207,6 +223,9 @@ export class Engine {
       for (const s of starting) await s.start();
     } finally {
       this.checks = null;
+      const lines = this.starting;
+      this.starting = null;
+      if (lines.length > 0) this.announceLines(lines);
     }
     if (admin !== null) {
       await admin.start();
@@ -237,7 +256,7 @@ export class Engine {
 
   private async forget(s: WebdatServer): Promise<void> {
     s.removed = true;
-    await Promise.all(s.instances.map((i) => this.pool.unload(i.lane, i.id)));
+    await Promise.all(s.instances.filter((i) => i.lane !== UNPLACED).map((i) => this.pool.unload(i.lane, i.id)));
     for (const i of s.instances) this.byInstance.delete(i.id);
     this.servers.delete(s.name);
     const key = listenerKey(s);

@@ -35,14 +35,20 @@ export interface ServerHost {
   bus: Bus | null;
   /** compiles and links a callbacks file without running it; the engine checks each file once as it starts */
   check(entry: string): Promise<void>;
+  /** a worker lane for an instance, not one of `avoid` (those of the server's other instances) if there are others */
+  place(avoid: ReadonlySet<number>): number;
   /** the server has async events with a deadline: the engine sweeps it until it has none */
   awaiting(server: WebdatServer): void;
 }
+
+/** The lane of an instance of a server with idleSeconds before its first use. */
+export const UNPLACED = -1;
 
 /** One isolate of a server, pinned to one worker lane. `instances: N` gives a server N of them. */
 export interface Instance {
   /** unique in the process: the pool, the workers and the thread messages know the instance by it */
   id: number;
+  /** UNPLACED until a server with idleSeconds is first used */
   lane: number;
   generation: number;
   heapUsed: number;
@@ -178,7 +184,7 @@ export class WebdatServer implements Endpoint {
     this.source = source;
     const results = await Promise.all(this.instances.map((instance) => {
       instance.generation++;
-      return this.host.pool.load(instance.lane, this.spec(instance));
+      return this.host.pool.load(this.laneOf(instance), this.spec(instance));
     }));
     for (const r of results) this.applyCommands(r.commands);
     const failed = results.find((r) => !r.ok);
@@ -290,7 +296,7 @@ export class WebdatServer implements Endpoint {
     this.loaded = true;
     for (const instance of this.instances) {
       instance.generation++;
-      void this.host.pool.load(instance.lane, this.spec(instance), true).then((r) => {
+      void this.host.pool.load(this.laneOf(instance), this.spec(instance), true).then((r) => {
         this.applyCommands(r.commands);
         if (r.ok) return;
         this.loaded = false;
@@ -300,13 +306,22 @@ export class WebdatServer implements Endpoint {
     for (const client of this.remote) this.submitPeer(EventKind.peerJoin, client);
   }
 
+  /**
+   * A server with idleSeconds takes its worker at its first use, the one with the fewest servers then:
+   * of ten thousand configured, the ones in use spread evenly whatever their order in the config.
+   */
+  private laneOf(instance: Instance): number {
+    if (instance.lane === UNPLACED) instance.lane = this.host.place(new Set(this.instances.map((i) => i.lane).filter((l) => l !== UNPLACED)));
+    return instance.lane;
+  }
+
   /** `e` says which instance runs the event and, for a request, carries the response to answer. */
   private submit(event: Event, e: InFlightEvent, own = false): number {
     if (!this.loaded && this.lazy) this.loadLazily();
     const instance = this.instances[e.instance];
     event.id = this.host.nextId();
     this.inFlight.add(event.id, e, own);
-    this.host.pool.push(instance.lane, instance.id, instance.generation, event);
+    this.host.pool.push(this.laneOf(instance), instance.id, instance.generation, event);
     return event.id;
   }
 

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { allowListProblem } from '@webdat/sandbox';
 import { isLoopbackHost } from '../admin/loopback.js';
+import { MAX_PROCESSES } from './processes.js';
 
 // The only way configuration gets in: CLI flags and config files both end up parsed by this schema,
 // with the defaults of SPEC §3 and §5 beside each key.
 
 const MiB = 1024 * 1024;
-export const MAX_PROCESSES = 64;
 
 export const limitsSchema = z.strictObject({
   timeoutMs: z.number().int().positive().max(600_000).default(100),
@@ -44,8 +44,11 @@ export const egressSchema = z.strictObject({
 
 const hostName = z.string().min(1).regex(/^[A-Za-z0-9.*-]+$/, 'must be a host name');
 
+export const serverNameSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'must use only letters, digits, "_", "." and "-"');
+export const serverHostsSchema = z.array(hostName).min(1).optional();
+
 export const serverSchema = z.strictObject({
-  name: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'must use only letters, digits, "_", "." and "-"'),
+  name: serverNameSchema,
   active: z.boolean().default(true),
   host: z.string().min(1).default('0.0.0.0'),
   port: z.number().int().min(0).max(65535).default(9980),
@@ -54,7 +57,7 @@ export const serverSchema = z.strictObject({
   certificate: z.string().min(1).optional(),
   password: z.string().optional(),
   callbacks: z.string().min(1).optional(),
-  hosts: z.array(hostName).min(1).optional(),
+  hosts: serverHostsSchema,
   instances: z.number().int().min(1).max(64).default(1),
   limits: limitsSchema.default(limitsSchema.parse({})),
   egress: egressSchema.default({ allow: [] }),
@@ -120,7 +123,7 @@ export const adminSchema = z.strictObject({
   });
 });
 
-export const configSchema = z.strictObject({
+const configShape = {
   servers: z.array(serverSchema).min(1, 'must list at least one server'),
   workers: z.number().int().min(1).max(64).optional(),
   /** engine processes sharing every port (SPEC §12) */
@@ -133,7 +136,10 @@ export const configSchema = z.strictObject({
     redis: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL'),
     name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 letters, digits, ".", "_" or "-"'),
   }).optional(),
-}).superRefine((c, ctx) => {
+};
+
+/** What holds between servers: unique names, and what servers sharing a host and port must agree on. */
+function checkServers(c: { servers: ServerConfig[] }, ctx: z.RefinementCtx): void {
   const seen = new Set<string>();
   c.servers.forEach((s, i) => {
     if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['servers', i, 'name'], message: `duplicates the server name "${s.name}"` });
@@ -159,7 +165,15 @@ export const configSchema = z.strictObject({
       first.names.add(h.toLowerCase());
     }
   });
-});
+}
+
+export const configSchema = z.strictObject(configShape).superRefine(checkServers);
+
+/** The same, for a config whose servers were each parsed by serverSchema already (config/load.ts). */
+export const parsedServersConfigSchema = z.strictObject({
+  ...configShape,
+  servers: z.array(z.custom<ServerConfig>()).min(1, 'must list at least one server'),
+}).superRefine(checkServers);
 
 export type LimitsConfig = z.infer<typeof limitsSchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { ACTIVITY_FILE_ENV, readActivity } from '@webdat/protocol';
 import type { ServeOptions } from './serve-options.js';
 import { Blame, DEATH_WINDOW_MS, QUARANTINE_AFTER, SUSPECTS_ENV } from './blame.js';
-import { MAX_PROCESSES } from '../config/schema.js';
+import { MAX_PROCESSES } from '../config/processes.js';
 import { Hub } from '../cluster/hub.js';
 import { PROCESSES_ENV } from '../cluster/ipc-bus.js';
 
