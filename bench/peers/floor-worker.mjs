@@ -10,7 +10,7 @@ export default function handle(bytes) {
   if (bytes.length === 1) return move(bytes);
   const task = decodeTask(bytes);
   const results = task.batches.map((b) => ({
-    tenant: b.tenant,
+    instance: b.instance,
     generation: b.generation,
     commands: b.events.map((e) => ({ c: CommandKind.respond, id: e.id, o: 'ok', status: 200, reason: 'OK', headers: ['content-type', 'text/plain'], body: HELLO })),
     pending: [], backlog: 0, breachedMs: 0, stats: STATS,

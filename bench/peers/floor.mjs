@@ -57,7 +57,7 @@ function flush() {
   let task;
   if (level < 3) task = new Uint8Array([batch.length]);
   else {
-    task = encode({ v: PROTOCOL_VERSION, t: TaskKind.batch, batches: [{ tenant: 1, generation: 1, info: INFO, events: batch.map((p) => p.event), cancel: [] }] });
+    task = encode({ v: PROTOCOL_VERSION, t: TaskKind.batch, batches: [{ instance: 1, generation: 1, info: INFO, events: batch.map((p) => p.event), cancel: [] }] });
   }
   pool.run(task, { transferList: [task.buffer] }).then((bytes) => {
     inFlight--;

@@ -1,5 +1,5 @@
 // Workload l's peer: node:http reading and writing one stored key per request with lmdb called
-// directly, opened as webdat opens its store (packages/sandbox/src/capabilities/storage/): one
+// directly, opened as webdat opens its store (packages/sandbox/src/worker/capabilities/storage/): one
 // environment, a binary database, msgpack values, and a put acknowledged after its fsync.
 import http from 'node:http';
 import { open } from 'lmdb';

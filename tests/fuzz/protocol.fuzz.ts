@@ -30,14 +30,14 @@ const command = fc.oneof(
   fc.record({ c: fc.constant(CommandKind.log), level: fc.constantFrom(...LOG_LEVELS), msg: text }),
 );
 const maybeOdd = <T>(a: fc.Arbitrary<T>) => fc.oneof({ weight: 4, arbitrary: a as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: mutatedRecord(a as fc.Arbitrary<Record<string, unknown>>) as fc.Arbitrary<unknown> });
-const batch = fc.record({ tenant: int, generation: int, info: fc.constant({}), events: fc.array(maybeOdd(event), { maxLength: 3 }), cancel: fc.array(int, { maxLength: 2 }) });
-const spec = fc.record({ tenant: int, generation: int, name: text, port: int, secure: fc.boolean(), entry: text, limits: fc.record({ timeoutMs: int, memoryMb: int }) });
+const batch = fc.record({ instance: int, generation: int, info: fc.constant({}), events: fc.array(maybeOdd(event), { maxLength: 3 }), cancel: fc.array(int, { maxLength: 2 }) });
+const spec = fc.record({ instance: int, generation: int, name: text, port: int, secure: fc.boolean(), entry: text, limits: fc.record({ timeoutMs: int, memoryMb: int }) });
 const stats = fc.record({ heapUsed: int, cpuTimeMs: fc.double({ min: 0, max: 1e6, noNaN: true }), memoryRestarts: int });
-const result = fc.record({ tenant: int, generation: int, commands: fc.array(maybeOdd(command), { maxLength: 3 }), pending: fc.array(int, { maxLength: 2 }), backlog: int, breachedMs: int, stats });
+const result = fc.record({ instance: int, generation: int, commands: fc.array(maybeOdd(command), { maxLength: 3 }), pending: fc.array(int, { maxLength: 2 }), backlog: int, breachedMs: int, stats });
 const message = fc.oneof(
   fc.record({ v: fc.constant(PROTOCOL_VERSION), t: fc.constant(TaskKind.batch), batches: fc.array(maybeOdd(batch), { maxLength: 2 }) }),
   fc.record({ v: fc.constant(PROTOCOL_VERSION), t: fc.constant(TaskKind.load), spec: maybeOdd(spec), lazy: fc.boolean() }),
-  fc.record({ v: fc.constant(PROTOCOL_VERSION), t: fc.constant(TaskKind.unload), tenant: int }),
+  fc.record({ v: fc.constant(PROTOCOL_VERSION), t: fc.constant(TaskKind.unload), instance: int }),
   fc.record({ v: fc.constant(PROTOCOL_VERSION), t: fc.constant(TaskKind.check), entry: text }),
   fc.record({ v: fc.constant(PROTOCOL_VERSION), results: fc.array(maybeOdd(result), { maxLength: 2 }), ringEnd: fc.integer({ min: -1, max: 1 << 24 }) }),
   fc.record({ v: fc.constant(PROTOCOL_VERSION), ok: fc.boolean(), commands: fc.array(maybeOdd(command), { maxLength: 3 }) }),
@@ -54,7 +54,7 @@ const input = fc.oneof(
   { weight: 3, arbitrary: fc.oneof(mutatedRecord(message), message, oddValue).map((v) => ({ bytes: tryEncode(v), value: v })) },
 );
 
-const reference = encode({ v: PROTOCOL_VERSION, t: TaskKind.unload, tenant: 7 });
+const reference = encode({ v: PROTOCOL_VERSION, t: TaskKind.unload, instance: 7 });
 const decoders = [[decodeTask, checkTask], [decodeBatchResult, checkBatchResult], [decodeLoadResult, checkLoadResult]] as const;
 const guards = [checkTask, checkBatchResult, checkLoadResult, (v: unknown) => checkEvent(v, 'e'), (v: unknown) => checkCommand(v, 'c')];
 
@@ -78,7 +78,7 @@ export function fuzzProtocol(runs: number, seed: number): number {
     }
     if (value !== undefined) for (const guard of guards) expectClean(() => guard(value));
     const again = decodeTask(reference.slice());
-    assert.ok(again.t === TaskKind.unload && again.tenant === 7, 'a well-formed message still decodes');
+    assert.ok(again.t === TaskKind.unload && again.instance === 7, 'a well-formed message still decodes');
   }), { numRuns: runs, seed, endOnFailure: true });
   return runs;
 }

@@ -3,11 +3,11 @@ import {
   COMMAND_LAYOUTS, COMMAND_LEAD, CommandKind, LOG_LEVELS, OUTCOMES, WsOp, checkCommand, isolateOrder,
   type Command, type FieldType,
 } from '../../packages/protocol/src/index.ts';
-import { WireError, readCommands } from '../../packages/sandbox/src/isolate-wire.ts';
-import { checkResponse } from '../../packages/sandbox/src/http-message.ts';
+import { WireError, readCommands } from '../../packages/sandbox/src/worker/isolate-wire.ts';
+import { checkResponse } from '../../packages/sandbox/src/worker/http-message.ts';
 import { oddValue } from './inputs.ts';
 
-// The isolate's way out (packages/sandbox/src/isolate-wire.ts): callbacks share the isolate with the
+// The isolate's way out (packages/sandbox/src/worker/isolate-wire.ts): callbacks share the isolate with the
 // dispatcher, so the flat command list it hands back is as hostile as they are. readCommands either
 // throws a WireError or returns commands that the I/O thread's guard accepts once the response
 // check passed; anything else would take the worker for lost.

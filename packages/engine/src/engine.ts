@@ -39,7 +39,7 @@ export class Engine {
   readonly logger: Logger;
   readonly pool: SandboxPool;
   private readonly servers = new Map<string, WebdatServer>();
-  private readonly byTenant = new Map<number, WebdatServer>();
+  private readonly byInstance = new Map<number, WebdatServer>();
   private readonly listeners = new Map<string, Listener>();
   private readonly announceLines: (lines: string[]) => void;
   /** readiness lines of the servers `start` started so far, written when it ends */
@@ -48,7 +48,7 @@ export class Engine {
   private readonly disabled: Set<string>;
   private readonly suspects: ReadonlyMap<string, number>;
   private seq = 0;
-  private tenantSeq = 0;
+  private instanceSeq = 0;
   private sweeper: NodeJS.Timeout | null = null;
   /** servers with async events under a deadline: the only ones the sweeper visits (a host may have ten thousand servers) */
   private readonly awaiting = new Set<WebdatServer>();
@@ -76,14 +76,14 @@ export class Engine {
     this.pool = new SandboxPool({
       workers,
       hooks: {
-        onResult: (r) => this.byTenant.get(r.tenant)?.applyResult(r),
-        onWorkerLost: (lane, tenants, err) => {
+        onResult: (r) => this.byInstance.get(r.instance)?.applyResult(r),
+        onWorkerLost: (lane, ids, err) => {
           this.logger.error({ lane, err: err.message }, 'worker thread lost; its events were answered 503 (WebSocket: closed with 1011) and its isolates are being rebuilt');
-          for (const t of tenants) this.byTenant.get(t)?.workerLost(t);
+          for (const id of ids) this.byInstance.get(id)?.workerLost(id);
         },
-        snapshot: (t) => this.byTenant.get(t)?.info() ?? ({} as InfoSnapshot),
-        fanout: (t) => this.byTenant.get(t)?.clients.size ?? 0,
-        clients: (t) => this.byTenant.get(t)?.clientsOf(t) ?? [],
+        snapshot: (id) => this.byInstance.get(id)?.info() ?? ({} as InfoSnapshot),
+        fanout: (id) => this.byInstance.get(id)?.clients.size ?? 0,
+        clients: (id) => this.byInstance.get(id)?.clientsOf(id) ?? [],
       },
     });
     for (const s of config.servers) this.register(s);
@@ -96,10 +96,10 @@ export class Engine {
     // A server with idleSeconds is placed at its first use (WebdatServer.laneOf).
     const lazy = config.limits.idleSeconds !== undefined;
     const instances = Array.from({ length: config.instances }, () => {
-      if (lazy) return { tenant: ++this.tenantSeq, lane: UNPLACED };
+      if (lazy) return { id: ++this.instanceSeq, lane: UNPLACED };
       const lane = this.pool.place(lanes);
       lanes.add(lane);
-      return { tenant: ++this.tenantSeq, lane };
+      return { id: ++this.instanceSeq, lane };
     });
     const server = new WebdatServer(config, instances, {
       pool: this.pool,
@@ -115,10 +115,10 @@ export class Engine {
       place: (avoid) => this.pool.place(avoid),
     });
     this.servers.set(config.name, server);
-    for (const i of instances) this.byTenant.set(i.tenant, server);
+    for (const i of instances) this.byInstance.set(i.id, server);
     const until = this.suspects.get(config.name);
     if (until !== undefined) {
-      for (const i of instances) this.pool.suspect(i.tenant, until);
+      for (const i of instances) this.pool.suspect(i.id, until);
       this.logger.warn({ server: config.name, until: new Date(until).toISOString() }, 'server on probation: its callbacks were running when the engine died, so they run apart from the other suspects');
     }
     return server;
@@ -256,8 +256,8 @@ export class Engine {
 
   private async forget(s: WebdatServer): Promise<void> {
     s.removed = true;
-    await Promise.all(s.instances.filter((i) => i.lane !== UNPLACED).map((i) => this.pool.unload(i.lane, i.tenant)));
-    for (const i of s.instances) this.byTenant.delete(i.tenant);
+    await Promise.all(s.instances.filter((i) => i.lane !== UNPLACED).map((i) => this.pool.unload(i.lane, i.id)));
+    for (const i of s.instances) this.byInstance.delete(i.id);
     this.servers.delete(s.name);
     const key = listenerKey(s);
     const l = this.listeners.get(key);

@@ -1,19 +1,21 @@
 import os from 'node:os';
 import {
-  CommandKind, EventKind, NO_EVENT, WsOp,
-  type Command, type Event, type HttpEvent, type InfoSnapshot, type Outcome, type TenantResult, type TenantSpec,
+  CommandKind, EventKind, NO_EVENT,
+  type Command, type Event, type HttpEvent, type InfoSnapshot, type Outcome, type InstanceResult, type InstanceSpec,
 } from '@webdat/protocol';
 import type { SandboxPool } from '@webdat/sandbox';
 import type { Logger } from './log.js';
 import type { ServerConfig } from './config/schema.js';
 import { EngineError } from './errors.js';
 import { checkTls } from './tls.js';
-import { Counters, type Endpoint, type PendingEvent, type Ws } from './server-state.js';
+import type { Endpoint, Ws } from './endpoint.js';
+import { Counters } from './counters.js';
+import { InFlight, bareEvent, type InFlightEvent } from './in-flight.js';
 import { writeOutcome, writeResponse } from './http/write-response.js';
 import { Latency } from './http/latency.js';
 import type { Listener } from './net/listener.js';
 import type { Bus } from './cluster/bus.js';
-import { closeReason } from './ws/close-reason.js';
+import { WsEgress } from './ws/egress.js';
 import { OperationQueue } from './operation-queue.js';
 
 /** What a server needs from the engine that hosts it. */
@@ -44,12 +46,11 @@ export const UNPLACED = -1;
 
 /** One isolate of a server, pinned to one worker lane. `instances: N` gives a server N of them. */
 export interface Instance {
-  tenant: number;
+  /** unique in the process: the pool, the workers and the thread messages know the instance by it */
+  id: number;
   /** UNPLACED until a server with idleSeconds is first used */
   lane: number;
   generation: number;
-  /** events submitted and not finished, for least-loaded placement */
-  pending: number;
   heapUsed: number;
   cpuTimeMs: number;
   memoryRestarts: number;
@@ -60,8 +61,9 @@ export interface Instance {
 }
 
 /**
- * One Web Server DAT: its listening socket, its isolate's place in the pool, the events it has in
- * flight, and its lifecycle. Everything it writes to sockets goes through http/ and ws/ helpers.
+ * One Web Server DAT: its config, its instances' places in the pool, its lifecycle, and where each
+ * event goes and each result is applied. The events in flight are kept in in-flight.ts; everything
+ * written to sockets goes through http/ and ws/.
  */
 export class WebdatServer implements Endpoint {
   readonly config: ServerConfig;
@@ -78,16 +80,13 @@ export class WebdatServer implements Endpoint {
   readonly clientTag: string;
   /** `webServer.primary`: the supervisor elects one process per server; alone, this one */
   primary: boolean;
-  readonly pending = new Map<number, PendingEvent>();
+  readonly inFlight: InFlight;
+  readonly egress: WsEgress;
   /** whoever starts, stops, restarts, reloads or removes the server goes through this queue */
   readonly operations = new OperationQueue();
   private readonly host: ServerHost;
   private logger: Logger | null = null;
   private listener: Listener | null = null;
-  private stopWaiters: Array<() => void> = [];
-  private readonly stopEvents = new Set<number>();
-  /** onServerStart/onServerStop and peer membership events in flight: the server's own, so they never count against maxQueue */
-  private readonly lifecycleEvents = new Set<number>();
   private nextInstance = 0;
   running = false;
   accepting = false;
@@ -102,15 +101,17 @@ export class WebdatServer implements Endpoint {
   /** removed from its engine: an operation queued behind the removal must not bring it back */
   removed = false;
 
-  constructor(config: ServerConfig, instances: Array<{ tenant: number; lane: number }>, host: ServerHost) {
+  constructor(config: ServerConfig, instances: Array<{ id: number; lane: number }>, host: ServerHost) {
     this.config = config;
     this.name = config.name;
-    this.instances = instances.map((i) => ({ tenant: i.tenant, lane: i.lane, generation: 0, pending: 0, heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0, live: false }));
+    this.instances = instances.map((i) => ({ id: i.id, lane: i.lane, generation: 0, heapUsed: 0, cpuTimeMs: 0, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0, live: false }));
+    this.inFlight = new InFlight(instances.length);
     this.topic = `webdat/broadcast/${config.name}`;
     this.host = host;
     // the node, not the pid alone: two hosts of a cluster can run webdat under one pid (containers)
     this.clientTag = host.bus === null ? '' : `${host.bus.node}.`;
     this.primary = host.bus === null;
+    this.egress = new WsEgress(this.name, this.clients, this.remote, this.counters, host.bus, (data, binary) => this.listener?.publish(this.topic, data, binary));
   }
 
   get limits() {
@@ -127,12 +128,12 @@ export class WebdatServer implements Endpoint {
     return this.config.limits.idleSeconds !== undefined;
   }
 
-  private spec(inst: Instance): TenantSpec {
+  private spec(instance: Instance): InstanceSpec {
     const l = this.limits;
     // Log rates are per server: each instance (isolate) gets its share.
     const n = this.instances.length;
     return {
-      tenant: inst.tenant, generation: inst.generation, name: this.name, port: this.port || this.config.port,
+      instance: instance.id, generation: instance.generation, name: this.name, port: this.port || this.config.port,
       secure: this.config.secure, node: this.host.bus?.node ?? NODE, entry: this.config.callbacks!, source: this.source,
       limits: {
         timeoutMs: l.timeoutMs, memoryMb: l.memoryMb, cpuMs: l.cpuMs, maxTimers: l.maxTimers,
@@ -171,7 +172,7 @@ export class WebdatServer implements Endpoint {
     let best = this.nextInstance = (this.nextInstance + 1) % n;
     for (let k = 1; k < n; k++) {
       const i = (best + k) % n;
-      if (this.instances[i].pending < this.instances[best].pending) best = i;
+      if (this.inFlight.loadOf(i) < this.inFlight.loadOf(best)) best = i;
     }
     return best;
   }
@@ -181,9 +182,9 @@ export class WebdatServer implements Endpoint {
     this.assertPresent();
     const previous = this.source;
     this.source = source;
-    const results = await Promise.all(this.instances.map((inst) => {
-      inst.generation++;
-      return this.host.pool.load(this.laneOf(inst), this.spec(inst));
+    const results = await Promise.all(this.instances.map((instance) => {
+      instance.generation++;
+      return this.host.pool.load(this.laneOf(instance), this.spec(instance));
     }));
     for (const r of results) this.applyCommands(r.commands);
     const failed = results.find((r) => !r.ok);
@@ -212,7 +213,7 @@ export class WebdatServer implements Endpoint {
     if (this.loaded) {
       for (const client of this.remote) this.submitPeer(EventKind.peerJoin, client);
       // onServerStart is queued before the socket listens, so it runs before any other event.
-      for (let i = 0; i < this.instances.length; i++) this.lifecycleEvents.add(this.submit(i, { k: EventKind.serverStart, id: 0 }));
+      for (let i = 0; i < this.instances.length; i++) this.submitOwn(i, { k: EventKind.serverStart, id: 0 });
     }
     const listener = this.host.listener(this);
     this.port = await listener.attach(this);
@@ -238,19 +239,14 @@ export class WebdatServer implements Endpoint {
     this.listener?.detach(this);
     // A server with idleSeconds that never had an event has no isolate to run onServerStop in.
     if (this.loaded) {
-      const stopDone = new Promise<void>((resolve) => this.stopWaiters.push(resolve));
-      for (let i = 0; i < this.instances.length; i++) {
-        const id = this.submit(i, { k: EventKind.serverStop, id: 0 });
-        this.stopEvents.add(id);
-        this.lifecycleEvents.add(id);
-      }
-      await Promise.race([stopDone, delay(this.limits.timeoutMs + 1000)]);
+      const stops = this.instances.map((_, i) => this.submitOwn(i, { k: EventKind.serverStop, id: 0 }));
+      await Promise.race([this.inFlight.settled(stops), delay(this.limits.timeoutMs + 1000)]);
     }
     for (const ws of [...this.clients.values()]) {
       if (!ws.getUserData().closed) ws.end(closeCode, closeCode === 1012 ? 'Service Restart' : 'Going Away');
     }
     const until = Date.now() + graceMs;
-    while (this.pending.size > 0 && Date.now() < until) await delay(10);
+    while (this.inFlight.size > 0 && Date.now() < until) await delay(10);
     this.failAll('canceled');
     this.running = false;
     this.listener?.release();
@@ -267,28 +263,28 @@ export class WebdatServer implements Endpoint {
   }
 
   /** Queue an HTTP event, or answer 503 overloaded when the server already has maxQueue pending. */
-  submitHttp(p: PendingEvent, event: HttpEvent): void {
+  submitHttp(e: InFlightEvent, event: HttpEvent): void {
     this.counters.requests++;
-    if (!this.accepting) { this.counters.errors.canceled++; writeOutcome(p, 'canceled'); return; }
-    if (this.queued() >= this.limits.maxQueue) { this.counters.errors.overloaded++; writeOutcome(p, 'overloaded'); return; }
-    p.inst = this.pickInstance();
-    this.submit(p.inst, event, p);
+    if (!this.accepting) { this.counters.errors.canceled++; writeOutcome(e, 'canceled'); return; }
+    if (this.inFlight.queued >= this.limits.maxQueue) { this.counters.errors.overloaded++; writeOutcome(e, 'overloaded'); return; }
+    e.instance = this.pickInstance();
+    this.submit(event, e);
   }
 
   /** WebSocket events beyond maxQueue close the connection with 1013 (Try Again Later). */
   submitWs(ws: Ws, event: Event, checkQueue = true): void {
-    if (checkQueue && this.queued() >= this.limits.maxQueue) {
+    if (checkQueue && this.inFlight.queued >= this.limits.maxQueue) {
       this.counters.errors.overloaded++;
       ws.end(1013, 'Server overloaded');
       return;
     }
     const d = ws.getUserData();
-    this.submit(d.inst, event, { res: null, aborted: false, deadline: 0, inst: d.inst, start: 0, latency: null, client: d.client });
+    this.submit(event, bareEvent(d.instance, d.client));
   }
 
-  /** Client events waiting or running, the ones maxQueue bounds. */
-  private queued(): number {
-    return this.pending.size - this.lifecycleEvents.size;
+  /** The server's own events (lifecycle, peer lists) on instance `i`: never bounded by maxQueue. */
+  private submitOwn(i: number, event: Event): number {
+    return this.submit(event, bareEvent(i), true);
   }
 
   /**
@@ -298,9 +294,9 @@ export class WebdatServer implements Endpoint {
    */
   private loadLazily(): void {
     this.loaded = true;
-    for (const inst of this.instances) {
-      inst.generation++;
-      void this.host.pool.load(this.laneOf(inst), this.spec(inst), true).then((r) => {
+    for (const instance of this.instances) {
+      instance.generation++;
+      void this.host.pool.load(this.laneOf(instance), this.spec(instance), true).then((r) => {
         this.applyCommands(r.commands);
         if (r.ok) return;
         this.loaded = false;
@@ -314,53 +310,41 @@ export class WebdatServer implements Endpoint {
    * A server with idleSeconds takes its worker at its first use, the one with the fewest servers then:
    * of ten thousand configured, the ones in use spread evenly whatever their order in the config.
    */
-  private laneOf(inst: Instance): number {
-    if (inst.lane === UNPLACED) inst.lane = this.host.place(new Set(this.instances.map((i) => i.lane).filter((l) => l !== UNPLACED)));
-    return inst.lane;
+  private laneOf(instance: Instance): number {
+    if (instance.lane === UNPLACED) instance.lane = this.host.place(new Set(this.instances.map((i) => i.lane).filter((l) => l !== UNPLACED)));
+    return instance.lane;
   }
 
-  /** `p` carries the HTTP response to answer; other events get a fresh entry without one. */
-  private submit(i: number, event: Event, p: PendingEvent = { res: null, aborted: false, deadline: 0, inst: i, start: 0, latency: null }): number {
+  /** `e` says which instance runs the event and, for a request, carries the response to answer. */
+  private submit(event: Event, e: InFlightEvent, own = false): number {
     if (!this.loaded && this.lazy) this.loadLazily();
-    const inst = this.instances[i];
-    inst.pending++;
+    const instance = this.instances[e.instance];
     event.id = this.host.nextId();
-    this.pending.set(event.id, p);
-    this.host.pool.push(this.laneOf(inst), inst.tenant, inst.generation, event);
+    this.inFlight.add(event.id, e, own);
+    this.host.pool.push(this.laneOf(instance), instance.id, instance.generation, event);
     return event.id;
   }
 
   /** Results from the worker, in the order the callbacks produced them. */
-  applyResult(r: TenantResult): void {
+  applyResult(r: InstanceResult): void {
     const s = r.stats;
-    const inst = this.instances.length === 1 ? this.instances[0] : this.instances.find((i) => i.tenant === r.tenant)!;
-    inst.heapUsed = s.heapUsed;
-    inst.cpuTimeMs = s.cpuTimeMs;
-    inst.memoryRestarts = s.memoryRestarts;
-    inst.headerBreaches = s.headerBreaches;
-    inst.logLinesDropped = s.logLinesDropped;
-    inst.live = s.live === 1;
+    const instance = this.instances.length === 1 ? this.instances[0] : this.instances.find((i) => i.id === r.instance)!;
+    instance.heapUsed = s.heapUsed;
+    instance.cpuTimeMs = s.cpuTimeMs;
+    instance.memoryRestarts = s.memoryRestarts;
+    instance.headerBreaches = s.headerBreaches;
+    instance.logLinesDropped = s.logLinesDropped;
+    instance.live = s.live === 1;
     this.applyCommands(r.commands);
-    const p = r.pending;
-    const now = Date.now();
-    for (let i = 0; i < p.length; i += 2) {
-      const e = this.pending.get(p[i]);
-      if (e !== undefined && e.deadline === 0) {
-        e.deadline = now + Math.max(0, this.limits.timeoutMs - p[i + 1]);
-        this.host.awaiting(this);
-      }
-    }
+    if (this.inFlight.setDeadlines(r.pending, this.limits.timeoutMs, Date.now())) this.host.awaiting(this);
   }
 
   private applyCommands(commands: Command[]): void {
     for (const c of commands) {
       switch (c.c) {
         case CommandKind.respond: {
-          const e = this.pending.get(c.id);
-          if (e === undefined) break;
-          this.pending.delete(c.id);
-          this.instances[e.inst].pending--;
-          if (e.res !== null) this.counters.bytesOut += writeResponse(e, c.status, c.reason, c.headers, c.body);
+          const e = this.inFlight.take(c.id);
+          if (e !== undefined && e.res !== null) this.counters.bytesOut += writeResponse(e, c.status, c.reason, c.headers, c.body);
           break;
         }
         case CommandKind.done:
@@ -368,47 +352,19 @@ export class WebdatServer implements Endpoint {
           this.finish(c.id, c.o);
           break;
         case CommandKind.wsSend:
-          if (this.clients.has(c.client)) this.deliver(c.client, c.op, c.data);
-          else if (this.remote.has(c.client)) this.host.bus!.send(this.name, c.client, c.op, c.data);
+          this.egress.send(c.client, c.op, c.data);
           break;
         case CommandKind.wsClose:
-          if (this.clients.has(c.client)) this.closeClient(c.client, c.code, c.reason);
-          else if (this.remote.has(c.client)) this.host.bus!.close(this.name, c.client, c.code, c.reason);
+          this.egress.close(c.client, c.code, c.reason);
           break;
         case CommandKind.broadcast:
-          this.listener?.publish(this.topic, c.data, c.op === WsOp.binary);
-          this.host.bus?.broadcast(this.name, c.op, c.data);
+          this.egress.broadcast(c.op, c.data);
           break;
         case CommandKind.log:
           this.logLine(c.level, c.msg);
           break;
       }
     }
-  }
-
-  /** A send to a client of this process, from its callbacks or from another process. */
-  deliver(client: string, op: WsOp, data: string | Uint8Array): void {
-    const ws = this.clients.get(client);
-    if (ws === undefined || ws.getUserData().closed) return;
-    this.counters.bytesOut += data.length;
-    const sent = op === WsOp.ping ? ws.ping(data) : ws.send(data, op === WsOp.binary);
-    // 2 = dropped at maxBackpressure. uWS v20.30 does not close such a reader itself, and a
-    // connection that silently loses messages is worse than a closed one (README: slow readers).
-    if (sent === 2) {
-      this.counters.slowReadersClosed++;
-      ws.getUserData().closed = true;
-      ws.close();
-    }
-  }
-
-  closeClient(client: string, code: number, reason: string): void {
-    const ws = this.clients.get(client);
-    if (ws !== undefined && !ws.getUserData().closed) ws.end(code, closeReason(reason));
-  }
-
-  /** A broadcast of this server made in another process reaches the clients of this one. */
-  publishLocal(op: WsOp, data: string | Uint8Array): void {
-    this.listener?.publish(this.topic, data, op === WsOp.binary);
   }
 
   /** A client connected to this process: the other processes list it. */
@@ -428,7 +384,7 @@ export class WebdatServer implements Endpoint {
   }
 
   private submitPeer(kind: typeof EventKind.peerJoin | typeof EventKind.peerLeave, client: string): void {
-    for (let i = 0; i < this.instances.length; i++) this.lifecycleEvents.add(this.submit(i, { k: kind, id: 0, client }));
+    for (let i = 0; i < this.instances.length; i++) this.submitOwn(i, { k: kind, id: 0, client });
   }
 
   private logLine(level: string, msg: string): void {
@@ -438,61 +394,56 @@ export class WebdatServer implements Endpoint {
   }
 
   private finish(id: number, outcome: Outcome): void {
-    const e = this.pending.get(id);
+    const e = this.inFlight.take(id);
     if (e === undefined) {
       if (id === NO_EVENT && outcome !== 'ok') this.counters.errors[outcome]++;
       return;
     }
-    this.pending.delete(id);
-    this.instances[e.inst].pending--;
     if (outcome !== 'ok') this.counters.errors[outcome]++;
-    this.lifecycleEvents.delete(id);
-    if (this.stopEvents.delete(id) && this.stopEvents.size === 0) { this.stopWaiters.forEach((w) => w()); this.stopWaiters = []; }
     if (e.res !== null) writeOutcome(e, outcome === 'ok' ? 'internal' : outcome);
     // A WebSocket event that went with its isolate (or was lost by the engine) will never be answered:
     // like one lost with its worker thread, its connection is closed rather than left waiting.
-    else if (e.client !== undefined && (outcome === 'memory' || outcome === 'internal')) this.closeClient(e.client, INTERNAL_ERROR_CLOSE, 'Event Lost');
+    else if (e.client !== undefined && (outcome === 'memory' || outcome === 'internal')) this.egress.closeLocal(e.client, INTERNAL_ERROR_CLOSE, 'Event Lost');
   }
 
   /** Gives up on async events whose time ran out; the isolate is told to forget them. True while others still await. */
   sweep(now: number): boolean {
-    let awaiting = false;
-    for (const [id, e] of this.pending) {
-      if (e.deadline === 0) continue;
-      if (e.deadline > now) { awaiting = true; continue; }
-      const inst = this.instances[e.inst];
-      this.host.pool.cancel(inst.lane, inst.tenant, inst.generation, id);
+    for (const id of this.inFlight.expired(now)) {
+      const e = this.inFlight.get(id);
+      if (e === undefined) continue;
+      const instance = this.instances[e.instance];
+      this.host.pool.cancel(instance.lane, instance.id, instance.generation, id);
       this.finish(id, 'timeout');
     }
-    return awaiting;
+    return this.inFlight.awaiting;
   }
 
   /** Every event in flight ends with `outcome` (the server is stopping). */
   failAll(outcome: Exclude<Outcome, 'ok'>): void {
-    for (const id of [...this.pending.keys()]) this.finish(id, outcome);
+    for (const id of this.inFlight.ids()) this.finish(id, outcome);
   }
 
-  /** Ids of the open WebSocket connections served by the instance `tenant`. */
-  clientsOf(tenant: number): string[] {
-    const i = this.instances.findIndex((x) => x.tenant === tenant);
-    return [...this.clients].filter(([, ws]) => ws.getUserData().inst === i).map(([id]) => id);
+  /** Ids of the open WebSocket connections served by the instance `id`. */
+  clientsOf(id: number): string[] {
+    const i = this.instances.findIndex((x) => x.id === id);
+    return [...this.clients].filter(([, ws]) => ws.getUserData().instance === i).map(([id]) => id);
   }
 
   /**
-   * The worker thread of instance `tenant` was lost, and with it every event of the instance not yet
+   * The worker thread of instance `id` was lost, and with it every event of the instance not yet
    * finished: HTTP requests are answered 503 `canceled`; a WebSocket connection whose message (or
    * open, ping, pong) went with it is closed with 1011, since nothing will ever answer it. Its other
    * connections stay open for the rebuilt isolate.
    */
-  workerLost(tenant: number): void {
-    const i = this.instances.findIndex((x) => x.tenant === tenant);
+  workerLost(id: number): void {
+    const i = this.instances.findIndex((x) => x.id === id);
     const orphaned = new Set<string>();
-    for (const [id, e] of [...this.pending]) {
-      if (e.inst !== i) continue;
-      if (e.client !== undefined) orphaned.add(e.client);
+    for (const id of this.inFlight.ids(i)) {
+      const client = this.inFlight.get(id)?.client;
+      if (client !== undefined) orphaned.add(client);
       this.finish(id, 'canceled');
     }
-    for (const client of orphaned) this.closeClient(client, INTERNAL_ERROR_CLOSE, 'Worker Lost');
+    for (const client of orphaned) this.egress.closeLocal(client, INTERNAL_ERROR_CLOSE, 'Worker Lost');
   }
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { INFO_FIELDS, SHAPES } from '@webdat/protocol';
-import { Counters } from '../src/server-state.ts';
+import { Counters } from '../src/counters.ts';
 
 // The snapshot sent with every batch must list the info channels in the table's order: that order is
 // a record shape both threads know (protocol shapes.ts), so the keys never travel.

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 // Tells the supervisor which server's callbacks each worker is running, so that when V8 takes the
 // whole engine down (something isolated-vm cannot contain) the culprit can be named and quarantined,
 // and a worker stuck in one batch can be found. The supervisor makes a file (ACTIVITY_FILE_ENV); each
-// worker owns the fixed slot of its lane and overwrites it in place before and after every tenant's
+// worker owns the fixed slot of its lane and overwrites it in place before and after every instance's
 // batch: one pwrite, and no reader is woken. (Lines on a pipe woke the supervisor twice per batch:
 // measured, hello world through the supervisor ran at ~80% of the engine alone.)
 

@@ -1,7 +1,7 @@
 import { LOG_LEVELS, OUTCOMES, PROTOCOL_VERSION, TaskKind, WsOp } from './kinds.js';
 import { COMMAND_LAYOUTS, EVENT_LAYOUTS, OPTIONAL_TYPES, type FieldType } from './wire-table.js';
 import { ProtocolError, ProtocolErrorCode } from './errors.js';
-import type { BatchResult, Command, Event, LoadResult, Task, TenantBatch, TenantResult, TenantSpec } from './messages.js';
+import type { BatchResult, Command, Event, LoadResult, Task, InstanceBatch, InstanceResult, InstanceSpec } from './messages.js';
 
 // Shape checks at the thread boundary. They run on every batch, so they are plain loops and typeof
 // tests rather than a schema library; each failure names the path that was wrong.
@@ -103,9 +103,9 @@ export function checkCommand(c: unknown, path: string): asserts c is Command {
   guardCommand(c, path);
 }
 
-function checkSpec(s: unknown, path: string): asserts s is TenantSpec {
-  if (!isObj(s)) fail(path, 'a tenant spec');
-  int(s, 'tenant', path); int(s, 'generation', path); int(s, 'port', path);
+function checkSpec(s: unknown, path: string): asserts s is InstanceSpec {
+  if (!isObj(s)) fail(path, 'an instance spec');
+  int(s, 'instance', path); int(s, 'generation', path); int(s, 'port', path);
   str(s, 'name', path); str(s, 'entry', path); str(s, 'node', path);
   if (typeof s.secure !== 'boolean') fail(`${path}.secure`, 'a boolean');
   if (s.source !== undefined && typeof s.source !== 'string') fail(`${path}.source`, 'a string');
@@ -130,9 +130,9 @@ function checkSpec(s: unknown, path: string): asserts s is TenantSpec {
   }
 }
 
-function checkBatch(b: unknown, path: string): asserts b is TenantBatch {
-  if (!isObj(b)) fail(path, 'a tenant batch');
-  int(b, 'tenant', path); int(b, 'generation', path);
+function checkBatch(b: unknown, path: string): asserts b is InstanceBatch {
+  if (!isObj(b)) fail(path, 'an instance batch');
+  int(b, 'instance', path); int(b, 'generation', path);
   if (!isObj(b.info)) fail(`${path}.info`, 'an info snapshot');
   if (!Array.isArray(b.events)) fail(`${path}.events`, 'an array');
   for (let i = 0; i < b.events.length; i++) checkEvent(b.events[i], `${path}.events[${i}]`);
@@ -147,7 +147,7 @@ export function checkTask(t: unknown): asserts t is Task {
       if (t.lazy !== undefined && typeof t.lazy !== 'boolean') fail('task.lazy', 'a boolean');
       return;
     case TaskKind.check: str(t, 'entry', 'task'); return;
-    case TaskKind.unload: int(t, 'tenant', 'task'); return;
+    case TaskKind.unload: int(t, 'instance', 'task'); return;
     case TaskKind.hold: return;
     case TaskKind.batch:
       if (!Array.isArray(t.batches)) fail('task.batches', 'an array');
@@ -163,9 +163,9 @@ function checkCommands(v: unknown, path: string): void {
   for (let i = 0; i < v.length; i++) checkCommand(v[i], `${path}[${i}]`);
 }
 
-function checkTenantResult(r: unknown, path: string): asserts r is TenantResult {
-  if (!isObj(r)) fail(path, 'a tenant result');
-  int(r, 'tenant', path); int(r, 'generation', path);
+function checkInstanceResult(r: unknown, path: string): asserts r is InstanceResult {
+  if (!isObj(r)) fail(path, 'an instance result');
+  int(r, 'instance', path); int(r, 'generation', path);
   checkCommands(r.commands, `${path}.commands`);
   ints(r.pending, `${path}.pending`);
   int(r, 'backlog', path);
@@ -177,7 +177,7 @@ function checkTenantResult(r: unknown, path: string): asserts r is TenantResult 
 export function checkBatchResult(r: unknown): asserts r is BatchResult {
   version(r, 'result');
   if (!Array.isArray(r.results)) fail('result.results', 'an array');
-  for (let i = 0; i < r.results.length; i++) checkTenantResult(r.results[i], `result.results[${i}]`);
+  for (let i = 0; i < r.results.length; i++) checkInstanceResult(r.results[i], `result.results[${i}]`);
   if (typeof r.ringEnd !== 'number' || !Number.isSafeInteger(r.ringEnd) || r.ringEnd < -1) fail('result.ringEnd', 'an integer ≥ -1');
   if (typeof r.hold !== 'boolean') fail('result.hold', 'a boolean');
 }

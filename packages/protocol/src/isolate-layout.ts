@@ -14,7 +14,7 @@ import {
 //   respond   c, id, o, status, reason, body, n, ...n header fields
 // and so on for every entry of the table. The dispatcher (sandbox prelude) reads events at the
 // offsets in ISOLATE_KINDS and writes commands with the writers compiled from isolateWritersSource();
-// the worker writes events and reads commands in sandbox/src/isolate-wire.ts.
+// the worker writes events and reads commands in sandbox/src/worker/isolate-wire.ts.
 
 export interface IsolateOrder {
   /** fields at constant offsets, in table order, with their offset from the kind */

@@ -36,8 +36,8 @@ export interface Egress {
 }
 
 /** What a worker needs to (re)build one server's isolate. */
-export interface TenantSpec {
-  tenant: number;
+export interface InstanceSpec {
+  instance: number;
   /** bumped on every reload; a worker drops events meant for another generation */
   generation: number;
   name: string;
@@ -64,8 +64,8 @@ export interface TenantSpec {
   idleMs?: number;
 }
 
-export interface TenantBatch {
-  tenant: number;
+export interface InstanceBatch {
+  instance: number;
   generation: number;
   info: InfoSnapshot;
   events: Event[];
@@ -73,16 +73,16 @@ export interface TenantBatch {
   cancel: number[];
 }
 
-/** `lazy`: the isolate is built at the tenant's first event that needs one, not now (`spec.idleMs` is set) */
-export interface LoadTask { v: number; t: typeof TaskKind.load; spec: TenantSpec; lazy?: boolean }
+/** `lazy`: the isolate is built at the instance's first event that needs one, not now (`spec.idleMs` is set) */
+export interface LoadTask { v: number; t: typeof TaskKind.load; spec: InstanceSpec; lazy?: boolean }
 /** `entry`: absolute path of a callbacks module, compiled and linked but not run */
 export interface CheckTask { v: number; t: typeof TaskKind.check; entry: string }
-export interface UnloadTask { v: number; t: typeof TaskKind.unload; tenant: number }
-export interface BatchTask { v: number; t: typeof TaskKind.batch; batches: TenantBatch[] }
+export interface UnloadTask { v: number; t: typeof TaskKind.unload; instance: number }
+export interface BatchTask { v: number; t: typeof TaskKind.batch; batches: InstanceBatch[] }
 export interface HoldTask { v: number; t: typeof TaskKind.hold }
 export type Task = LoadTask | UnloadTask | BatchTask | HoldTask | CheckTask;
 
-export interface TenantStats {
+export interface InstanceStats {
   heapUsed: number;
   cpuTimeMs: number;
   memoryRestarts: number;
@@ -90,22 +90,22 @@ export interface TenantStats {
   headerBreaches: number;
   /** log lines over the per-second budget, dropped */
   logLinesDropped: number;
-  /** 1 while the tenant has an isolate, 0 while it has none (released when idle, or not built yet) */
+  /** 1 while the instance has an isolate, 0 while it has none (released when idle, or not built yet) */
   live: number;
 }
 
-export interface TenantResult {
-  tenant: number;
+export interface InstanceResult {
+  instance: number;
   generation: number;
   commands: Command[];
   /** async events still running after the batch: [id, ms already spent] pairs */
   pending: number[];
-  /** events left waiting in the worker because this tenant's turn ended; the engine schedules another turn */
+  /** events left waiting in the worker because this instance's turn ended; the engine schedules another turn */
   backlog: number;
   /** 0 when the turn stayed within the time and memory limits; otherwise how long it ran (ms, at
-   * least 1), which sets how long the engine lets this tenant rest before its next turn */
+   * least 1), which sets how long the engine lets this instance rest before its next turn */
   breachedMs: number;
-  stats: TenantStats;
+  stats: InstanceStats;
 }
 
 export interface LoadResult {
@@ -118,7 +118,7 @@ export interface LoadResult {
 }
 export interface BatchResult {
   v: number;
-  results: TenantResult[];
+  results: InstanceResult[];
   /** end of the last body this batch put in the worker's body ring, -1 when it put none */
   ringEnd: number;
   /** the worker has host work (timers, host operations) and needs a hold task to keep turning */

@@ -32,9 +32,9 @@ export const SHAPES: readonly (readonly string[])[] = unique([
   ...Object.values(COMMANDS).flatMap((c) => shapesOf('c', [], c.fields)),
   // batches and their results (messages.ts)
   ['v', 't', 'batches'],
-  ['tenant', 'generation', 'info', 'events', 'cancel'],
+  ['instance', 'generation', 'info', 'events', 'cancel'],
   [...INFO_FIELDS],
   ['v', 'results', 'ringEnd', 'hold'],
-  ['tenant', 'generation', 'commands', 'pending', 'backlog', 'breachedMs', 'stats'],
+  ['instance', 'generation', 'commands', 'pending', 'backlog', 'breachedMs', 'stats'],
   ['heapUsed', 'cpuTimeMs', 'memoryRestarts', 'headerBreaches', 'logLinesDropped', 'live'],
 ]);

@@ -10,7 +10,7 @@ import {
 const info = { ...Object.fromEntries(INFO_FIELDS.map((k) => [k, 0])), server_running: 1, requests: 3, primary: 1, isolates: 1 } as InfoSnapshot;
 const batch: Task = {
   v: PROTOCOL_VERSION, t: TaskKind.batch, batches: [{
-    tenant: 1, generation: 2, info, events: [
+    instance: 1, generation: 2, info, events: [
       { k: EventKind.http, id: 1, method: 'POST', uri: '/x', query: 'a=1', headers: ['host', 'h', 'x-é', 'ü'], body: new Uint8Array([0, 255, 10]), clientAddress: '127.0.0.1', serverAddress: '127.0.0.1:1' },
       { k: EventKind.http, id: 2, method: 'GET', uri: '/', query: '', headers: [], body: null, clientAddress: '::1', serverAddress: 's' },
       { k: EventKind.wsOpen, id: 3, client: 'c#1', uri: '/chat?room=1' },
@@ -22,10 +22,10 @@ const batch: Task = {
     cancel: [7],
   }],
 };
-const load: Task = { v: PROTOCOL_VERSION, t: TaskKind.load, spec: { tenant: 1, generation: 1, name: 'a', port: 9980, secure: false, node: 'h:1', entry: '/x/cb.js', limits: { timeoutMs: 100, memoryMb: 64, cpuMs: 100, maxTimers: 1000, storageMb: 64, maxFetches: 16, maxFetchBytes: 1 << 24, maxOutputBytes: 1 << 24, maxHeaders: 100, maxHeaderBytes: 65536, logLinesPerSecond: 1000, logBytesPerSecond: 1 << 20 }, dataDir: '/x/.webdat-data', egress: { allow: ['api.example.com'] } } };
+const load: Task = { v: PROTOCOL_VERSION, t: TaskKind.load, spec: { instance: 1, generation: 1, name: 'a', port: 9980, secure: false, node: 'h:1', entry: '/x/cb.js', limits: { timeoutMs: 100, memoryMb: 64, cpuMs: 100, maxTimers: 1000, storageMb: 64, maxFetches: 16, maxFetchBytes: 1 << 24, maxOutputBytes: 1 << 24, maxHeaders: 100, maxHeaderBytes: 65536, logLinesPerSecond: 1000, logBytesPerSecond: 1 << 20 }, dataDir: '/x/.webdat-data', egress: { allow: ['api.example.com'] } } };
 const result: BatchResult = {
   v: PROTOCOL_VERSION, results: [{
-    tenant: 1, generation: 2, commands: [
+    instance: 1, generation: 2, commands: [
       { c: CommandKind.respond, id: 1, o: 'ok', status: 200, reason: 'OK', headers: ['a', 'b'], body: 'text' },
       { c: CommandKind.respond, id: 2, o: 'ok', status: 201, reason: '', headers: [], body: new Uint8Array([1, 2]) },
       { c: CommandKind.done, id: 3, o: 'timeout' },
@@ -45,7 +45,7 @@ const normalize = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (x ins
 test('every task kind and result round-trips', () => {
   assert.deepEqual(normalize(decodeTask(encode(batch))), normalize(batch));
   assert.deepEqual(normalize(decodeTask(encode(load))), normalize(load));
-  assert.deepEqual(normalize(decodeTask(encode({ v: PROTOCOL_VERSION, t: TaskKind.unload, tenant: 4 }))), { v: PROTOCOL_VERSION, t: TaskKind.unload, tenant: 4 });
+  assert.deepEqual(normalize(decodeTask(encode({ v: PROTOCOL_VERSION, t: TaskKind.unload, instance: 4 }))), { v: PROTOCOL_VERSION, t: TaskKind.unload, instance: 4 });
   assert.deepEqual(normalize(decodeBatchResult(encode(result))), normalize(result));
   const lr: LoadResult = { v: PROTOCOL_VERSION, ok: false, error: { code: 'WEBDAT_ERR_CALLBACKS_SYNTAX', message: 'bad' }, commands: [], hold: false };
   assert.deepEqual(decodeLoadResult(encode(lr)), lr);

@@ -4,11 +4,11 @@ import { getEventListeners } from 'node:events';
 import net from 'node:net';
 import { makeCerts } from '../../../tests/helpers/certs.ts';
 import { startUpstream, type Upstream } from '../../../tests/helpers/upstream.ts';
-import { allowListProblem, parseAllowEntry } from '../src/capabilities/fetch/allow-list.ts';
-import type { Lookup } from '../src/capabilities/fetch/egress.ts';
-import { createFetcher } from '../src/capabilities/fetch/fetcher.ts';
-import { specialKind } from '../src/capabilities/fetch/special-address.ts';
-import type { EgressPolicy, FetchResponse, FetchResult, TenantFetcher } from '../src/capabilities/fetch/types.ts';
+import { allowListProblem, parseAllowEntry } from '../src/worker/capabilities/fetch/allow-list.ts';
+import type { Lookup } from '../src/worker/capabilities/fetch/egress.ts';
+import { createFetcher } from '../src/worker/capabilities/fetch/fetcher.ts';
+import { specialKind } from '../src/worker/capabilities/fetch/special-address.ts';
+import type { EgressPolicy, FetchResponse, FetchResult, InstanceFetcher } from '../src/worker/capabilities/fetch/types.ts';
 
 // Every upstream here listens on 127.0.0.1 and is started by this file. Names other than
 // `localhost` come from a lookup given to the fetcher, which records each query, so a test can
@@ -27,8 +27,8 @@ function fakeDns(names: Record<string, string[]>): { lookup: Lookup; asked: stri
 }
 
 const LIMITS = { maxFetches: 16, maxFetchBytes: 1024 * 1024 };
-const fetchers: TenantFetcher[] = [];
-function fetcher(policy: EgressPolicy, limits = LIMITS, lookup?: Lookup): TenantFetcher {
+const fetchers: InstanceFetcher[] = [];
+function fetcher(policy: EgressPolicy, limits = LIMITS, lookup?: Lookup): InstanceFetcher {
   const f = createFetcher(policy, limits, lookup === undefined ? {} : { lookup });
   fetchers.push(f);
   return f;

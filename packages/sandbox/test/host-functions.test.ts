@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import ivm from 'isolated-vm';
-import { hostCallback } from '../src/host-functions.ts';
-import { armHostDeadline, checkHostDeadline, disarmHostDeadline } from '../src/limits.ts';
+import { hostCallback } from '../src/worker/host-functions.ts';
+import { armHostDeadline, checkHostDeadline, disarmHostDeadline } from '../src/worker/limits.ts';
 
 // isolated-vm copies the stack of an error thrown by a host function into the isolate, and a host
 // stack names webdat's files and node:internal: a callback that catches it could send them to a client

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommandKind, EventKind } from '@webdat/protocol';
-import { checkResponse, headerBudgetProblem, requestData } from '../src/http-message.ts';
+import { checkResponse, headerBudgetProblem, requestData } from '../src/worker/http-message.ts';
 
 const respond = (over: Record<string, unknown>) => ({ c: CommandKind.respond, id: 1, o: 'ok' as const, status: 200, reason: 'OK', headers: [] as string[], body: '', ...over });
 

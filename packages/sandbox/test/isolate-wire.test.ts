@@ -5,7 +5,7 @@ import {
   COMMANDS, EVENTS, HOST_ONLY_TYPES, ISOLATE_KINDS, SHAPES, WsOp, checkCommand, checkEvent, isolateWritersSource,
   type Command, type Event, type FieldType,
 } from '@webdat/protocol';
-import { flattenEvents, readCommands, WireError } from '../src/isolate-wire.ts';
+import { flattenEvents, readCommands, WireError } from '../src/worker/isolate-wire.ts';
 
 // The wire table's derivations agree with each other: what the dispatcher's compiled writers lay out,
 // the worker reads back as the same command, in a shape the codec knows and its guard accepts; every

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import ivm from 'isolated-vm';
-import { classifyFailure, type CallFailure } from '../src/limits.ts';
+import { classifyFailure, type CallFailure } from '../src/worker/limits.ts';
 
 // A breach is read from the isolate and the clock, never from the error's text (issue 9): callbacks
 // can throw, or leave unhandled, errors that read exactly like isolated-vm's own.

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProbationGate } from '../src/probation.ts';
+import { ProbationGate } from '../src/main/probation.ts';
 
 test('one lane at a time carries suspects; the holder yields to a waiting lane; probation ends by its date', () => {
   const g = new ProbationGate();

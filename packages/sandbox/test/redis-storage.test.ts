@@ -1,8 +1,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { openRedisBackend as open } from '../src/capabilities/storage/redis-backend.ts';
-import type { StorageBackend, StorageResult, TenantStore } from '../src/capabilities/storage/types.ts';
-import { encodeValue } from '../src/capabilities/storage/values.ts';
+import { openRedisBackend as open } from '../src/worker/capabilities/storage/redis-backend.ts';
+import type { StorageBackend, StorageResult, ServerStore } from '../src/worker/capabilities/storage/types.ts';
+import { encodeValue } from '../src/worker/capabilities/storage/values.ts';
 import { startRedis } from '../../../tests/helpers/redis.ts';
 
 // The Redis storage backend (SPEC §8 in a cluster) against a real redis-server of the test's own.
@@ -34,7 +34,7 @@ function failure(result: StorageResult<unknown>, name: string): string {
   return result.error.message;
 }
 
-const keysOf = async (store: TenantStore, options?: unknown) => value(await store.list(options)).map((e) => e.key);
+const keysOf = async (store: ServerStore, options?: unknown) => value(await store.list(options)).map((e) => e.key);
 
 test('storable values come back exactly, and a put acknowledged on one host is read on the other', async () => {
   const name = fresh();

@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { openLmdbBackend, sharedLmdbBackend, type StorageBackend, type StorageResult, type TenantStore } from '../src/capabilities/storage/index.ts';
-import { encodeValue } from '../src/capabilities/storage/values.ts';
+import { openLmdbBackend, sharedLmdbBackend, type StorageBackend, type StorageResult, type ServerStore } from '../src/worker/capabilities/storage/index.ts';
+import { encodeValue } from '../src/worker/capabilities/storage/values.ts';
 import type { WriterJob } from './fixtures/storage-writer.ts';
 
 const MIB = 1024 * 1024;
@@ -41,7 +41,7 @@ function failure(result: StorageResult<unknown>, name: string): string {
   return result.error.message;
 }
 
-async function keys(store: TenantStore, options?: unknown): Promise<string[]> {
+async function keys(store: ServerStore, options?: unknown): Promise<string[]> {
   return value(await store.list(options)).map((e) => e.key);
 }
 

@@ -16,9 +16,9 @@ export interface PeerHost {
 export function peerEvents(engine: PeerHost): BusEvents {
   const find = (name: string): WebdatServer | undefined => engine.list().find((s) => s.name === name);
   return {
-    broadcast: (server, op, data) => find(server)?.publishLocal(op, data),
-    send: (server, client, op, data) => find(server)?.deliver(client, op, data),
-    close: (server, client, code, reason) => find(server)?.closeClient(client, code, reason),
+    broadcast: (server, op, data) => find(server)?.egress.publishLocal(op, data),
+    send: (server, client, op, data) => find(server)?.egress.deliver(client, op, data),
+    close: (server, client, code, reason) => find(server)?.egress.closeLocal(client, code, reason),
     join: (server, client) => find(server)?.peer(EventKind.peerJoin, client),
     leave: (server, client) => find(server)?.peer(EventKind.peerLeave, client),
     primary: (server, primary) => { const s = find(server); if (s !== undefined) s.primary = primary; },

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { EventKind } from '@webdat/protocol';
-import type { Endpoint, PendingEvent } from '../server-state.js';
+import type { Endpoint } from '../endpoint.js';
+import type { InFlightEvent } from '../in-flight.js';
 import { readBody } from './read-body.js';
 import { writeStatus } from './write-response.js';
 import { hostName } from '../net/host-router.js';
@@ -61,7 +62,7 @@ function refusal(uri: string, query: string): [status: string, kind: string, tex
 }
 
 export function handleRequest(server: Endpoint, res: HttpResponse, req: HttpRequest): void {
-  const p: PendingEvent = { res, aborted: false, deadline: 0, inst: 0, start: now(), latency: server.latency };
+  const p: InFlightEvent = { res, aborted: false, deadline: 0, instance: 0, start: now(), latency: server.latency };
   res.onAborted(() => { p.aborted = true; });
   const method = req.getCaseSensitiveMethod();
   const uri = req.getUrl();

@@ -1,6 +1,6 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import type { Outcome } from '@webdat/protocol';
-import type { PendingEvent } from '../server-state.js';
+import type { InFlightEvent } from '../in-flight.js';
 import { recordLatency } from './latency.js';
 import { OUTCOME_STATUS, RETRY_AFTER_SECONDS } from './outcome-status.js';
 
@@ -13,12 +13,12 @@ import { OUTCOME_STATUS, RETRY_AFTER_SECONDS } from './outcome-status.js';
 const STREAM_THRESHOLD = 256 * 1024;
 
 /** Every write below ends here: the event is answered and, for a request, its duration counted. */
-function answered(p: PendingEvent): void {
+function answered(p: InFlightEvent): void {
   p.res = null;
   if (p.latency !== null) recordLatency(p.latency, p.start);
 }
 
-function streamBody(p: PendingEvent, res: HttpResponse, body: Uint8Array | string): void {
+function streamBody(p: InFlightEvent, res: HttpResponse, body: Uint8Array | string): void {
   // Streaming outlives this call; a body viewed in the shared ring must be copied first.
   const buf = typeof body === 'string' || body.buffer instanceof SharedArrayBuffer ? Buffer.from(body) : body;
   const total = buf.length;
@@ -33,7 +33,7 @@ function streamBody(p: PendingEvent, res: HttpResponse, body: Uint8Array | strin
 }
 
 /** Writes a complete response; returns the number of body bytes handed to the socket. */
-export function writeResponse(p: PendingEvent, status: number, reason: string, headers: string[], body: string | Uint8Array): number {
+export function writeResponse(p: InFlightEvent, status: number, reason: string, headers: string[], body: string | Uint8Array): number {
   const res = p.res;
   if (p.aborted || res === null) return 0;
   res.cork(() => {
@@ -48,7 +48,7 @@ export function writeResponse(p: PendingEvent, status: number, reason: string, h
 }
 
 /** Error answers carry `x-webdat-error: <outcome>` so clients and tests can tell the cause apart. */
-export function writeOutcome(p: PendingEvent, outcome: Exclude<Outcome, 'ok'>): void {
+export function writeOutcome(p: InFlightEvent, outcome: Exclude<Outcome, 'ok'>): void {
   const res = p.res;
   if (p.aborted || res === null) return;
   const o = OUTCOME_STATUS[outcome];
@@ -63,7 +63,7 @@ export function writeOutcome(p: PendingEvent, outcome: Exclude<Outcome, 'ok'>): 
 }
 
 /** Answers that never reach a callback (413, 400…); the connection is closed when asked. */
-export function writeStatus(p: PendingEvent, status: string, errorKind: string, body: string, close: boolean): void {
+export function writeStatus(p: InFlightEvent, status: string, errorKind: string, body: string, close: boolean): void {
   const res = p.res;
   if (p.aborted || res === null) return;
   res.cork(() => {

@@ -1,5 +1,5 @@
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
-import type { Endpoint } from '../server-state.js';
+import type { Endpoint } from '../endpoint.js';
 import { EngineError } from '../errors.js';
 import { HostRouter } from './host-router.js';
 import { assertPortFree } from './port-free.js';

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponse, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
 import { EventKind } from '@webdat/protocol';
-import type { Endpoint, Ws, WsData } from '../server-state.js';
+import type { Endpoint, Ws, WsData } from '../endpoint.js';
 import { remoteAddress } from '../http/handle-request.js';
 import { misdirected } from '../http/misdirected.js';
 
@@ -53,7 +53,7 @@ export function wsBehavior(maxMessageBytes: number, route: (req: HttpRequest) =>
         return;
       }
       const client = `${remoteAddress(res)}#${server.clientTag}${++connectionSeq}`;
-      res.upgrade<WsData>({ client, uri, closed: false, server, inst: server.pickInstance() }, key, protocol, extensions, context);
+      res.upgrade<WsData>({ client, uri, closed: false, server, instance: server.pickInstance() }, key, protocol, extensions, context);
     },
     open(ws: Ws) {
       const d = ws.getUserData();
