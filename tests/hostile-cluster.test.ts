@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ROOT, startWebdat, tempDir, type Running } from './helpers/webdat.ts';
 import { connect, type Client } from './helpers/ws.ts';
 import { startRedis } from './helpers/redis.ts';
+import { until } from './helpers/poll.ts';
 
 // The hostile corpus (hostile-corpus.test.ts) across hosts (SPEC §12 `cluster`, issue 13 item 7): two
 // `webdat serve` processes are two hosts of one cluster joined through a real redis-server of the
@@ -108,16 +109,6 @@ function assertNoHostLeak(text: string, what: string, marks = HOST_MARKS): void 
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Polls `check` until it returns a value, at most `ms`. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > end) assert.fail(`never true within ${ms} ms: ${what}`);
-    await sleep(100);
-  }
-}
 
 async function get(target: string): Promise<{ status: number; error: string | null; body: string }> {
   const r = await fetch(target, { signal: AbortSignal.timeout(15_000) });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ROOT, startWebdat, tempDir } from './helpers/webdat.ts';
 import { connect, type Client } from './helpers/ws.ts';
 import { freePort } from './helpers/free-port.ts';
+import { until } from './helpers/poll.ts';
 
 // The hostile corpus (hostile-corpus.test.ts) with a second engine process (SPEC §12, issue 13 item 7):
 // `--processes 2`, a hostile tenant whose clients sit on both processes, a quiet tenant on the same
@@ -112,16 +113,6 @@ function assertNoHostLeak(text: string, what: string): void {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Polls `check` until it returns a value, at most `ms`. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > end) assert.fail(`never true within ${ms} ms: ${what}`);
-    await sleep(50);
-  }
-}
 
 /** One GET on a fresh connection (the kernel places each anew) or on `agent`'s, answered within 15 s. */
 function getFresh(target: string, headers: Record<string, string> = {}, agent: http.Agent | false = false): Promise<{ status: number; error: string | undefined; body: string }> {

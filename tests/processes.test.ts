@@ -6,6 +6,7 @@ import path from 'node:path';
 import { runWebdatExpectingExit, startWebdat, tempDir } from './helpers/webdat.ts';
 import { connect, type Client } from './helpers/ws.ts';
 import { freePort } from './helpers/free-port.ts';
+import { until } from './helpers/poll.ts';
 
 // `--processes 2` (SPEC §12), black-box: two engine processes share each port, and the callbacks
 // API covers the clients of both. Which process a connection lands on is the kernel's choice, so
@@ -52,16 +53,7 @@ const who = async (c: Client): Promise<Who> => {
   c.ws.send('who');
   return JSON.parse(String(await c.next())) as Who;
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Polls `check` until it returns a value (bounded); the last error tells what never became true. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, tries = 100): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await check();
-    if (v !== undefined) return v;
-    await sleep(100);
-  }
-  throw new Error(`never true: ${what}`);
-}
 const pidOf = (node: string) => Number(node.slice(node.lastIndexOf(':') + 1));
 const servesLines = (index: number) => [...main.stderr().matchAll(new RegExp(`engine process ${index} \\(pid (\\d+)\\) serves`, 'g'))].map((m) => Number(m[1]));
 
@@ -193,7 +185,7 @@ test('kill -9 of the primary process: it is restarted, the primary moves, the ot
   });
   assert.deepEqual([...left.conns].sort(), survivors.map((x) => x.w.me).sort(), 'clients of the dead process left the lists');
   assert.equal((await getFresh(main.urls.get('alpha')! + '/')).status, 200);
-  await until('the killed process is restarted', async () => (servesLines(index).length > servedBefore ? true : undefined), 600);
+  await until('the killed process is restarted', async () => (servesLines(index).length > servedBefore ? true : undefined), 60_000);
   const restarted = servesLines(index).at(-1)!;
   assert.notEqual(restarted, pidOf(primary));
   // The primary stays where it moved; the restarted process serves without it.
@@ -214,7 +206,7 @@ test('an admin stop applies to both processes, and to one restarted later', asyn
   const pid = servesLines(1).at(-1)!;
   const served = servesLines(1).length;
   process.kill(pid, 'SIGKILL');
-  await until('process 1 is restarted', async () => (servesLines(1).length > served ? true : undefined), 600);
+  await until('process 1 is restarted', async () => (servesLines(1).length > served ? true : undefined), 60_000);
   await refusedEverywhere();
   const lines = () => main.stdout().split('\n').filter((l) => l.includes('server "beta" listening on')).length;
   assert.equal((await api('/servers/beta/start', 'POST')).status, 200);
