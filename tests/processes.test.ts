@@ -161,7 +161,7 @@ async function clientWhere(wanted: (w: Who) => boolean): Promise<{ c: Client; w:
     c.ws.close();
     await c.closed;
     return undefined;
-  }, 60);
+  }, 30_000);
 }
 
 test('kill -9 of the primary process: it is restarted, the primary moves, the other keeps serving', async () => {
