@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ROOT, startWebdat, tempDir, type Running } from './helpers/webdat.ts';
 import { connect, type Client } from './helpers/ws.ts';
 import { startRedis } from './helpers/redis.ts';
-import { until } from './helpers/poll.ts';
+import { probeWhile, until } from './helpers/poll.ts';
 
 // The hostile corpus (hostile-corpus.test.ts) across hosts (SPEC §12 `cluster`, issue 13 item 7): two
 // `webdat serve` processes are two hosts of one cluster joined through a real redis-server of the
@@ -142,12 +142,8 @@ async function assertQuietServes(after: string, boundMs = 5000): Promise<void> {
     assert.ok(Date.now() - t0 < boundMs, `quiet HTTP on ${q.node} took ${Date.now() - t0} ms after ${after}`);
   }
 }
-async function probeWhile<T>(what: string, during: Promise<T>): Promise<T> {
-  let done = false;
-  const settled = during.finally(() => { done = true; });
-  for (let i = 0; !done || i < 3; i++) await assertQuietServes(what);
-  return settled;
-}
+/** Probes the quiet tenant until `during` settles (at least 3 rounds). */
+const quietWhile = <T>(what: string, during: Promise<T>): Promise<T> => probeWhile(during, () => assertQuietServes(what));
 
 // Four hostile clients on each host.
 const victims: Pinned[] = [];
@@ -175,7 +171,7 @@ test('a broadcast storm on one host: the budget counts the copies for the other 
   await listsSettled();
   for (const h of hosts) {
     const before = victims.map((v) => v.c.messages.length);
-    const r = await probeWhile('a broadcast storm', get(url(h, 'hostile') + '/storm'));
+    const r = await quietWhile('a broadcast storm', get(url(h, 'hostile') + '/storm'));
     assert.equal(r.status, 503);
     assert.equal(r.error, 'output');
     for (const [i, v] of victims.entries()) {
@@ -190,13 +186,13 @@ test('a broadcast storm on one host: the budget counts the copies for the other 
 test('a send flood and a relay flood to a client of the other host: stopped at the budget, in order', async () => {
   const target = victims[4];
   let k = target.c.messages.length;
-  const r = await probeWhile('a send flood', get(`${url(hosts[0], 'hostile')}/send-flood?to=${encodeURIComponent(target.me)}`));
+  const r = await quietWhile('a send flood', get(`${url(hosts[0], 'hostile')}/send-flood?to=${encodeURIComponent(target.me)}`));
   assert.equal(r.status, 503);
   assert.equal(r.error, 'output');
   assert.deepEqual((await target.c.waitFor(k + 65)).slice(k).map((m) => String(m).split(':')[0]), Array.from({ length: 65 }, (_, i) => String(i)));
   k = target.c.messages.length;
   for (let e = 0; e < 16; e++) victims[0].c.ws.send(`relay ${target.me} 1000`);
-  await probeWhile('a relay flood', target.c.waitFor(k + 16 * 65));
+  await quietWhile('a relay flood', target.c.waitFor(k + 16 * 65));
   assert.deepEqual(target.c.messages.slice(k).map((m) => String(m).split(' ')[0]), Array.from({ length: 16 }, () => Array.from({ length: 65 }, (_, i) => `r${i}`)).flat());
   await sleep(300);
   assert.equal(target.c.messages.length, k + 16 * 65);
@@ -225,7 +221,7 @@ test('what callbacks can read of the cluster: node names, never the Redis URL, i
 });
 
 test('storage: four requests on two hosts race 120 puts of 100 KiB at a 1 MB quota through Redis: exactly 10 stored', async () => {
-  const outs = await probeWhile('a storage race', Promise.all([0, 1, 0, 1].map((i, n) => json<Record<string, number>>(`${url(hosts[i], 'hostile')}/race?tag=${n}`))));
+  const outs = await quietWhile('a storage race', Promise.all([0, 1, 0, 1].map((i, n) => json<Record<string, number>>(`${url(hosts[i], 'hostile')}/race?tag=${n}`))));
   const total = (k: string) => outs.reduce((n, o) => n + (o[k] ?? 0), 0);
   assert.equal(total('ok'), 10, JSON.stringify(outs));
   assert.equal(total('QuotaExceededError'), 110, JSON.stringify(outs));

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ROOT, startWebdat, tempDir } from './helpers/webdat.ts';
 import { connect, type Client } from './helpers/ws.ts';
 import { freePort } from './helpers/free-port.ts';
-import { until } from './helpers/poll.ts';
+import { probeWhile, until } from './helpers/poll.ts';
 
 // The hostile corpus (hostile-corpus.test.ts) with a second engine process (SPEC §12, issue 13 item 7):
 // `--processes 2`, a hostile tenant whose clients sit on both processes, a quiet tenant on the same
@@ -176,12 +176,7 @@ async function assertQuietServes(after: string, boundMs = 5000): Promise<void> {
   assert.ok(Date.now() - t0 < boundMs, `quiet over HTTP took ${Date.now() - t0} ms after ${after}`);
 }
 /** Probes the quiet tenant until `during` settles (at least 3 rounds). */
-async function probeWhile<T>(what: string, during: Promise<T>): Promise<T> {
-  let done = false;
-  const settled = during.finally(() => { done = true; });
-  for (let i = 0; !done || i < 3; i++) await assertQuietServes(what);
-  return settled;
-}
+const quietWhile = <T>(what: string, during: Promise<T>): Promise<T> => probeWhile(during, () => assertQuietServes(what));
 
 // Hostile clients: four on each process, so that every copy of a broadcast crosses to the other.
 const victims: Pinned[] = [];
@@ -213,7 +208,7 @@ async function listsSettled(): Promise<void> {
 test('a broadcast storm over both processes: the budget counts every copy, the other process\'s clients too', async () => {
   await listsSettled();
   const before = victims.map((v) => v.c.messages.length);
-  const r = await probeWhile('a broadcast storm', getFresh(url('hostile') + '/storm'));
+  const r = await quietWhile('a broadcast storm', getFresh(url('hostile') + '/storm'));
   assert.equal(r.status, 503);
   assert.equal(r.error, 'output');
   assertNoHostLeak(r.body, 'storm');
@@ -233,7 +228,7 @@ test('a send flood to a client of the other process: stopped at the budget, deli
   for (const from of [nodes[0], nodes[1]]) {
     const agent = await agentOn(from);
     const k = target.c.messages.length;
-    const r = await probeWhile('a send flood', getFresh(`${url('hostile')}/send-flood?to=${encodeURIComponent(target.me)}`, {}, agent));
+    const r = await quietWhile('a send flood', getFresh(`${url('hostile')}/send-flood?to=${encodeURIComponent(target.me)}`, {}, agent));
     agent.destroy();
     assert.equal(r.status, 503);
     assert.equal(r.error, 'output');
@@ -284,7 +279,7 @@ test('1,000 relayed sends of 1 KiB each across processes, from each side: all de
     const k = target.c.messages.length;
     // 1,000 messages of one event: over the budget after 65, so each event sends 65; 16 events make the flood
     for (let e = 0; e < 16; e++) sender.c.ws.send(`relay ${target.me} 1000`);
-    await probeWhile('a relay flood', target.c.waitFor(k + 16 * 65));
+    await quietWhile('a relay flood', target.c.waitFor(k + 16 * 65));
     const got = target.c.messages.slice(k).map((m) => String(m).split(' ')[0]);
     assert.deepEqual(got, Array.from({ length: 16 }, () => Array.from({ length: 65 }, (_, i) => `r${i}`)).flat());
     assert.equal(sender.c.ws.readyState, sender.c.ws.OPEN);
@@ -322,7 +317,7 @@ test('a memory breach in one process: its events end, the same tenant in the oth
   b.c.ws.send('count');
   const nb = (JSON.parse(String(await b.c.next())) as { n: number }).n;
   a.c.ws.send('grow');
-  assert.deepEqual(await probeWhile('a memory breach', a.c.closed), { code: 1011, reason: 'Event Lost' });
+  assert.deepEqual(await quietWhile('a memory breach', a.c.closed), { code: 1011, reason: 'Event Lost' });
   await webdat.waitFor(/memory limit/);
   b.c.ws.send('count');
   assert.deepEqual(JSON.parse(String(await b.c.next())), { node: b.node, n: nb + 1 });

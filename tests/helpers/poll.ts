@@ -13,3 +13,11 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Runs `probe` round after round until `during` settles, at least `rounds` times; returns what `during` gave. */
+export async function probeWhile<T>(during: Promise<T>, probe: () => Promise<void>, rounds = 3): Promise<T> {
+  let done = false;
+  const settled = during.finally(() => { done = true; });
+  for (let i = 0; !done || i < rounds; i++) await probe();
+  return settled;
+}
