@@ -108,12 +108,37 @@ async function call(method, path) {
   return body;
 }
 
-function cell(row, text, cls, title) {
-  const td = row.insertCell();
+function setCell(td, text, cls, title) {
   td.textContent = String(text);
-  if (cls) td.className = cls;
-  if (title) td.title = title;
-  return td;
+  td.className = cls || '';
+  td.title = title || '';
+}
+
+// Rows live as long as their server and are updated in place: a row rebuilt by the poll between a
+// button's mousedown and mouseup would swallow the click.
+const rows = new Map();
+function rowFor(name) {
+  const known = rows.get(name);
+  if (known && known.role === role) return known;
+  if (known) known.row.remove();
+  const row = document.createElement('tr');
+  row.dataset.server = name;
+  const cells = Array.from({ length: 2 + COLUMNS.length }, () => row.insertCell());
+  const actions = row.insertCell();
+  const buttons = [];
+  if (role === 'operator') {
+    for (const action of ['start', 'stop', 'restart']) {
+      const b = document.createElement('button');
+      b.textContent = action;
+      b.dataset.action = action;
+      b.onclick = () => act(name, action);
+      actions.append(b);
+      buttons.push(b);
+    }
+  }
+  const made = { row, cells, buttons, role };
+  rows.set(name, made);
+  return made;
 }
 
 // One line over the last five minutes, scaled to its own maximum; gaps where there were no requests.
@@ -175,28 +200,21 @@ function render(servers) {
     }
   }
   const body = $('servers').tBodies[0];
-  body.replaceChildren();
   const now = performance.now();
-  for (const s of servers) {
+  const shown = new Set();
+  servers.forEach((s, at) => {
     const before = previous.get(s.name);
     const rate = before ? ((s.requests - before.requests) * 1000 / (now - before.at)).toFixed(1) : '';
     previous.set(s.name, { requests: s.requests, at: now });
-    const row = body.insertRow();
-    row.dataset.server = s.name;
-    cell(row, s.name);
-    cell(row, s.running ? 'running' : 'stopped', 'state ' + (s.running ? 'up' : 'down'));
-    for (const [, read, title] of COLUMNS) cell(row, read(s, rate), '', title && title(s));
-    const actions = row.insertCell();
-    if (role !== 'operator') continue;
-    for (const action of ['start', 'stop', 'restart']) {
-      const b = document.createElement('button');
-      b.textContent = action;
-      b.dataset.action = action;
-      b.disabled = action === 'start' ? s.running : action === 'stop' ? !s.running : false;
-      b.onclick = () => act(s.name, action);
-      actions.append(b);
-    }
-  }
+    const { row, cells, buttons } = rowFor(s.name);
+    shown.add(s.name);
+    setCell(cells[0], s.name);
+    setCell(cells[1], s.running ? 'running' : 'stopped', 'state ' + (s.running ? 'up' : 'down'));
+    COLUMNS.forEach(([, read, title], i) => setCell(cells[2 + i], read(s, rate), '', title && title(s)));
+    for (const b of buttons) b.disabled = b.dataset.action === 'start' ? s.running : b.dataset.action === 'stop' ? !s.running : false;
+    if (body.rows[at] !== row) body.insertBefore(row, body.rows[at] || null);
+  });
+  for (const [name, r] of rows) if (!shown.has(name)) { r.row.remove(); rows.delete(name); }
 }
 
 async function act(name, action) {
