@@ -33,17 +33,25 @@ class Ring {
 export class RingWriter extends Ring {
   write(body: Uint8Array): number | null {
     const size = this.bytes.length;
-    let at = Number(Atomics.load(this.cursors, 0));
+    const written = Number(Atomics.load(this.cursors, 0));
     const freed = Number(Atomics.load(this.cursors, 1));
-    const offset = at % size;
+    let at = written + sameAlignment(written, body.byteOffset);
     // A body is kept contiguous: the tail of the ring is skipped when it does not fit there.
-    const skip = offset + body.length > size ? size - offset : 0;
-    if (at + skip + body.length - freed > size) return null;
-    at += skip;
+    if (at % size + body.length > size) at += size - at % size + sameAlignment(0, body.byteOffset);
+    if (at % size + body.length > size || at + body.length - freed > size) return null;
     this.bytes.set(body, at % size);
     Atomics.store(this.cursors, 0, BigInt(at + body.length));
     return at;
   }
+}
+
+/**
+ * How far past `at` a copy of bytes at `offset` must start to sit at the same place modulo 8. V8 copies
+ * into or out of shared memory word by word only where source and target agree modulo 8, and byte by
+ * byte otherwise: measured 21 µs against 3.8 µs for 64 KiB (a body ring or outbox copy).
+ */
+export function sameAlignment(at: number, offset: number): number {
+  return (offset - at) & 7;
 }
 
 /** The I/O thread's side: views of bodies, and freeing them once written to their sockets. */

@@ -50,6 +50,7 @@ const FIELD_CHECKS: { readonly [T in FieldType]: (v: unknown) => string | null }
   string: (v) => typeof v === 'string' ? null : 'a string',
   bytes: (v) => isBytes(v) ? null : 'bytes',
   payload: (v) => typeof v === 'string' || isBytes(v) ? null : 'a string or bytes',
+  responseBody: (v) => typeof v === 'string' || isBytes(v) ? null : 'a string or bytes',
   requestBody: (v) => v === null || isBytes(v) ? null : 'bytes or null',
   pairs: (v) => isStrings(v) ? (v.length % 2 === 0 ? null : 'name/value pairs') : 'an array of strings',
   strings: (v) => isStrings(v) ? null : 'an array of strings',

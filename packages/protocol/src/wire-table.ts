@@ -13,7 +13,7 @@ import type { LogLevel, Outcome, WsOp } from './kinds.js';
  * isolate wire's reader; the TypeScript type it stands for is FieldValue below.
  */
 export type FieldType =
-  | 'int' | 'status' | 'string' | 'bytes' | 'payload' | 'requestBody' | 'pairs' | 'strings'
+  | 'int' | 'status' | 'string' | 'bytes' | 'payload' | 'requestBody' | 'responseBody' | 'pairs' | 'strings'
   | 'outcome' | 'wsOp' | 'broadcastOp' | 'level' | 'ringSlot';
 
 export interface FieldValue {
@@ -27,6 +27,11 @@ export interface FieldValue {
   payload: string | Uint8Array;
   /** the request body, null without one; inside the isolate it is `request.data` (decoded for textual types) */
   requestBody: Uint8Array | null;
+  /**
+   * text or bytes, like a payload; on the isolate wire it may also be the position of bytes the isolate
+   * wrote into its outbox (sandbox worker/outbox.ts), which the worker reads there instead
+   */
+  responseBody: string | Uint8Array;
   /** flat [name, value, name, value, ...] */
   pairs: string[];
   strings: string[];
@@ -73,7 +78,7 @@ export const COMMANDS = {
   respond: {
     c: 1,
     fields: [['id', 'int'], ['o', 'outcome'], ['status', 'status'], ['reason', 'string'], ['headers', 'pairs'],
-      ['body', 'payload'], ['rb', 'ringSlot']],
+      ['body', 'responseBody'], ['rb', 'ringSlot']],
   },
   /**
    * An event or invocation ended. A negative id is an invocation the engine did not submit (a timer
@@ -103,9 +108,12 @@ export type EventOf<N extends EventName> = N extends EventName
 export type CommandOf<N extends CommandName> = N extends CommandName
   ? Simplify<{ c: (typeof COMMANDS)[N]['c'] } & RecordOf<(typeof COMMANDS)[N]['fields']>> : never;
 
+/** A field's value on the isolate wire: a response body may also be a position in the isolate's outbox. */
+type IsolateValue = Omit<FieldValue, 'responseBody'> & { responseBody: FieldValue['responseBody'] | number };
+
 /** The values a command's writer inside the isolate takes, in table order (host-only fields left out). */
 export type WriterArgs<F extends readonly Field[]> = F extends readonly [infer H extends Field, ...infer R extends readonly Field[]]
-  ? H[1] extends HostOnlyType ? WriterArgs<R> : [FieldValue[H[1]], ...WriterArgs<R>]
+  ? H[1] extends HostOnlyType ? WriterArgs<R> : [IsolateValue[H[1]], ...WriterArgs<R>]
   : [];
 
 export type EventKinds = { readonly [N in EventName]: (typeof EVENTS)[N]['k'] };

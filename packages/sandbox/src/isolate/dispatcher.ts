@@ -318,11 +318,60 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
     list[list.length] = I.String(value);
   }
 
-  function body(data: unknown): string | Uint8Array {
+  function body(data: unknown): string | Uint8Array | number {
     if (data === undefined || data === null) return '';
     if (typeof data === 'string') return data;
     if (typeof data === 'number' || typeof data === 'boolean' || typeof data === 'bigint') return I.String(data);
+    if (outbox !== null) {
+      const at = toOutbox(data);
+      if (at >= 0) return at;
+    }
     return bytes(data, 'response.data');
+  }
+
+  // The outbox (sandbox worker/outbox.ts): shared memory the host gave this isolate once it sent a
+  // large body. Bodies of `outboxMin` bytes or more are written there as [length: u32 LE][bytes], and
+  // the response carries their position; the host reads them before this isolate runs again.
+  let outbox: Uint8Array | null = null;
+  let outboxMin = 0;
+  let outboxAt = 0;
+  /** past this, a dispatch call starts no more events, so that the next ones find room */
+  let outboxHalf = Infinity;
+  /**
+   * The host moves every body out of the outbox as soon as a call returns, so a call may write from
+   * the start again, unless commands are still untaken (left by microtasks that ran after the last
+   * call returned). `recover` and `again` never do: what they return was written before them.
+   */
+  function reuseOutbox(): void {
+    if (out.length === 0) outboxAt = 0;
+  }
+  /** The position `data`'s bytes were written at, or -1 when they go the ordinary way (small, no room, not bytes). */
+  function toOutbox(data: unknown): number {
+    let source: Uint8Array;
+    let offset = 0;
+    if (I.isView(data)) {
+      const typed = I.typedArrayTag(data) !== undefined;
+      const buffer = typed ? I.typedArrayBuffer(data) : I.dataViewBuffer(data);
+      offset = typed ? I.typedArrayByteOffset(data) : I.dataViewByteOffset(data);
+      const length = typed ? I.typedArrayByteLength(data) : I.dataViewByteLength(data);
+      if (length < outboxMin) return -1;
+      source = new I.Uint8Array(buffer, offset, length);
+    } else if (isArrayBuffer(data)) {
+      if (I.arrayBufferByteLength(data) < outboxMin) return -1;
+      source = new I.Uint8Array(data as ArrayBuffer);
+    } else {
+      return -1;
+    }
+    const box = outbox as Uint8Array;
+    const n = I.typedArrayByteLength(source);
+    // The body sits at the source's place modulo 8, so V8 copies it word by word (protocol body-ring.ts, sameAlignment).
+    const start = outboxAt + 4 + ((offset - outboxAt - 4) & 7);
+    const at = start - 4;
+    if (n > I.typedArrayByteLength(box) - start) return -1;
+    box[at] = n & 255; box[at + 1] = (n >>> 8) & 255; box[at + 2] = (n >>> 16) & 255; box[at + 3] = (n >>> 24) & 255;
+    I.typedArraySet(box, source, start);
+    outboxAt = start + n;
+    return at;
   }
 
   /** Reads the whole response first, so nothing of it is emitted if reading it throws or is cut. */
@@ -505,6 +554,7 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
      */
     dispatch(flat: any[], at: number[], snapshot: Record<string, number>, cancel: number[], start: number, sliceMs: number): [unknown[], number, number, number, number] {
       last = null;
+      reuseOutbox();
       info = snapshot;
       primary = snapshot.primary === 1;
       for (let i = 0; i < cancel.length; i++) giveUp(cancel[i], false);
@@ -512,7 +562,7 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
       let asyncAt = 0;
       let i = start;
       for (; i < at.length; i++) {
-        if (i > start && (I.dateNow() - t0 > sliceMs || budget.full())) break;
+        if (i > start && (I.dateNow() - t0 > sliceMs || budget.full() || outboxAt > outboxHalf)) break;
         cursor = i;
         const began = I.dateNow();
         if (run(flat, at[i])) { asyncAt = began; i++; break; }
@@ -527,6 +577,7 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
      */
     fire(id: number, timerId: number): number {
       last = null;
+      reuseOutbox();
       const t = timers.take(timerId);
       if (t === undefined) return reply(id);
       invoke(id, false, t.repeat ? 'setInterval callback' : 'setTimeout callback', t.fn, t.args);
@@ -536,6 +587,7 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
     /** Settles host operation `opId`; its continuations run right after, as microtasks of this call. */
     settle(opId: number, ok: boolean, value: unknown): number {
       last = null;
+      reuseOutbox();
       ops.settle(opId, ok, value);
       return reply(opId);
     },
@@ -557,6 +609,7 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
     /** After a call: what its microtasks produced, which async events are still running, log lines dropped. */
     collect(): [unknown[], number[], number] {
       last = null;
+      reuseOutbox();
       return reply([take(), pendingPairs(), dropped()]);
     },
     /**
@@ -604,6 +657,14 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
       const gc = I.gc;
       if (gc !== null) gc();
       return reply(0);
+    },
+    /** The host's outbox for this isolate's large bodies, and the smallest body that goes there. */
+    attachOutbox(memory: SharedArrayBuffer, minBytes: number): number {
+      outbox = new I.Uint8Array(memory);
+      outboxMin = minBytes;
+      outboxAt = 0;
+      outboxHalf = I.typedArrayByteLength(outbox) / 2;
+      return 0;
     },
     /** The reply of the previous call, which an error raised after it returned kept from the host. */
     again(): unknown {

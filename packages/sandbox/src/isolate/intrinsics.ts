@@ -49,6 +49,7 @@ export function captureIntrinsics(g: any) {
     dataViewByteOffset: getter(DataView.prototype, 'byteOffset'),
     dataViewByteLength: getter(DataView.prototype, 'byteLength'),
     typedArrayTag: getter(TypedArrayPrototype, Symbol.toStringTag as unknown as string),
+    typedArraySet: uncurry(TypedArrayPrototype.set),
     mapGet: uncurry(Map.prototype.get),
     mapSet: uncurry(Map.prototype.set),
     mapHas: uncurry(Map.prototype.has),

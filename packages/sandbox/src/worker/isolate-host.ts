@@ -1,6 +1,6 @@
 import ivm from 'isolated-vm';
 import {
-  CommandKind, EventKind, ISOLATE_KINDS, NO_EVENT,
+  CommandKind, RING_MIN_BODY, EventKind, ISOLATE_KINDS, NO_EVENT,
   type Command, type Event, type Outcome, type InstanceBatch, type InstanceResult, type InstanceSpec,
 } from '@webdat/protocol';
 import { freshIsolate } from './fresh-isolates.js';
@@ -11,6 +11,7 @@ import { armHostDeadline, checkHostDeadline, classifyFailure, disarmHostDeadline
 import { checkResponse, headerBudgetProblem } from './http-message.js';
 import { LogBudget } from './log-budget.js';
 import { WireError, flattenEvents, readCommands, readIndex, readInts } from './isolate-wire.js';
+import { openOutbox } from './outbox.js';
 import { InstanceOps } from './host-ops/instance-ops.js';
 import { InstanceTimers } from './host-ops/instance-timers.js';
 import { openCapabilities, type OpResult } from './host-ops/capabilities.js';
@@ -50,6 +51,9 @@ interface Live {
   clearTimers: ivm.Reference;
   again: ivm.Reference;
   collectGarbage: ivm.Reference;
+  attachOutbox: ivm.Reference;
+  /** where the isolate leaves large bodies (outbox.ts), once it sent one */
+  outbox: Uint8Array | null;
 }
 
 /** An async invocation the isolate still runs: when it began and the CPU its stretches took so far. */
@@ -159,7 +163,7 @@ export class InstanceHost {
       const live: Live = {
         isolate, context, dispatch: fn('dispatch'), collect: fn('collect'), recover: fn('recover'),
         fire: fn('fire'), settle: fn('settle'), expire: fn('expire'), clearTimers: fn('clearTimers'), again: fn('again'),
-        collectGarbage: fn('collectGarbage'),
+        collectGarbage: fn('collectGarbage'), attachOutbox: fn('attachOutbox'), outbox: null,
       };
       const entry = linkModuleGraph(isolate, context, this.sources);
       armHostDeadline(timeoutMs);
@@ -195,7 +199,7 @@ export class InstanceHost {
   /** Reads the commands the isolate produced (module-level console.log during load, for example). */
   private take(live: Live, out: Command[]): void {
     try {
-      const read = readCollectReply(this.call(live, live.collect, [], this.stretchMs, out), out);
+      const read = readCollectReply(this.call(live, live.collect, [], this.stretchMs, out), out, live.outbox);
       this.logs.countDropped(read.dropped);
     } catch (err) {
       const why = err instanceof Breach ? `${err.outcome}` : (err as Error).message;
@@ -375,7 +379,7 @@ export class InstanceHost {
         if (!done) {
           phase = 'dispatch';
           const cpu = this.cpuMs();
-          const read = readDispatchReply(this.call(live, live.dispatch, [flat, at, batch.info, cancel, start, slice], stretch + slice, out), start, end, out);
+          const read = readDispatchReply(this.call(live, live.dispatch, [flat, at, batch.info, cancel, start, slice], stretch + slice, out), start, end, out, live.outbox);
           cancel = [];
           this.logs.countDropped(read.dropped);
           start = read.next;
@@ -388,7 +392,7 @@ export class InstanceHost {
         }
         if (open > 0 || recovered) {
           phase = 'collect';
-          const read = readCollectReply(this.call(live, live.collect, [], stretch, out), out);
+          const read = readCollectReply(this.call(live, live.collect, [], stretch, out), out, live.outbox);
           this.logs.countDropped(read.dropped);
           pendingPairs = read.pairs;
         }
@@ -457,13 +461,13 @@ export class InstanceHost {
       const [lost, cmds, rawCursor, rawGiven, dropped] = reply as unknown[];
       let resume = events.length;
       if (lost !== null && phase === 'dispatch') {
-        const read = readDispatchReply(lost, start, end, out);
+        const read = readDispatchReply(lost, start, end, out, live.outbox);
         resume = read.next;
         this.logs.countDropped(read.dropped);
       } else if (lost !== null && phase === 'collect') {
-        this.logs.countDropped(readCollectReply(lost, out).dropped);
+        this.logs.countDropped(readCollectReply(lost, out, live.outbox).dropped);
       }
-      readCommands(cmds, out);
+      readCommands(cmds, out, live.outbox);
       this.logs.countDropped(readDropped(dropped));
       const cursor = readIndex(rawCursor, -1, events.length - 1, 'the running event index');
       const given = readInts(rawGiven, 'the async events given up');
@@ -656,7 +660,7 @@ export class InstanceHost {
   }
 
   private collectPairs(live: Live, out: Command[]): number[] {
-    const read = readCollectReply(this.call(live, live.collect, [], this.stretchMs, out), out);
+    const read = readCollectReply(this.call(live, live.collect, [], this.stretchMs, out), out, live.outbox);
     this.logs.countDropped(read.dropped);
     if (live.isolate.isDisposed) throw new Breach('memory');
     return read.pairs;
@@ -790,6 +794,15 @@ export class InstanceHost {
   }
 
   /** `breachedSince`: when the turn that breached a limit began, or -1 when none did. */
+  /** From the isolate's next turn on, its large bodies leave through an outbox (outbox.ts). */
+  private openOutbox(live: Live): void {
+    try {
+      live.outbox = openOutbox(live.attachOutbox, this.stretchMs);
+    } catch {
+      // Without one, bodies are copied out of the isolate as before; a failure here is the isolate's (a limit).
+    }
+  }
+
   private result(batch: { instance: number }, out: Command[], pending: number[], breachedSince: number): InstanceResult {
     // Heap statistics cost a trip into V8 per call; the info channel does not need them per batch.
     const now = Date.now();
@@ -799,6 +812,7 @@ export class InstanceHost {
       this.collectIfGrown();
     }
     const heapUsed = this.heapUsed;
+    if (this.live !== null && this.live.outbox === null && sentLargeBody(out)) this.openOutbox(this.live);
     return {
       instance: batch.instance,
       generation: this.spec.generation,
@@ -814,15 +828,20 @@ export class InstanceHost {
   }
 }
 
+function sentLargeBody(out: Command[]): boolean {
+  for (const c of out) if (c.c === CommandKind.respond && typeof c.body !== 'string' && c.body.length >= RING_MIN_BODY) return true;
+  return false;
+}
+
 /** Lifecycle and membership events run no callback on an isolate that is not there (a lazy server's). */
 function needsIsolate(e: Event): boolean {
   return e.k !== EventKind.serverStart && e.k !== EventKind.serverStop && e.k !== EventKind.peerJoin && e.k !== EventKind.peerLeave;
 }
 
 /** [commands, next index, open async events, when the last event went asynchronous (0: none), log lines dropped] from `dispatch`. */
-function readDispatchReply(reply: unknown, start: number, end: number, out: Command[]): { next: number; open: number; asyncAt: number; dropped: number } {
+function readDispatchReply(reply: unknown, start: number, end: number, out: Command[], outbox: Uint8Array | null): { next: number; open: number; asyncAt: number; dropped: number } {
   if (!Array.isArray(reply) || reply.length !== 5) throw new WireError('the dispatch reply is not a list of five');
-  readCommands(reply[0], out);
+  readCommands(reply[0], out, outbox);
   return {
     next: readIndex(reply[1], start + 1, end, 'the next event index'),
     open: readIndex(reply[2], 0, Number.MAX_SAFE_INTEGER, 'the count of running async events'),
@@ -832,9 +851,9 @@ function readDispatchReply(reply: unknown, start: number, end: number, out: Comm
 }
 
 /** [commands, [id, ms already spent] pairs of running async invocations, log lines dropped] from `collect`. */
-function readCollectReply(reply: unknown, out: Command[]): { pairs: number[]; dropped: number } {
+function readCollectReply(reply: unknown, out: Command[], outbox: Uint8Array | null): { pairs: number[]; dropped: number } {
   if (!Array.isArray(reply) || reply.length !== 3) throw new WireError('the collect reply is not a list of three');
-  readCommands(reply[0], out);
+  readCommands(reply[0], out, outbox);
   const pairs = readInts(reply[1], 'the running async events');
   if (pairs.length % 2 !== 0) throw new WireError('the running async events are not [id, ms] pairs');
   return { pairs, dropped: readDropped(reply[2]) };

@@ -3,6 +3,7 @@ import {
   type Command, type Event, type FieldType,
 } from '@webdat/protocol';
 import { requestData } from './http-message.js';
+import { keepOutboxBody } from './ring.js';
 
 // The worker's half of the isolate wire (layout: protocol/src/isolate-layout.ts, derived from the
 // wire table): events are flattened into the isolate, commands read out of it. Both are compiled from
@@ -30,6 +31,7 @@ const FIELD_CHECKS: { readonly [T in FieldType]?: (v: unknown) => string | null 
   string: (v) => typeof v === 'string' ? null : 'is not a string',
   bytes: (v) => v instanceof Uint8Array ? null : 'is not bytes',
   payload: (v) => typeof v === 'string' || v instanceof Uint8Array ? null : 'is neither a string nor bytes',
+  responseBody: (v) => typeof v === 'string' || v instanceof Uint8Array || (isInt(v) && (v as number) >= 0) ? null : 'is neither a string, bytes nor an outbox position',
   outcome: (v) => outcomes.has(v) ? null : 'is not one of the known outcomes',
   wsOp: (v) => wsOps.has(v) ? null : 'is not text, binary or ping',
   broadcastOp: (v) => v === WsOp.text || v === WsOp.binary ? null : 'is not text or binary',
@@ -73,7 +75,7 @@ export function flattenEvents(events: Event[]): { flat: unknown[]; at: number[] 
 }
 
 /** One case per command: each field read at its offset and checked, the command built in table order. */
-function compileRead(): (f: unknown[], out: Command[]) => void {
+function compileRead(): (f: unknown[], out: Command[], outbox: Uint8Array | null) => void {
   const cases: string[] = [];
   for (const [c, { name: kind, fields }] of COMMAND_LAYOUTS) {
     const order = isolateOrder(fields, COMMAND_LEAD);
@@ -85,7 +87,8 @@ function compileRead(): (f: unknown[], out: Command[]) => void {
       if (FIELD_CHECKS[type] === undefined) throw new Error(`the isolate wire cannot read a ${type} field`);
       const v = `v_${fieldName(name)}`;
       value.set(name, v);
-      lines.push(`const ${v} = f[i + ${at}]; if ((w = check_${type}(${v})) !== null) throw new WireError('${kind}.${name} ' + w);`);
+      lines.push(`${type === 'responseBody' ? 'let' : 'const'} ${v} = f[i + ${at}]; if ((w = check_${type}(${v})) !== null) throw new WireError('${kind}.${name} ' + w);`);
+      if (type === 'responseBody') lines.push(`const boxed = typeof ${v} === 'number'; if (boxed) ${v} = outboxBody(outbox, ${v});`);
     }
     let size = `${order.listAt}`;
     if (order.list !== null) {
@@ -101,10 +104,11 @@ function compileRead(): (f: unknown[], out: Command[]) => void {
     }
     // Keys in table order: the record shape the I/O thread's codec knows (protocol shapes.ts).
     const keys = fields.filter(([name]) => value.has(name)).map(([name]) => `${name}: ${value.get(name)}`);
-    lines.push(`out.push({ c: ${c}, ${keys.join(', ')} });`, `i += ${size};`, 'break;');
+    const boxed = fields.some(([, type]) => type === 'responseBody');
+    lines.push(`const cmd = { c: ${c}, ${keys.join(', ')} };`, boxed ? 'if (boxed) keepOutboxBody(cmd);' : '', 'out.push(cmd);', `i += ${size};`, 'break;');
     cases.push(`case ${c}: { ${lines.join(' ')} }`);
   }
-  return new Function('WireError', ...CHECKED.map((t) => `check_${t}`), `return function (f, out) {
+  return new Function('WireError', 'outboxBody', 'keepOutboxBody', ...CHECKED.map((t) => `check_${t}`), `return function (f, out, outbox) {
   const len = f.length;
   let i = 0;
   let w;
@@ -114,14 +118,29 @@ function compileRead(): (f: unknown[], out: Command[]) => void {
     default: throw new WireError('a command kind is not one of the known ones');
     }
   }
-};`)(WireError, ...CHECKED.map((t) => FIELD_CHECKS[t])) as ReturnType<typeof compileRead>;
+};`)(WireError, outboxBody, keepOutboxBody, ...CHECKED.map((t) => FIELD_CHECKS[t])) as ReturnType<typeof compileRead>;
 }
 const read = compileRead();
 
-/** Reads the isolate's commands into `out`; throws WireError at the first field that is not what its layout says. */
-export function readCommands(flat: unknown, out: Command[]): void {
+/**
+ * Reads the isolate's commands into `out`; throws WireError at the first field that is not what its
+ * layout says. A body left in the isolate's `outbox` (worker/outbox.ts) is moved out of it at once
+ * (into the body ring, or copied), since the isolate writes there again at its next call.
+ */
+export function readCommands(flat: unknown, out: Command[], outbox: Uint8Array | null): void {
   if (!Array.isArray(flat)) throw new WireError('the command list is not an array');
-  read(flat, out);
+  read(flat, out, outbox);
+}
+
+const OUTBOX_HEADER_BYTES = 4;
+
+/** The body the isolate wrote at `at` of its outbox: `[length: u32 LE][bytes]`, both checked against the outbox. */
+function outboxBody(outbox: Uint8Array | null, at: number): Uint8Array {
+  if (outbox === null || at > outbox.length - OUTBOX_HEADER_BYTES) throw new WireError('respond.body points outside the outbox');
+  const length = (outbox[at] | (outbox[at + 1] << 8) | (outbox[at + 2] << 16) | (outbox[at + 3] << 24)) >>> 0;
+  const start = at + OUTBOX_HEADER_BYTES;
+  if (length > outbox.length - start) throw new WireError('respond.body runs past the end of the outbox');
+  return outbox.subarray(start, start + length);
 }
 
 /** A list of integers from the isolate (event ids, or [id, ms] pairs of running async events). */

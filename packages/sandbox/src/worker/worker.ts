@@ -6,7 +6,8 @@ import {
 import { InstanceHost } from './isolate-host.js';
 import { CallbacksLoadError, SandboxErrorCode } from '../shared/errors.js';
 import { openActivity, reportIdle, reportRunning, setHangBound } from '@webdat/protocol';
-import { RING_MIN_BODY, RingWriter, type RingMemory } from '@webdat/protocol';
+import type { RingMemory } from '@webdat/protocol';
+import { attachRing, bodyToRing, closeRing, openRing } from './ring.js';
 import { HostLoop } from './host-ops/host-loop.js';
 import { checkModuleGraph } from './check.js';
 import { refillPending } from './fresh-isolates.js';
@@ -20,24 +21,11 @@ const data = workerData as { ring?: RingMemory; lane?: number; channel?: string 
 const ring = data?.ring;
 openActivity(data?.lane ?? 0);
 const loop = new HostLoop(data?.channel);
-const ringWriter = ring === undefined ? null : new RingWriter(ring);
-const NO_BYTES = new Uint8Array(0);
+attachRing(ring);
 
-/** Large bodies go to the shared ring; what does not fit stays inline. Returns the ring's new end, or -1. */
-function moveBodiesToRing(results: InstanceResult[]): number {
-  let end = -1;
-  if (ringWriter === null) return end;
-  for (const r of results) {
-    for (const c of r.commands) {
-      if (c.c !== CommandKind.respond || typeof c.body === 'string' || c.body.length < RING_MIN_BODY) continue;
-      const at = ringWriter.write(c.body);
-      if (at === null) continue;
-      c.rb = [at, c.body.length];
-      end = at + c.body.length;
-      c.body = NO_BYTES;
-    }
-  }
-  return end;
+/** Large bodies still inline go to the shared ring while it has room. */
+function moveBodiesToRing(results: InstanceResult[]): void {
+  for (const r of results) for (const c of r.commands) if (c.c === CommandKind.respond) bodyToRing(c);
 }
 
 // Tests provoke a worker exit through this switch; it is off unless the engine was started with it.
@@ -134,6 +122,7 @@ function notLoaded(b: InstanceBatch): InstanceResult {
 
 function runBatches(batches: InstanceBatch[]): BatchResult {
   const results: InstanceResult[] = [];
+  openRing();
   for (const b of batches) {
     const host = instances.get(b.instance);
     if (faultsEnabled && b.events.some((e) => e.k === 1 && e.headers.includes('x-webdat-test-fault'))) process.exit(70);
@@ -142,7 +131,8 @@ function runBatches(batches: InstanceBatch[]): BatchResult {
     results.push(host.run(b));
     reportIdle();
   }
-  return { v: PROTOCOL_VERSION, results, ringEnd: moveBodiesToRing(results), hold: false };
+  moveBodiesToRing(results);
+  return { v: PROTOCOL_VERSION, results, ringEnd: closeRing(), hold: false };
 }
 
 /**
