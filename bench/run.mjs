@@ -7,7 +7,7 @@ import path from 'node:path';
 import { BENCH } from './lib/contenders.mjs';
 import { prepareLoadTool } from './lib/http-load.mjs';
 import { ALL, parseOptions } from './lib/options.mjs';
-import { installCleanup, stopAll } from './lib/processes.mjs';
+import { installCleanup, placeOnCpus, stopAll } from './lib/processes.mjs';
 import { compact, markdown, svg } from './lib/report.mjs';
 import { evaluateTargets } from './lib/targets.mjs';
 import { runHttp } from './workloads/http.mjs';
@@ -43,17 +43,22 @@ const machine = {
   node: process.versions.node,
   kernel: os.release(),
 };
-const settings = { seconds: opts.seconds, runs: opts.runs, warmup: opts.warmup, quick: opts.quick, httpTool: ctx.httpTool, wsClient: opts.wsClient, workloads: opts.workloads };
+const settings = { seconds: opts.seconds, runs: opts.runs, warmup: opts.warmup, quick: opts.quick, httpTool: ctx.httpTool, wsClient: opts.wsClient, pin: opts.pin, workloads: opts.workloads };
 log(`webdat bench: workloads ${opts.workloads.join(' ')}; ${opts.seconds} s × ${opts.runs} runs; HTTP load by ${settings.httpTool}`);
 
+/** The side-by-side workloads run placed (lib/processes.mjs, placeOnCpus); the others need both cores. */
+const placed = (run) => async (ids) => {
+  placeOnCpus(opts.pin);
+  try { return await run(ids); } finally { placeOnCpus(false); }
+};
 const PLAN = [
-  { ids: ['a', 'b', 'c'], run: (ids) => runHttp(ids, ctx) },
-  { ids: ['d'], run: () => runWs('d', ctx) },
-  { ids: ['e'], run: () => runWs('e', ctx) },
+  { ids: ['a', 'b', 'c'], run: placed((ids) => runHttp(ids, ctx)) },
+  { ids: ['d'], run: placed(() => runWs('d', ctx)) },
+  { ids: ['e'], run: placed(() => runWs('e', ctx)) },
   { ids: ['f'], run: () => runColdStart(ctx) },
   { ids: ['g'], run: () => runMemory(ctx) },
   { ids: ['h'], run: () => runNoisy(ctx) },
-  { ids: ['i'], run: () => runFloor(ctx) },
+  { ids: ['i'], run: placed(() => runFloor(ctx)) },
   { ids: ['j', 'k'], run: (ids) => runProcesses(ids, ctx) },
   { ids: ['l'], run: () => runIdle(ctx) },
   { ids: ['m', 'n'], run: (ids) => runCapabilities(ids, ctx) },

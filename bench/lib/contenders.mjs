@@ -14,7 +14,7 @@ const PEER_READY = /peer listening on (http:\/\/\S+)/;
 const WEBDAT_READY = /server "([^"]+)" listening on (https?:\/\/\S+)/;
 
 export async function nodePeer(name, script, ...args) {
-  const h = startProcess(name, process.execPath, [path.join(BENCH, 'peers', script), '0', ...args], { cwd: BENCH });
+  const h = startProcess(name, process.execPath, [path.join(BENCH, 'peers', script), '0', ...args], { cwd: BENCH, role: 'server' });
   const [{ match }] = await waitForLines(h, PEER_READY, 1, 20_000);
   return { name, url: match[1], pid: h.pid, stop: () => stopProcess(h) };
 }
@@ -23,7 +23,7 @@ async function workerdPeer(name) {
   const mod = await import('workerd');
   const bin = mod.default?.default ?? mod.default;
   const port = await freePort();
-  const h = startProcess(name, bin, ['serve', path.join(BENCH, 'peers/workerd/config.capnp'), '--socket-addr', `http=127.0.0.1:${port}`], { cwd: BENCH });
+  const h = startProcess(name, bin, ['serve', path.join(BENCH, 'peers/workerd/config.capnp'), '--socket-addr', `http=127.0.0.1:${port}`], { cwd: BENCH, role: 'server' });
   await waitForPort(h, port);
   return { name, url: `http://127.0.0.1:${port}`, pid: h.pid, stop: () => stopProcess(h) };
 }
@@ -34,7 +34,7 @@ async function workerdPeer(name) {
  */
 export async function startWebdat({ name = 'webdat', args, servers = 1, readyMs = 120_000, env = {} }) {
   const t0 = performance.now();
-  const h = startProcess(name, process.execPath, [WEBDAT_BIN, 'serve', ...args], { cwd: ROOT, env });
+  const h = startProcess(name, process.execPath, [WEBDAT_BIN, 'serve', ...args], { cwd: ROOT, env, role: 'server' });
   const lines = await waitForLines(h, WEBDAT_READY, servers, readyMs);
   const pids = childPids(h.pid);
   const startCpuSeconds = [h.pid, ...pids].reduce((sum, pid) => sum + cpuSeconds(pid), 0);

@@ -60,7 +60,7 @@ export async function httpLoad({ url, seconds, connections = 64, bodyFile, timeo
 
 /** Runs a load generator to its end (killed if it overstays its duration); returns its stdout. */
 async function runToEnd(label, command, args, { seconds, timeoutS, env }) {
-  const h = startProcess(label, command, args, { env });
+  const h = startProcess(label, command, args, { env, role: 'load' });
   const watchdog = setTimeout(() => stopProcess(h), (seconds + timeoutS + 10) * 1000);
   const code = await h.done;
   clearTimeout(watchdog);

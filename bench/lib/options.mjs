@@ -14,7 +14,8 @@ workloads: a hello world, b 1 KiB JSON, c 64 KiB binary, d WebSocket echo, e Web
            m one stored key read and written per request, n one outbound fetch per request (default: all)
 A run of some workloads writes bench/results/<date>.{json,md} only; latest.* (what README shows)
 come from runs of all of them.
---quick    1 s runs (about 4 minutes for everything on 2 cores; the full bench about 12)`;
+--quick    1 s runs (about 4 minutes for everything on 2 cores; the full bench about 12)
+--no-pin   leave a–e and i to the scheduler (by default each server runs on CPU 0 and its load on CPU 1)`;
 
 function int(name, value, min) {
   const n = Number(value);
@@ -29,6 +30,7 @@ export function parseOptions(argv, env = process.env) {
     const a = argv[i];
     if (a === '--help' || a === '-h') return { help: USAGE };
     if (a === '--quick') flags.quick = true;
+    else if (a === '--no-pin') flags.noPin = true;
     else if (a === '--seconds' || a === '--runs' || a === '--warmup') flags[a.slice(2)] = argv[++i];
     else if (ALL.includes(a)) { if (!workloads.includes(a)) workloads.push(a); }
     else throw new Error(`unknown argument ${JSON.stringify(a)}\n${USAGE}`);
@@ -46,6 +48,7 @@ export function parseOptions(argv, env = process.env) {
     coldServers: int('BENCH_COLD_SERVERS', env.BENCH_COLD_SERVERS ?? 100, 1),
     memoryServers,
     wsClient,
+    pin: flags.noPin !== true,
     workloads: workloads.length ? ALL.filter((w) => workloads.includes(w)) : ALL,
   };
 }

@@ -40,11 +40,24 @@ function killTree(pid, signal) {
 }
 
 /**
- * Starts a process with piped output. Every function in `handle.lineListeners` receives each stdout
+ * Where servers and load generators run while a side-by-side workload is measured: each server (all
+ * its processes and threads) on CPU 0, its load on CPU 1. Left to the scheduler on this 2-core
+ * machine, the CPU per request of one contender varied by up to ±20% from run to run (which core the
+ * load generator, the I/O thread and the worker shared); placed, by about ±5%. Every contender gets
+ * the same single core, which costs webdat the parallelism of its worker thread, not its CPU per request.
+ */
+let placement = null;
+export function placeOnCpus(on) {
+  placement = on ? { server: '0', load: '1' } : null;
+}
+
+/**
+ * Starts a process with piped output. `opts.role` ('server' or 'load') places it while placeOnCpus is on. Every function in `handle.lineListeners` receives each stdout
  * line; stdout and stderr tails are kept for error messages.
  */
 export function startProcess(label, command, args, opts = {}) {
-  const proc = spawn(command, args, {
+  const cpu = placement === null || opts.role === undefined ? null : placement[opts.role];
+  const proc = spawn(cpu === null ? command : 'taskset', cpu === null ? args : ['-c', cpu, command, ...args], {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -38,7 +38,9 @@ export function markdown(report) {
   lines.push(`Measured ${report.date.slice(0, 10)} on ${machine.cpus} × ${machine.cpuModel}, Node.js ${machine.node}, Linux ${machine.kernel}.`);
   lines.push(`HTTP load: ${httpToolLine(settings.httpTool)}; WebSocket load: ${settings.wsClient} client in its own process. ` +
     `${settings.seconds} s per run, ${settings.runs} runs per contender, interleaved round-robin; medians. ` +
-    `Every contender shares the same ${machine.cpus} cores with its load generator: read ratios, not absolute figures.`);
+    (settings.pin
+      ? 'In a–e and i each contender runs on CPU 0 and its load generator on CPU 1 (`--no-pin`: both left to the scheduler): read ratios, not absolute figures.'
+      : `Every contender shares the same ${machine.cpus} cores with its load generator (\`--no-pin\`): read ratios, not absolute figures.`));
   lines.push('');
   const ran = COMPARISONS.filter((id) => w[id]);
   if (ran.length) {

@@ -6,7 +6,7 @@ const CLIENT = path.join(BENCH, 'load/ws-client.mjs');
 
 /** Runs the WebSocket load client in its own process; resolves with its result line. */
 export async function wsLoad(options) {
-  const h = startProcess('ws-client', process.execPath, [CLIENT, JSON.stringify(options)], { cwd: BENCH });
+  const h = startProcess('ws-client', process.execPath, [CLIENT, JSON.stringify(options)], { cwd: BENCH, role: 'load' });
   const watchdog = setTimeout(() => stopProcess(h, 1000), (options.seconds + 60) * 1000);
   const code = await h.done;
   clearTimeout(watchdog);

@@ -12,7 +12,7 @@ import { flattenEvents, readCommands, WireError } from '../src/worker/isolate-wi
 // event field sits where the dispatcher reads it.
 
 const SAMPLE: { [T in FieldType]: unknown } = {
-  int: 7, status: 404, string: 'é x', bytes: new Uint8Array([1, 2, 3]), payload: 'body', requestBody: new Uint8Array([9]),
+  int: 7, status: 404, string: 'é x', bytes: new Uint8Array([1, 2, 3]), payload: 'body', requestBody: new Uint8Array([9]), responseBody: 'answer',
   pairs: ['a', '1', 'b', '2'], strings: ['s'], outcome: 'timeout', wsOp: WsOp.ping, broadcastOp: WsOp.binary,
   level: 'warn', ringSlot: [0, 1],
 };
@@ -29,7 +29,7 @@ test('every command the dispatcher writes reads back whole, in a known shape its
     expected.push({ c, ...Object.fromEntries(wired.map(([n, t]) => [n, SAMPLE[t]])) } as Command);
   }
   const out: Command[] = [];
-  readCommands(list, out);
+  readCommands(list, out, null);
   assert.deepEqual(out, expected);
   for (const [i, cmd] of out.entries()) {
     assert.ok(shapes.has(Object.keys(cmd).join(',')), `${Object.keys(cmd)} is not a record shape the codec knows`);
@@ -41,10 +41,34 @@ test('a command list cut anywhere, or with a list count past its end, is a WireE
   const writers = vm.runInNewContext(`(${isolateWritersSource()})`) as Record<string, (list: unknown[], ...a: unknown[]) => void>;
   const list: unknown[] = [];
   writers.respond(list, 1, 'ok', 200, 'OK', ['a', 'b'], 'x');
-  for (let n = 1; n < list.length; n++) assert.throws(() => readCommands(list.slice(0, n), []), WireError, `cut at ${n}`);
+  for (let n = 1; n < list.length; n++) assert.throws(() => readCommands(list.slice(0, n), [], null), WireError, `cut at ${n}`);
   const count = list.indexOf(2);
-  assert.throws(() => readCommands(list.with(count, 4), []), WireError);
-  assert.throws(() => readCommands(list.with(count, 1), []), WireError, 'an odd count of name/value pairs');
+  assert.throws(() => readCommands(list.with(count, 4), [], null), WireError);
+  assert.throws(() => readCommands(list.with(count, 1), [], null), WireError, 'an odd count of name/value pairs');
+});
+
+test('a body left in the outbox reads back as its own bytes; a position or length past the outbox is a WireError', () => {
+  const writers = vm.runInNewContext(`(${isolateWritersSource()})`) as Record<string, (list: unknown[], ...a: unknown[]) => void>;
+  const respond = (body: unknown) => {
+    const list: unknown[] = [];
+    writers.respond(list, 1, 'ok', 200, 'OK', [], body);
+    return list;
+  };
+  // [length: u32 LE][bytes] at 4, as the dispatcher writes it
+  const outbox = new Uint8Array(new SharedArrayBuffer(32));
+  outbox.set([5, 0, 0, 0, 10, 20, 30, 40, 50], 4);
+  const out: Command[] = [];
+  readCommands(respond(4), out, outbox);
+  assert.deepEqual(out[0].c === 1 && out[0].body, new Uint8Array([10, 20, 30, 40, 50]));
+  // Outside a task the bytes are copied: the isolate reuses its outbox at its next call.
+  outbox.fill(0);
+  assert.deepEqual(out[0].c === 1 && out[0].body, new Uint8Array([10, 20, 30, 40, 50]));
+  assert.throws(() => readCommands(respond(4), [], null), WireError, 'no outbox');
+  assert.throws(() => readCommands(respond(29), [], outbox), WireError, 'a header past the end');
+  outbox.set([255, 255, 255, 127], 0);
+  assert.throws(() => readCommands(respond(0), [], outbox), WireError, 'a length past the end');
+  assert.throws(() => readCommands(respond(-1), [], outbox), WireError, 'a negative position');
+  assert.throws(() => readCommands(respond(1.5), [], outbox), WireError, 'a fractional position');
 });
 
 test('every event field sits at the offset the dispatcher reads it from', () => {
