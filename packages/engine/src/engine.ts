@@ -266,6 +266,13 @@ export class Engine {
     if (l.empty) this.listeners.delete(key);
   }
 
+  /** Ends the worker threads and what they hold, without stopping the servers: after a start that failed. */
+  async close(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+    await this.pool.close();
+  }
+
   async stop(): Promise<void> {
     this.admin?.close();
     this.admin = null;

@@ -150,6 +150,7 @@ export function checkTask(t: unknown): asserts t is Task {
     case TaskKind.check: str(t, 'entry', 'task'); return;
     case TaskKind.unload: int(t, 'instance', 'task'); return;
     case TaskKind.hold: return;
+    case TaskKind.close: return;
     case TaskKind.batch:
       if (!Array.isArray(t.batches)) fail('task.batches', 'an array');
       for (let i = 0; i < t.batches.length; i++) checkBatch(t.batches[i], `task.batches[${i}]`);

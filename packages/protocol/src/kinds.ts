@@ -21,5 +21,5 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  * the fastest way to take the next task. `check` compiles and links a callbacks module graph in a
  * throwaway isolate without running it (servers with `limits.idleSeconds`, checked once per file).
  */
-export const TaskKind = { load: 1, unload: 2, batch: 3, hold: 4, check: 5 } as const;
+export const TaskKind = { load: 1, unload: 2, batch: 3, hold: 4, check: 5, close: 6 } as const;
 export type TaskKind = (typeof TaskKind)[keyof typeof TaskKind];

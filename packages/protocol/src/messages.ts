@@ -80,7 +80,9 @@ export interface CheckTask { v: number; t: typeof TaskKind.check; entry: string 
 export interface UnloadTask { v: number; t: typeof TaskKind.unload; instance: number }
 export interface BatchTask { v: number; t: typeof TaskKind.batch; batches: InstanceBatch[] }
 export interface HoldTask { v: number; t: typeof TaskKind.hold }
-export type Task = LoadTask | UnloadTask | BatchTask | HoldTask | CheckTask;
+/** The worker thread ends next: it drops every isolate and collects its own garbage first (sandbox worker.ts). */
+export interface CloseTask { v: number; t: typeof TaskKind.close }
+export type Task = LoadTask | UnloadTask | BatchTask | HoldTask | CheckTask | CloseTask;
 
 export interface InstanceStats {
   heapUsed: number;

@@ -84,6 +84,8 @@ export async function runEngine(opts: ServeOptions): Promise<number | null> {
     const code = isEngineError(err) ? err.exitCode : 1;
     const tag = isEngineError(err) ? err.code : 'WEBDAT_ERR_INTERNAL';
     process.stderr.write(`webdat: ${tag}: ${(err as Error).message}\n`);
+    // The worker threads drop the isolates already built before the process exits (pool.ts, close).
+    await engine?.close().catch(() => {});
     process.exit(code);
   }
   return null;

@@ -403,6 +403,13 @@ class Lane {
   }
 
   async close(): Promise<void> {
+    // A worker stuck in a callback never takes it: the thread is ended all the same after CLOSE_MS.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.runControl({ v: PROTOCOL_VERSION, t: TaskKind.close }),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, CLOSE_MS); }),
+    ]);
+    clearTimeout(timer);
     this.closed = true;
     this.channel.close();
     if (this.wakeTimer !== null) clearTimeout(this.wakeTimer);
@@ -411,6 +418,8 @@ class Lane {
 }
 
 const EMPTY_INFO = {} as InfoSnapshot;
+/** How long a lane waits for its worker to drop its isolates (TaskKind.close) before it ends the thread. */
+const CLOSE_MS = 2000;
 
 export interface PoolOptions {
   workers: number;

@@ -82,3 +82,11 @@ function refill(memoryMb: number): void {
 export function refillPending(): boolean {
   return refills.size > 0;
 }
+
+/** The worker thread ends next (worker.ts, close): the spares go, and so does the prelude's code cache. */
+export function dropSpares(): void {
+  for (const s of spares.values()) if (!s.isolate.isDisposed) s.isolate.dispose();
+  spares.clear();
+  preludeCache?.release();
+  preludeCache = null;
+}

@@ -10,7 +10,8 @@ import type { RingMemory } from '@webdat/protocol';
 import { attachRing, bodyToRing, closeRing, openRing } from './ring.js';
 import { HostLoop } from './host-ops/host-loop.js';
 import { checkModuleGraph } from './check.js';
-import { refillPending } from './fresh-isolates.js';
+import { dropSpares, refillPending } from './fresh-isolates.js';
+import vm from 'node:vm';
 import { ModuleSources } from './module-loader.js';
 
 // piscina entry: one task in, one encoded result out. Nothing here may throw back to piscina (that
@@ -160,6 +161,21 @@ function hold(): Promise<unknown> {
   });
 }
 
+/**
+ * Before the thread ends: every isolate goes, then a full collection of this thread's own heap. Node
+ * collects a heap whose incremental marking is under way once more as it tears a worker down, after
+ * isolated-vm let go of the thread, and isolated-vm's handles found then abort the whole process (an
+ * assertion in isolated-vm, SIGABRT): seen when the engine exited right after other servers loaded.
+ */
+function close(): LoadResult {
+  for (const host of instances.values()) host.dispose();
+  instances.clear();
+  dropSpares();
+  // --expose-gc (fresh-isolates.ts) puts `gc` on contexts made after it: this thread's own is older.
+  (vm.runInNewContext('gc') as () => void)();
+  return { v: PROTOCOL_VERSION, ok: true, commands: [], hold: false };
+}
+
 function finish(result: LoadResult | BatchResult): unknown {
   result.hold = hostWork();
   return move(encode(result));
@@ -170,6 +186,7 @@ export default function handle(bytes: Uint8Array): unknown {
   try {
     const task = decodeTask(bytes);
     if (task.t === TaskKind.hold) return hold();
+    if (task.t === TaskKind.close) return finish(close());
     if (task.t === TaskKind.load) result = startLoad(task);
     else if (task.t === TaskKind.check) result = checkEntry(task.entry);
     else if (task.t === TaskKind.unload) {
