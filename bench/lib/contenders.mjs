@@ -94,5 +94,6 @@ export const FLOOR_CONTENDERS = [
   { name: 'hop', label: '+ piscina hop', start: () => nodePeer('hop', 'floor.mjs', 'hop') },
   { name: 'events', label: '+ event objects', start: () => nodePeer('events', 'floor.mjs', 'events') },
   { name: 'codec', label: '+ msgpackr', start: () => nodePeer('codec', 'floor.mjs', 'codec') },
+  { name: 'ring', label: 'shared ring instead', start: () => nodePeer('ring', 'floor-ring.mjs') },
   { name: 'webdat', label: 'webdat', start: webdatServe('http.js') },
 ];

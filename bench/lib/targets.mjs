@@ -1,4 +1,4 @@
-// The goals webdat is held to (issue 5), checked against a run's results. A target whose workload
+// The goals webdat is held to (issues 5 and 12), checked against a run's results. A target whose workload
 // was not run is left out; one whose figure could not be measured is a failure. `gap` is how far the
 // measure is from the goal, signed so that a negative gap on a ">=" goal and a positive one on a
 // "<=" goal are the misses. `chart` marks the goals drawn on the SVG chart, whose bars are ratios to
@@ -6,6 +6,13 @@
 
 function webdat(w) {
   return w?.contenders?.find((c) => c.name === 'webdat');
+}
+
+/** webdat's server CPU per operation over `peer`'s, in the same run (issue 12). */
+function cpuRatio(w, peer) {
+  const mine = webdat(w)?.median?.serverCpuUsPerOp;
+  const theirs = w?.contenders?.find((c) => c.name === peer)?.median?.serverCpuUsPerOp;
+  return mine / theirs;
 }
 
 export function evaluateTargets(results) {
@@ -20,11 +27,14 @@ export function evaluateTargets(results) {
     add('a', 'req/s vs fastify', a.ratio.fastify, '>=', 1.3);
     add('a', 'req/s vs workerd', a.ratio.workerd, '>=', 4);
     add('a', 'p99 latency vs raw uWS.js', a.p99Ratio.uws, '<=', 2);
+    add('a', 'server CPU per request vs fastify', cpuRatio(results.a, 'fastify'), '<=', 1);
   }
+  if (webdat(results.c)) add('c', 'server CPU per request vs node:http', cpuRatio(results.c, 'node-http'), '<=', 2);
   const d = webdat(results.d);
   if (d) {
     add('d', 'msg/s vs raw uWS.js echo', d.ratio.uws, '>=', 0.5, { chart: true });
     add('d', 'msg/s vs ws', d.ratio.ws, '>=', 1.5);
+    add('d', 'server CPU per message vs ws', cpuRatio(results.d, 'ws'), '<=', 1.2);
   }
   if (results.f) add('f', 'cold start, first response p50', results.f.summary.coldP50Ms, '<=', 5, { unit: 'ms' });
   if (results.g) {

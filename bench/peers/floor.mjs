@@ -6,6 +6,7 @@
 //   codec      + the events travel as msgpackr messages of @webdat/protocol and the worker answers
 //                with encoded respond commands, which are decoded and checked like webdat's
 // webdat itself adds the isolate and the engine's bookkeeping (server lookup, limits, counters).
+// floor-ring.mjs carries what `codec` carries through shared memory instead of piscina and msgpackr.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import uWS from 'uWebSockets.js';
