@@ -9,6 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import uWS from 'uWebSockets.js';
 import { SLOTS, SLOT_BYTES, CTL, Writer, Reader } from './floor-ring-memory.mjs';
+import { answer } from './answer.mjs';
 
 const memory = { ctl: new SharedArrayBuffer(64), data: new SharedArrayBuffer(SLOTS * 2 * SLOT_BYTES) };
 const ctl = new Int32Array(memory.ctl);
@@ -24,16 +25,6 @@ let scheduled = false;
 let waiting = false;
 let nextId = 1;
 const open = new Map();
-
-function answer(p, status, headers, body) {
-  if (p.aborted) return;
-  const res = p.res;
-  res.cork(() => {
-    res.writeStatus(status);
-    for (let i = 0; i < headers.length; i += 2) res.writeHeader(headers[i], headers[i + 1]);
-    res.end(body);
-  });
-}
 
 function flush() {
   scheduled = false;

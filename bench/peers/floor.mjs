@@ -13,6 +13,7 @@ import uWS from 'uWebSockets.js';
 import { Piscina } from 'piscina';
 import { EventKind, INFO_FIELDS, PROTOCOL_VERSION, TaskKind, decodeBatchResult, encode } from '@webdat/protocol';
 import { HELLO } from '../lib/payloads.mjs';
+import { answer } from './answer.mjs';
 
 const STAGES = ['next-turn', 'hop', 'events', 'codec'];
 const stage = process.argv[3];
@@ -32,15 +33,6 @@ let scheduled = false;
 let nextId = 1;
 const waiting = new Map();
 
-function answer(p, status, headers, body) {
-  if (p.aborted) return;
-  const res = p.res;
-  res.cork(() => {
-    res.writeStatus(status);
-    for (let i = 0; i < headers.length; i += 2) res.writeHeader(headers[i], headers[i + 1]);
-    res.end(body);
-  });
-}
 const PLAIN = ['content-type', 'text/plain'];
 // webdat sends the server's info channels with every batch; so does this.
 const INFO = { ...Object.fromEntries(INFO_FIELDS.map((k) => [k, 0])), server_running: 1 };

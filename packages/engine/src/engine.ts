@@ -276,10 +276,8 @@ export class Engine {
   async stop(): Promise<void> {
     this.admin?.close();
     this.admin = null;
-    if (this.sweeper) clearInterval(this.sweeper);
-    this.sweeper = null;
     await Promise.all([...this.servers.values()].map((s) => s.operations.run(() => s.stop())));
-    await this.pool.close();
+    await this.close();
   }
 }
 

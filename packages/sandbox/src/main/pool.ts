@@ -123,24 +123,24 @@ class Lane {
   placed = 0;
 
   push(instance: number, generation: number, event: Event): void {
-    let b = this.batches.get(instance);
-    if (b === undefined) {
-      b = { instance, generation, info: EMPTY_INFO, events: [], cancel: [] };
-      this.batches.set(instance, b);
-    }
-    b.events.push(event);
+    this.batchOf(instance, generation).events.push(event);
     this.share.want(instance, Date.now());
     this.schedule();
   }
 
   cancel(instance: number, generation: number, id: number): void {
+    this.batchOf(instance, generation).cancel.push(id);
+    this.share.want(instance, Date.now());
+  }
+
+  /** What waits for `instance`'s next turn. */
+  private batchOf(instance: number, generation: number): InstanceBatch {
     let b = this.batches.get(instance);
     if (b === undefined) {
       b = { instance, generation, info: EMPTY_INFO, events: [], cancel: [] };
       this.batches.set(instance, b);
     }
-    b.cancel.push(id);
-    this.share.want(instance, Date.now());
+    return b;
   }
 
   runControl(task: Task): Promise<LoadResult> {
