@@ -97,3 +97,11 @@ export const FLOOR_CONTENDERS = [
   { name: 'ring', label: 'shared ring instead', start: () => nodePeer('ring', 'floor-ring.mjs') },
   { name: 'webdat', label: 'webdat', start: webdatServe('http.js') },
 ];
+
+/** Workload o: workload d's echo through the same parts (peers/floor.mjs serves /echo too), and the ws library. */
+export const WS_FLOOR_CONTENDERS = [
+  { name: 'uws', label: 'raw uWS.js', start: () => nodePeer('uws', 'uws.mjs') },
+  { name: 'ws', label: 'ws library', start: () => nodePeer('ws', 'ws-server.mjs') },
+  ...FLOOR_CONTENDERS.filter((c) => ['next-turn', 'hop', 'events', 'codec'].includes(c.name)),
+  { name: 'webdat', label: 'webdat', start: webdatServe('echo.js') },
+];

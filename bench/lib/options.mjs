@@ -3,7 +3,7 @@
 //   BENCH_SECONDS, BENCH_RUNS, BENCH_WARMUP, BENCH_COLD_SERVERS, BENCH_MEMORY_SERVERS (e.g. "100,500"),
 //   BENCH_WS_CLIENT (raw | ws)
 
-export const ALL = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n'];
+export const ALL = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o'];
 
 const USAGE = `usage: node bench/run.mjs [--quick] [--seconds N] [--runs N] [--warmup N] [workload ...]
 workloads: a hello world, b 1 KiB JSON, c 64 KiB binary, d WebSocket echo, e WebSocket broadcast,
@@ -11,11 +11,12 @@ workloads: a hello world, b 1 KiB JSON, c 64 KiB binary, d WebSocket echo, e Web
            i hello world through each fixed part of the architecture,
            j hello world with 1 and 2 engine processes, k broadcast with 1 and 2,
            l 10,000 servers with idleSeconds on one port, 1,000 cycled,
-           m one stored key read and written per request, n one outbound fetch per request (default: all)
+           m one stored key read and written per request, n one outbound fetch per request,
+           o WebSocket echo through each fixed part of the architecture (default: all)
 A run of some workloads writes bench/results/<date>.{json,md} only; latest.* (what README shows)
 come from runs of all of them.
 --quick    1 s runs (about 4 minutes for everything on 2 cores; the full bench about 12)
---no-pin   leave a–e and i to the scheduler (by default each server runs on CPU 0 and its load on CPU 1)`;
+--no-pin   leave a–e, i and o to the scheduler (by default each server runs on CPU 0 and its load on CPU 1)`;
 
 function int(name, value, min) {
   const n = Number(value);

@@ -2,7 +2,7 @@ import { round } from './stats.mjs';
 
 // Renders a run's results: a markdown report (tables) and a hand-made SVG bar chart of the ratios.
 
-const COMPARISONS = ['a', 'b', 'c', 'd', 'e', 'i', 'j', 'k'];
+const COMPARISONS = ['a', 'b', 'c', 'd', 'e', 'i', 'o', 'j', 'k'];
 const CLIENT_BOUND = 0.9;
 
 function num(x, digits = 2) {
@@ -39,7 +39,7 @@ export function markdown(report) {
   lines.push(`HTTP load: ${httpToolLine(settings.httpTool)}; WebSocket load: ${settings.wsClient} client in its own process. ` +
     `${settings.seconds} s per run, ${settings.runs} runs per contender, interleaved round-robin; medians. ` +
     (settings.pin
-      ? 'In a–e and i each contender runs on CPU 0 and its load generator on CPU 1 (`--no-pin`: both left to the scheduler): read ratios, not absolute figures.'
+      ? 'In a–e, i and o each contender runs on CPU 0 and its load generator on CPU 1 (`--no-pin`: both left to the scheduler): read ratios, not absolute figures.'
       : `Every contender shares the same ${machine.cpus} cores with its load generator (\`--no-pin\`): read ratios, not absolute figures.`));
   lines.push('');
   const ran = COMPARISONS.filter((id) => w[id]);
@@ -51,7 +51,7 @@ export function markdown(report) {
       for (const c of x.contenders) {
         const bound = c.median.clientCpu >= CLIENT_BOUND ? ' ¹' : '';
         const name = c.name === 'webdat' ? `**${c.label}**` : c.label;
-        const vsWs = id === 'd' || id === 'e' ? ratio(c.ratio.ws) : '';
+        const vsWs = id === 'd' || id === 'e' || id === 'o' ? ratio(c.ratio.ws) : '';
         lines.push(`| ${id}. ${x.title} | ${name} | ${rate(c.median.rate)} ${x.unit}${bound} | ${num(c.median.p99Ms)} ms | ${num(c.median.serverCpuUsPerOp, 1)} µs | ${ratio(c.ratio.uws)} | ${vsWs} |`);
       }
     }

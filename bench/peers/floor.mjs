@@ -1,17 +1,19 @@
-// Workload i: hello world through the fixed parts of webdat's architecture (SPEC §1) one at a time,
-// with trusted code and no isolate, to show what each part costs on this machine:
+// Workloads i and o: hello world (i) and WebSocket echo on /echo (o) through the fixed parts of
+// webdat's architecture (SPEC §1) one at a time, with trusted code and no isolate, to show what each
+// part costs on this machine:
 //   next-turn  uWS answers on the next loop turn, as an answer from a worker must be written
 //   hop        + every loop turn's requests go to a piscina worker thread and come back
-//   events     + each request is read into an event object the way the engine reads it
+//   events     + each request or message is read into an event object the way the engine reads it
 //   codec      + the events travel as msgpackr messages of @webdat/protocol and the worker answers
-//                with encoded respond commands, which are decoded and checked like webdat's
+//                with the commands a callback would produce (respond; send and done), which are
+//                decoded and checked like webdat's
 // webdat itself adds the isolate and the engine's bookkeeping (server lookup, limits, counters).
 // floor-ring.mjs carries what `codec` carries through shared memory instead of piscina and msgpackr.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import uWS from 'uWebSockets.js';
 import { Piscina } from 'piscina';
-import { EventKind, INFO_FIELDS, PROTOCOL_VERSION, TaskKind, decodeBatchResult, encode } from '@webdat/protocol';
+import { CommandKind, EventKind, INFO_FIELDS, PROTOCOL_VERSION, TaskKind, WsOp, decodeBatchResult, encode } from '@webdat/protocol';
 import { HELLO } from '../lib/payloads.mjs';
 import { answer } from './answer.mjs';
 
@@ -32,6 +34,10 @@ let inFlight = 0;
 let scheduled = false;
 let nextId = 1;
 const waiting = new Map();
+/** WebSocket connections by client id, as the engine keeps them */
+const clients = new Map();
+let connections = 0;
+const utf8 = new TextDecoder();
 
 const PLAIN = ['content-type', 'text/plain'];
 // webdat sends the server's info channels with every batch; so does this.
@@ -43,7 +49,7 @@ function flush() {
   const batch = queue;
   queue = [];
   if (pool === null) {
-    for (const p of batch) answer(p, '200 OK', PLAIN, HELLO);
+    for (const p of batch) reply(p);
     return;
   }
   inFlight++;
@@ -55,16 +61,23 @@ function flush() {
   pool.run(task, { transferList: [task.buffer] }).then((bytes) => {
     inFlight--;
     if (level < 3) {
-      for (const p of batch) { if (p.event !== null) waiting.delete(p.event.id); answer(p, '200 OK', PLAIN, HELLO); }
+      for (const p of batch) { if (p.event !== null) waiting.delete(p.event.id); reply(p); }
     } else {
       for (const c of decodeBatchResult(bytes).results[0].commands) {
+        if (c.c === CommandKind.wsSend) { clients.get(c.client)?.send(c.data, c.op === WsOp.binary); continue; }
         const p = waiting.get(c.id);
         waiting.delete(c.id);
-        answer(p, `${c.status} ${c.reason}`, c.headers, c.body);
+        if (c.c === CommandKind.respond) answer(p, `${c.status} ${c.reason}`, c.headers, c.body);
       }
     }
     schedule();
   });
+}
+
+/** The answer of the stages that carry no commands: hello world, or the message echoed. */
+function reply(p) {
+  if (p.ws === undefined) answer(p, '200 OK', PLAIN, HELLO);
+  else if (!p.user.closed) p.ws.send(p.event === null ? p.data : p.event.data);
 }
 
 function schedule() {
@@ -73,7 +86,24 @@ function schedule() {
   setImmediate(flush);
 }
 
-uWS.App().get('/*', (res, req) => {
+uWS.App().ws('/echo', {
+  // webdat reads the peer address once per connection, into the client id
+  upgrade(res, req, context) {
+    const client = `${String.fromCharCode.apply(null, new Uint8Array(res.getRemoteAddressAsText()))}#${++connections}`;
+    res.upgrade({ client, closed: false }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+  },
+  open(ws) { clients.set(ws.getUserData().client, ws); },
+  close(ws) { ws.getUserData().closed = true; clients.delete(ws.getUserData().client); },
+  message(ws, message) {
+    const p = { ws, user: ws.getUserData(), data: null, event: null };
+    if (level >= 2) {
+      p.event = { k: EventKind.wsText, id: nextId++, client: p.user.client, data: utf8.decode(message) };
+      waiting.set(p.event.id, p);
+    } else p.data = message.slice(0);
+    queue.push(p);
+    schedule();
+  },
+}).get('/*', (res, req) => {
   const p = { res, aborted: false, event: null };
   res.onAborted(() => { p.aborted = true; });
   if (level >= 2) {

@@ -1,31 +1,48 @@
-import { FLOOR_CONTENDERS } from '../lib/contenders.mjs';
+import { FLOOR_CONTENDERS, WS_FLOOR_CONTENDERS } from '../lib/contenders.mjs';
 import { addRatios, compare, startFleet, stopFleet } from '../lib/compare.mjs';
 import { httpLoad } from '../lib/http-load.mjs';
 import { httpToolLine } from '../lib/report.mjs';
-import { HELLO } from '../lib/payloads.mjs';
+import { wsLoad } from '../lib/ws-load.mjs';
+import { HELLO, WS_MESSAGE_BYTES } from '../lib/payloads.mjs';
 
-// Workload i: where the time of workload a goes. The same hello world through raw uWS.js, through the
-// fixed parts of the architecture one at a time (trusted code, no isolate), and through webdat, side
-// by side in one run. The step from one row to the next is what that part costs here.
+// Workloads i and o: where the time of workloads a and d goes. The same hello world (i) and the same
+// echo (o) through raw uWS.js, through the fixed parts of the architecture one at a time (trusted
+// code, no isolate), and through webdat, side by side in one run. The step from one row to the next
+// is what that part costs here.
 
-const TITLE = 'hello world through each fixed part';
+const FLOORS = {
+  i: { title: 'hello world through each fixed part', unit: 'req/s', refs: ['uws'], contenders: FLOOR_CONTENDERS },
+  o: { title: 'WebSocket echo through each fixed part', unit: 'msg/s', refs: ['uws', 'ws'], contenders: WS_FLOOR_CONTENDERS },
+};
 
-export async function runFloor(ctx) {
-  ctx.log(`i. ${TITLE}: starting ${FLOOR_CONTENDERS.map((c) => c.label).join(', ')}`);
-  const fleet = await startFleet(FLOOR_CONTENDERS, ctx.log);
-  try {
-    for (const m of fleet) {
-      const text = await (await fetch(m.server.url + '/')).text();
-      if (text !== HELLO) throw new Error(`${m.label}: GET / answered ${JSON.stringify(text.slice(0, 80))}`);
+export async function runFloor(ids, ctx) {
+  const results = {};
+  for (const id of ids) {
+    const w = FLOORS[id];
+    ctx.log(`${id}. ${w.title}: starting ${w.contenders.map((c) => c.label).join(', ')}`);
+    const fleet = await startFleet(w.contenders, ctx.log);
+    try {
+      if (id === 'i') {
+        for (const m of fleet) {
+          const text = await (await fetch(m.server.url + '/')).text();
+          if (text !== HELLO) throw new Error(`${m.label}: GET / answered ${JSON.stringify(text.slice(0, 80))}`);
+        }
+      }
+      const tool = id === 'i' ? httpToolLine(ctx.httpTool) : `${ctx.wsClient} WebSocket client`;
+      ctx.log(`${id}. ${w.title} (${tool}, ${ctx.seconds} s × ${ctx.runs} runs per contender)`);
+      const load = (seconds) => async (m) => {
+        if (id === 'i') {
+          const r = await httpLoad({ url: m.server.url + '/', seconds, connections: 64 });
+          return { ...r, ops: r.requests };
+        }
+        const r = await wsLoad({ mode: 'echo', url: m.server.url.replace(/^http/, 'ws') + '/echo', connections: 64, seconds, size: WS_MESSAGE_BYTES, client: ctx.wsClient });
+        return { ...r, ops: r.messages };
+      };
+      const contenders = await compare({ fleet, runs: ctx.runs, warmup: load(ctx.warmup), load: load(ctx.seconds), log: ctx.log });
+      results[id] = { title: w.title, unit: w.unit, refs: w.refs, contenders: addRatios(contenders, w.refs) };
+    } finally {
+      await stopFleet(fleet);
     }
-    ctx.log(`i. ${TITLE} (${httpToolLine(ctx.httpTool)}, ${ctx.seconds} s × ${ctx.runs} runs per contender)`);
-    const load = (seconds) => async (m) => {
-      const r = await httpLoad({ url: m.server.url + '/', seconds, connections: 64 });
-      return { ...r, ops: r.requests };
-    };
-    const contenders = await compare({ fleet, runs: ctx.runs, warmup: load(ctx.warmup), load: load(ctx.seconds), log: ctx.log });
-    return { i: { title: TITLE, unit: 'req/s', refs: ['uws'], contenders: addRatios(contenders, ['uws']) } };
-  } finally {
-    await stopFleet(fleet);
   }
+  return results;
 }
