@@ -2,7 +2,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import net from 'node:net';
-import { serveSource } from './helpers/webdat.ts';
+import path from 'node:path';
+import { serveSource, startWebdat } from './helpers/webdat.ts';
 
 // What a callback sees of a request (SPEC §4), through a real server and real clients.
 const server = await serveSource(`
@@ -71,6 +72,20 @@ test('clientAddress is the peer address and serverAddress names the listener', a
   const d = await describe('/addr');
   assert.equal(d.clientAddress, '127.0.0.1');
   assert.equal(d.serverAddress, `127.0.0.1:${server.port}`);
+});
+
+test('on a dual-stack listener an IPv4 client reads as 127.0.0.1 and an IPv6 one as ::1', async () => {
+  const dual = await startWebdat(['--callbacks', path.join(server.dir, 'callbacks.js'), '--port', '0', '--host', '::']);
+  try {
+    const v4 = await (await fetch(`http://127.0.0.1:${dual.port}/addr`)).json();
+    assert.equal(v4.clientAddress, '127.0.0.1');
+    const v6 = await (await fetch(`http://[::1]:${dual.port}/addr`)).json();
+    assert.equal(v6.clientAddress, '::1');
+    assert.equal(v6.serverAddress, `[::]:${dual.port}`);
+    assert.equal(dual.url, `http://[::]:${dual.port}`, 'the readiness line holds a URL');
+  } finally {
+    await dual.stop();
+  }
 });
 
 test('a request without a body has data = ""', async () => {

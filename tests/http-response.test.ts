@@ -62,16 +62,34 @@ export async function onHTTPRequest(webServer, request, response) {
     case '/hits':
       response.data = String(hits);
       return response;
+    case '/no-content':
+    case '/not-modified':
+      response.statusCode = request.uri === '/no-content' ? 204 : 304;
+      response['x-kept'] = 'yes';
+      response.data = 'a body HTTP forbids here';
+      return response;
   }
   response.data = 'default';
 }
 `);
 const missing = await serveSource(`export function onServerStart() {}`);
-after(async () => { await server.stop(); await missing.stop(); });
+// README, "What a callback returns or throws": a getter callbacks put on Object.prototype is theirs, not how webdat reads answers.
+const poisoned = await serveSource(`
+export function onHTTPRequest(webServer, request, response) {
+  if (request.uri === '/poison') {
+    for (const key of ['headers', 'statusCode', 'statusReason', 'data']) {
+      Object.defineProperty(Object.prototype, key, { get() { for (;;) {} }, configurable: true });
+    }
+  }
+  delete response.statusReason;
+  response.data = 'answered ' + request.uri;
+}
+`);
+after(async () => { await server.stop(); await missing.stop(); await poisoned.stop(); });
 
-function raw(port: number, path: string): Promise<string> {
+function raw(port: number, path: string, method = 'GET'): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    const s = net.connect(port, '127.0.0.1', () => s.write(`${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
     let out = '';
     s.on('data', (d) => { out += d; });
     s.on('close', () => resolve(out));
@@ -190,4 +208,59 @@ export function onHTTPRequest(w, req, res) {
   } finally {
     await s.stop();
   }
+});
+
+test('answers to HEAD, and 204 and 304 answers, carry no body; kept-alive connections go on', async () => {
+  const head = await raw(server.port, '/top-level', 'HEAD');
+  assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.match(head, /\r\nx-top: top\r\n/i);
+  for (const [path, status] of [['/no-content', 204], ['/not-modified', 304]] as const) {
+    const text = await raw(server.port, path);
+    assert.match(text, new RegExp(`^HTTP/1\\.1 ${status} `));
+    assert.match(text, /\r\nx-kept: yes\r\n/i);
+    assert.ok(text.endsWith('\r\n\r\n'), JSON.stringify(text));
+  }
+  assert.ok(head.endsWith('\r\n\r\n'), JSON.stringify(head));
+  const error = await raw(server.port, '/throw', 'HEAD');
+  assert.match(error, /^HTTP\/1\.1 500 /);
+  assert.ok(error.endsWith('\r\n\r\n'), JSON.stringify(error));
+  // One connection: each next answer is read where it starts.
+  const answers = await sequence(server.port, ['HEAD /top-level', 'GET /no-content', 'GET /not-modified', 'GET /new-object']);
+  assert.deepEqual(answers.map((a) => a.split('\r\n')[0]), ['HTTP/1.1 200 OK', 'HTTP/1.1 204 No Content', 'HTTP/1.1 304 Not Modified', 'HTTP/1.1 201 Created']);
+  assert.ok(answers[3].endsWith('\r\n\r\nfresh'), JSON.stringify(answers[3]));
+});
+
+/** Sends requests one at a time on one kept-alive connection; each answer is read whole (by its Content-Length) before the next goes. */
+function sequence(port: number, lines: string[]): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    const answers: string[] = [];
+    let buf = '';
+    const next = () => {
+      if (answers.length === lines.length) { s.end(); resolve(answers); return; }
+      s.write(`${lines[answers.length]} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    };
+    s.on('data', (d) => {
+      buf += d;
+      const headEnd = buf.indexOf('\r\n\r\n');
+      if (headEnd < 0) return;
+      const isHead = lines[answers.length].startsWith('HEAD ');
+      const length = isHead ? 0 : Number(/\r\ncontent-length: (\d+)/i.exec(buf.slice(0, headEnd))?.[1] ?? 0);
+      if (buf.length < headEnd + 4 + length) return;
+      answers.push(buf.slice(0, headEnd + 4 + length));
+      buf = buf.slice(headEnd + 4 + length);
+      assert.equal(buf, '', 'nothing follows an answer');
+      next();
+    });
+    s.on('error', reject);
+    s.on('close', () => { if (answers.length < lines.length) reject(new Error(`closed after ${answers.length} answers: ${JSON.stringify(answers)}`)); });
+    s.on('connect', next);
+  });
+}
+
+test('getters callbacks put on Object.prototype do not change how webdat reads their response', async () => {
+  assert.equal(await (await fetch(poisoned.url + '/poison')).text(), 'answered /poison');
+  const r = await fetch(poisoned.url + '/after');
+  assert.equal(r.status, 200);
+  assert.equal(await r.text(), 'answered /after');
 });

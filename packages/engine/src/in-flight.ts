@@ -12,13 +12,15 @@ export interface InFlightEvent {
   /** the HTTP request's arrival (performance.now() ms) and where its duration is recorded; null for other events */
   start: number;
   latency: Latency | null;
+  /** a HEAD request: its answer carries no body */
+  head: boolean;
   /** the WebSocket connection whose event this is (absent for HTTP and lifecycle events) */
   client?: string;
 }
 
 /** An entry for an event that answers no HTTP response; `client` for a WebSocket connection's event. */
 export function bareEvent(instance: number, client?: string): InFlightEvent {
-  const e: InFlightEvent = { res: null, aborted: false, deadline: 0, instance, start: 0, latency: null };
+  const e: InFlightEvent = { res: null, aborted: false, deadline: 0, instance, start: 0, latency: null, head: false };
   if (client !== undefined) e.client = client;
   return e;
 }

@@ -2,7 +2,7 @@ import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import { adminExposure, type AdminConfig } from '../config/schema.js';
 import { EngineError, isEngineError } from '../errors.js';
 import { assertPortFree } from '../net/port-free.js';
-import { remoteAddress } from '../http/handle-request.js';
+import { remoteAddress } from '../net/remote-address.js';
 import { checkTls } from '../tls.js';
 import { AuditLog } from './audit.js';
 import { AdminAuth } from './auth.js';

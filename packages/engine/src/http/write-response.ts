@@ -32,19 +32,37 @@ function streamBody(p: InFlightEvent, res: HttpResponse, body: Uint8Array | stri
   });
 }
 
+/**
+ * Ends a response whose status and headers are written (`status` is given when a callback chose it).
+ * RFC 9110 allows no content with 1xx, 204 and 304, nor in an answer to HEAD, and uWS writes whatever
+ * it is given: stray bytes would be read as the start of the next response on a kept-alive
+ * connection. uWS.js v20.30 always reports a length (`Content-Length: 0` here): its endWithoutBody,
+ * which could report a HEAD answer's real length, leaves the connection unable to take the next
+ * request. Returns the body bytes written.
+ */
+function end(p: InFlightEvent, res: HttpResponse, body: string | Uint8Array, close = false, status = 0): number {
+  if (p.head || (status !== 0 && (status < 200 || status === 204 || status === 304))) {
+    res.end('', close);
+    return 0;
+  }
+  if (body.length > STREAM_THRESHOLD) streamBody(p, res, body);
+  else res.end(body, close);
+  return typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+}
+
 /** Writes a complete response; returns the number of body bytes handed to the socket. */
 export function writeResponse(p: InFlightEvent, status: number, reason: string, headers: string[], body: string | Uint8Array): number {
   const res = p.res;
   if (p.aborted || res === null) return 0;
+  let written = 0;
   res.cork(() => {
     // uWS writes 200 OK when no status was written; most responses save a native call and a string.
     if (status !== 200 || reason !== 'OK') res.writeStatus(`${status} ${reason}`);
     for (let i = 0; i < headers.length; i += 2) res.writeHeader(headers[i], headers[i + 1]);
-    if (body.length > STREAM_THRESHOLD) streamBody(p, res, body);
-    else res.end(body);
+    written = end(p, res, body, false, status);
   });
   answered(p);
-  return typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  return written;
 }
 
 /** Error answers carry `x-webdat-error: <outcome>` so clients and tests can tell the cause apart. */
@@ -57,7 +75,7 @@ export function writeOutcome(p: InFlightEvent, outcome: Exclude<Outcome, 'ok'>):
     res.writeHeader('content-type', 'text/plain; charset=utf-8');
     res.writeHeader('x-webdat-error', outcome);
     if (outcome === 'overloaded') res.writeHeader('retry-after', RETRY_AFTER_SECONDS);
-    res.end(o.body);
+    end(p, res, o.body);
   });
   answered(p);
 }
@@ -70,7 +88,7 @@ export function writeStatus(p: InFlightEvent, status: string, errorKind: string,
     res.writeStatus(status);
     res.writeHeader('content-type', 'text/plain; charset=utf-8');
     res.writeHeader('x-webdat-error', errorKind);
-    res.end(body, close);
+    end(p, res, body, close);
   });
   answered(p);
 }

@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponse, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
 import { EventKind } from '@webdat/protocol';
 import type { Endpoint, Ws, WsData } from '../endpoint.js';
-import { remoteAddress } from '../http/handle-request.js';
+import { remoteAddress } from '../net/remote-address.js';
 import { misdirected } from '../http/misdirected.js';
 
 /** Per-connection send buffer before a slow reader is disconnected (see README, "Slow readers"). */

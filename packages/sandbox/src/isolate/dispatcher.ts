@@ -383,17 +383,23 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
       const key = keys[i];
       if (key !== 'statusCode' && key !== 'statusReason' && key !== 'data' && key !== 'headers') pushHeader(headers, key, r[key]);
     }
-    const hs = r.headers;
+    const hs = field(r, 'headers') as Record<string, unknown> | null;
     if (hs !== null && typeof hs === 'object') {
       const names = I.objectKeys(hs);
       for (let i = 0; i < names.length; i++) pushHeader(headers, names[i], hs[names[i]]);
     }
-    const sc = r.statusCode;
+    const sc = field(r, 'statusCode');
     const status = sc === undefined ? 200 : I.Number(sc);
-    const sr = r.statusReason;
+    const sr = field(r, 'statusReason');
     const reason = sr === undefined ? '' : I.String(sr);
-    const b = body(r.data);
+    const b = body(field(r, 'data'));
     write.respond(out, id, 'ok', status, reason, headers, b);
+  }
+
+  /** A field of the response. A plain object's fields count only as its own properties: a getter that
+   *  callbacks put on Object.prototype (`headers`, say) would otherwise be read for every response. */
+  function field(r: object, key: string): unknown {
+    return I.getPrototypeOf(r) === I.ObjectPrototype && !I.hasOwn(r, key) ? undefined : (r as Record<string, unknown>)[key];
   }
 
   function fail(id: number, err: unknown, where: string): void {
