@@ -55,6 +55,45 @@ test('an in-flight request finishes during a graceful stop', async () => {
   assert.equal(await exit, 0);
 });
 
+test('a signal to the whole process group (Ctrl-C in a terminal) still finishes in-flight work and runs onServerStop', async () => {
+  const dir = tempDir({ 'cb.js': `
+export function onHTTPRequest(w, req, res) { const end = Date.now() + 1000; while (Date.now() < end) {} res.data = 'finished'; }
+export function onServerStop(w) { console.log('stop-hook-ran'); }
+` });
+  const s = await startWebdat(['--callbacks', path.join(dir, 'cb.js'), '--port', '0', '--host', '127.0.0.1', '--timeout-ms', '5000', '--cpu-ms', '5000'], { group: true });
+  const exited = new Promise<number | null>((resolve) => s.proc.once('exit', resolve));
+  try {
+    const pending = fetch(s.url + '/').then((r) => r.text());
+    await new Promise((r) => setTimeout(r, 300));
+    // The supervisor and the engine both get it, as from a terminal or systemd's KillMode=control-group.
+    process.kill(-s.proc.pid!, 'SIGINT');
+    assert.equal(await pending, 'finished');
+    assert.equal(await exited, 0);
+    assert.match(s.stderr(), /stop-hook-ran/);
+  } finally {
+    try { process.kill(-s.proc.pid!, 'SIGKILL'); } catch { /* gone */ }
+  }
+});
+
+test('on a stop, requests waiting on timers finish before onServerStop runs', async () => {
+  const dir = tempDir({ 'cb.js': `
+export async function onHTTPRequest(w, req, res) {
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  console.log('request-done');
+  res.data = 'waited';
+}
+export function onServerStop(w) { console.log('stop-hook-ran'); }
+` });
+  const s = await startWebdat(['--callbacks', path.join(dir, 'cb.js'), '--port', '0', '--host', '127.0.0.1', '--timeout-ms', '5000']);
+  const pending = fetch(s.url + '/').then(async (r) => [r.status, await r.text()]);
+  await new Promise((r) => setTimeout(r, 300));
+  const exit = s.stop('SIGTERM');
+  assert.deepEqual(await pending, [200, 'waited']);
+  assert.equal(await exit, 0);
+  const log = s.stderr();
+  assert.ok(log.indexOf('request-done') >= 0 && log.indexOf('request-done') < log.indexOf('stop-hook-ran'), log);
+});
+
 test('on a terminal the logs are human-readable lines; piped they are JSON', async () => {
   // `script` gives the process a pseudo-terminal, as a user's shell would.
   const dir = tempDir({ 'cb.js': `export function onServerStart() { console.log('hello from the callbacks'); }\nexport function onHTTPRequest(w, q, r) { return r; }\n` });

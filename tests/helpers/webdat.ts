@@ -28,8 +28,10 @@ const READY = /server "([^"]+)" listening on (https?:\/\/[^\s]+)/g;
  * Starts `webdat serve` as a user would (the real bin, a real process, real sockets) and resolves
  * once `expectServers` readiness lines were printed. Rejects with the output if it exits first.
  */
-export function startWebdat(args: string[], opts: { env?: NodeJS.ProcessEnv; expectServers?: number; cwd?: string } = {}): Promise<Running> {
+export function startWebdat(args: string[], opts: { env?: NodeJS.ProcessEnv; expectServers?: number; cwd?: string; group?: boolean } = {}): Promise<Running> {
   const proc = spawn(process.execPath, [BIN, 'serve', ...args], {
+    // `group`: its own process group, which a test signals as a terminal's Ctrl-C does (kill(-pid)).
+    detached: opts.group === true,
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, WEBDAT_LOG_LEVEL: 'info', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

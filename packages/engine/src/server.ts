@@ -218,11 +218,13 @@ export class WebdatServer implements Endpoint {
     const listener = this.host.listener(this);
     this.port = await listener.attach(this);
     this.listener = listener;
-    this.address = `${this.config.host}:${this.port}`;
+    // An IPv6 host in brackets, as in a URL (`[::]:9980`).
+    const host = this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host;
+    this.address = `${host}:${this.port}`;
     this.running = true;
     this.accepting = true;
     const scheme = this.config.secure ? 'https' : 'http';
-    const line = `webdat: server "${this.name}" listening on ${scheme}://${this.config.host}:${this.port}`;
+    const line = `webdat: server "${this.name}" listening on ${scheme}://${host}:${this.port}`;
     // With several processes the supervisor prints it once, when every process serves (SPEC §12).
     if (this.host.bus === null) this.host.announce(line);
     else this.host.bus.serving(this.name, this.port, line);
@@ -237,6 +239,10 @@ export class WebdatServer implements Endpoint {
     this.accepting = false;
     this.host.bus?.stopped(this.name);
     this.listener?.detach(this);
+    // SPEC §2's order: what is in flight finishes (within the grace period; its timers and host
+    // operations still run), then onServerStop, then the sockets close.
+    const until = Date.now() + graceMs;
+    while (this.inFlight.size > 0 && Date.now() < until) await delay(10);
     // A server with idleSeconds that never had an event has no isolate to run onServerStop in.
     if (this.loaded) {
       const stops = this.instances.map((_, i) => this.submitOwn(i, { k: EventKind.serverStop, id: 0 }));
@@ -245,8 +251,6 @@ export class WebdatServer implements Endpoint {
     for (const ws of [...this.clients.values()]) {
       if (!ws.getUserData().closed) ws.end(closeCode, closeCode === 1012 ? 'Service Restart' : 'Going Away');
     }
-    const until = Date.now() + graceMs;
-    while (this.inFlight.size > 0 && Date.now() < until) await delay(10);
     this.failAll('canceled');
     this.running = false;
     this.listener?.release();

@@ -48,8 +48,11 @@ export async function runEngine(opts: ServeOptions): Promise<number | null> {
   let stopping = false;
   // Handlers go in before anything starts: a signal that arrives right after the readiness line
   // must still run onServerStop, not kill the process with the default action.
+  // A repeated signal changes nothing: a terminal's Ctrl-C or a service manager's stop signals the
+  // whole process group, so the engine hears it from there and again from its supervisor, and the
+  // graceful stop ends within its bounds anyway (a second signal to the supervisor forces it).
   const stop = (signal: string) => {
-    if (stopping) process.exit(0);
+    if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping: finishing in-flight events');
     starting.then(() => engine?.stop()).then(() => process.exit(0), (err) => {

@@ -146,9 +146,11 @@ export function runSupervisor(argv: string[], opts: ServeOptions): Promise<numbe
         setTimeout(() => start(index), r === 0 ? 0 : Math.min(5000, 250 * 2 ** r));
       });
     };
+    let signals = 0;
     const forward = (signal: NodeJS.Signals) => {
       stopping = true;
-      for (const c of children.values()) c.kill(signal);
+      // The first asks every engine to stop gracefully; a second (Ctrl-C again) ends them at once.
+      for (const c of children.values()) c.kill(++signals === 1 ? signal : 'SIGKILL');
       finish();
     };
     process.on('SIGINT', () => forward('SIGINT'));
