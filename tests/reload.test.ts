@@ -50,6 +50,19 @@ test('--watch swaps loading code in, keeps the old code on a broken save, and ke
     c.ws.send('d');
     assert.equal(await c.next(), 'v3:d');
     assert.equal(c.ws.readyState, c.ws.OPEN);
+
+    // Every later save counts too, in either style: a file that replaced the original by rename is
+    // watched like the original was.
+    fs.writeFileSync(tmp, version('v4'));
+    fs.renameSync(tmp, file);
+    await until(s.url, 'v4');
+    fs.writeFileSync(file, version('v5'));
+    await until(s.url, 'v5');
+    // vim's way: the original renamed to a backup, a new file written, the backup removed.
+    fs.renameSync(file, file + '~');
+    fs.writeFileSync(file, version('v6'));
+    fs.rmSync(file + '~');
+    await until(s.url, 'v6');
     c.ws.close();
   } finally {
     await s.stop();
@@ -66,6 +79,16 @@ test('--watch follows the modules the callbacks import', async () => {
     assert.equal(await (await fetch(s.url)).text(), 'first');
     fs.writeFileSync(path.join(dir, 'word.js'), `export const word = 'second';\n`);
     await until(s.url, 'second');
+    // A folder made after the start, and a module in it replaced by rename, twice.
+    fs.mkdirSync(path.join(dir, 'lib'));
+    fs.writeFileSync(path.join(dir, 'lib', 'word.js'), `export const word = 'nested';\n`);
+    fs.writeFileSync(path.join(dir, 'word.js'), `export { word } from './lib/word.js';\n`);
+    await until(s.url, 'nested');
+    for (const word of ['renamed once', 'renamed twice']) {
+      fs.writeFileSync(path.join(dir, 'lib', '.word.tmp'), `export const word = '${word}';\n`);
+      fs.renameSync(path.join(dir, 'lib', '.word.tmp'), path.join(dir, 'lib', 'word.js'));
+      await until(s.url, word);
+    }
   } finally {
     await s.stop();
   }

@@ -2,17 +2,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Engine } from '../engine.js';
 import type { WebdatServer } from '../server.js';
+import { FolderWatch } from './folder-watch.js';
 
-// --watch (SPEC §6). The folder is watched, not the file: an editor that saves by writing a temporary
+// --watch (SPEC §6). The folders are watched, not the file: an editor that saves by writing a temporary
 // file and renaming it over the original replaces the inode a file watch would be attached to.
 // Changes to any module in the folder or its subfolders count, since the callbacks may import any
 // module below their folder (SPEC §4); dependency folders and hidden ones are not modules of theirs.
 
 const SETTLE_MS = 75;
 const MODULE = /\.(m?js|m?ts)$/;
-const IGNORED = /(^|[\\/])(node_modules|\.[^\\/]*)([\\/]|$)/;
+const IGNORED = (name: string) => name === 'node_modules' || name.startsWith('.');
 
-function watchServer(server: WebdatServer, engine: Engine): fs.FSWatcher {
+function watchServer(server: WebdatServer, engine: Engine): FolderWatch {
   const entry = server.config.callbacks!;
   const log = engine.logger.child({ server: server.name });
   let timer: NodeJS.Timeout | null = null;
@@ -28,13 +29,13 @@ function watchServer(server: WebdatServer, engine: Engine): fs.FSWatcher {
       }
     });
   };
-  const watcher = fs.watch(path.dirname(entry), { recursive: true }, (_event, file) => {
-    if (file !== null && (!MODULE.test(file) || IGNORED.test(file))) return;
+  const watcher = new FolderWatch(path.dirname(entry), IGNORED, (file) => {
+    // Modules count, and names without an extension: a folder, new or renamed, may hold modules.
+    if (MODULE.test(file) === false && path.extname(file) !== '') return;
     if (timer) clearTimeout(timer);
     // Editors write in several steps (truncate, write, rename); one reload once they are done.
     timer = setTimeout(reload, SETTLE_MS);
-  });
-  watcher.on('error', (err) => log.error({ err: err.message }, 'cannot watch the callbacks folder any more'));
+  }, (err) => log.error({ err: err.message }, 'cannot watch the callbacks folder any more'));
   return watcher;
 }
 
