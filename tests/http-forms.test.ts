@@ -98,6 +98,8 @@ test('forms uWS.js drops itself get no answer and are closed within 30 s', async
     '49 header fields': `GET / HTTP/1.1\r\nHost: x\r\n${fields(49)}\r\n`,
     'HTTP/2.0 in a request line': 'GET / HTTP/2.0\r\nHost: x\r\n\r\n',
     'Content-Length with Transfer-Encoding': 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    'a header name with an underscore': 'GET / HTTP/1.1\r\nHost: x\r\nx_y: 1\r\n\r\n',
+    '__proto__ as a header name': 'GET / HTTP/1.1\r\nHost: x\r\n__proto__: 1\r\n\r\n',
     // webdat always answers on a later loop turn: uWS closes when a second request arrives meanwhile.
     'two pipelined requests': 'GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n',
   };
