@@ -36,6 +36,19 @@ test('with no --callbacks the bundled defaults serve a page and the readiness li
   }
 });
 
+test('with --port 0, webServer.port is the port picked, in onServerStart and after', async () => {
+  const s = await serveSource(`
+export function onServerStart(w) { console.log('started on ' + w.port); }
+export function onHTTPRequest(w, req, res) { res.data = String(w.port); }
+`);
+  try {
+    assert.equal(await (await fetch(s.url + '/')).text(), String(s.port));
+    assert.match(await s.waitFor(/started on \d+/), new RegExp(`started on ${s.port}$`));
+  } finally {
+    await s.stop();
+  }
+});
+
 test('SIGINT stops gracefully with exit 0 and runs onServerStop', async () => {
   const { serveSource } = await import('./helpers/webdat.ts');
   const s = await serveSource(`export function onServerStop(w) { console.log('stop-hook-ran for ' + w.name); }`);

@@ -19,7 +19,8 @@ const event = fc.oneof(
   fc.record({ k: fc.constant(EventKind.wsText), id: int, client: text, data: text }),
   fc.record({ k: fc.constantFrom(EventKind.wsBinary, EventKind.wsPing, EventKind.wsPong), id: int, client: text, data: bytes }),
   fc.record({ k: fc.constant(EventKind.wsClose), id: int, client: text }),
-  fc.record({ k: fc.constantFrom(EventKind.serverStart, EventKind.serverStop), id: int }),
+  fc.record({ k: fc.constant(EventKind.serverStart), id: int, port: int }),
+  fc.record({ k: fc.constant(EventKind.serverStop), id: int }),
 );
 const command = fc.oneof(
   fc.record({ c: fc.constant(CommandKind.respond), id: int, o: fc.constantFrom(...OUTCOMES), status: fc.integer({ min: 100, max: 999 }), reason: text, headers: fc.array(text, { maxLength: 4 }), body: fc.oneof(text, bytes) }),

@@ -210,14 +210,15 @@ export class WebdatServer implements Endpoint {
       checkTls({ privateKey: this.config.privateKey!, certificate: this.config.certificate!, password: this.config.password });
     }
     await this.prepare();
-    if (this.loaded) {
-      for (const client of this.remote) this.submitPeer(EventKind.peerJoin, client);
-      // onServerStart is queued before the socket listens, so it runs before any other event.
-      for (let i = 0; i < this.instances.length; i++) this.submitOwn(i, { k: EventKind.serverStart, id: 0 });
-    }
     const listener = this.host.listener(this);
     this.port = await listener.attach(this);
     this.listener = listener;
+    // Queued in the same turn as the socket starts listening (no request is taken before this
+    // returns), so onServerStart runs before any other event, and knows the port (`--port 0`).
+    if (this.loaded) {
+      for (const client of this.remote) this.submitPeer(EventKind.peerJoin, client);
+      for (let i = 0; i < this.instances.length; i++) this.submitOwn(i, { k: EventKind.serverStart, id: 0, port: this.port });
+    }
     // An IPv6 host in brackets, as in a URL (`[::]:9980`).
     const host = this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host;
     this.address = `${host}:${this.port}`;

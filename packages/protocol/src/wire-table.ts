@@ -65,7 +65,8 @@ export const EVENTS = {
   wsPing: { k: 5, callback: 'onWebSocketReceivePing', fields: [['client', 'string'], ['data', 'bytes']] },
   wsPong: { k: 6, callback: 'onWebSocketReceivePong', fields: [['client', 'string'], ['data', 'bytes']] },
   wsClose: { k: 7, callback: 'onWebSocketClose', fields: [['client', 'string']] },
-  serverStart: { k: 8, callback: 'onServerStart', fields: [] },
+  /** `port`: where the server listens now (`--port 0` picks one at each start) */
+  serverStart: { k: 8, callback: 'onServerStart', fields: [['port', 'int']] },
   serverStop: { k: 9, callback: 'onServerStop', fields: [] },
   /** a client of the same server connected to another engine process (SPEC §12): listed, no callback */
   peerJoin: { k: 10, callback: null, fields: [['client', 'string']] },

@@ -17,7 +17,7 @@ const batch: Task = {
       { k: EventKind.wsText, id: 4, client: 'c#1', data: 'hé 🎉' },
       { k: EventKind.wsBinary, id: 5, client: 'c#1', data: new Uint8Array(1000).fill(7) },
       { k: EventKind.wsClose, id: 6, client: 'c#1' },
-      { k: EventKind.serverStart, id: 8 },
+      { k: EventKind.serverStart, id: 8, port: 9980 },
     ],
     cancel: [7],
   }],

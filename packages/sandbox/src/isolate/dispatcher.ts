@@ -59,6 +59,8 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
   let out: unknown[] = list();
   let info: Record<string, number> = {};
   let primary = false;
+  /** where the server listens: the spec's port until a start says where it listens now */
+  let port = meta.port;
   let cursor = -1;
   let logs = 0;
   let droppedLogs = 0;
@@ -201,7 +203,7 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
 
   const webServer = I.objectFreeze(Object.defineProperties({}, {
     name: { value: meta.name, enumerable: true },
-    port: { value: meta.port, enumerable: true },
+    port: { get: () => port, enumerable: true },
     secure: { value: meta.secure, enumerable: true },
     node: { value: meta.node, enumerable: true },
     primary: { get: () => primary, enumerable: true },
@@ -452,6 +454,8 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
       write.done(out, id, 'ok');
       return false;
     }
+    // Each start says where the server listens: with `--port 0` the port is known only then.
+    if (k === E_START) port = f[p + at.port];
     const name = CALLBACK_OF[k];
     if (name === undefined) { write.done(out, id, 'internal'); return false; }
     const http = k === E_HTTP;

@@ -349,7 +349,7 @@ export class InstanceHost {
     if (this.startPending) {
       this.startPending = false;
       // The isolate was built for this event: onServerStart runs first, as an invocation of the host's own.
-      if (!events.some((e) => e.k === EventKind.serverStart)) events = [{ k: EventKind.serverStart, id: -++this.timerInvocations }, ...events];
+      if (!events.some((e) => e.k === EventKind.serverStart)) events = [{ k: EventKind.serverStart, id: -++this.timerInvocations, port: this.spec.port }, ...events];
     }
     for (const id of batch.cancel) this.pending.delete(id);
     if (this.stopping !== null && events.some((e) => e.k === EventKind.serverStart)) {
