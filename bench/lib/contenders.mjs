@@ -87,9 +87,13 @@ export function wsContenders(callbacks) {
   ];
 }
 
-/** Workload i: raw uWS.js, the fixed parts of webdat's architecture added one at a time (peers/floor.mjs), webdat. */
+/**
+ * Workload i: raw uWS.js, the fixed parts of webdat's architecture added one at a time (peers/floor.mjs),
+ * webdat, and fastify, whose CPU per request issue 12 sets as webdat's goal.
+ */
 export const FLOOR_CONTENDERS = [
   { name: 'uws', label: 'raw uWS.js', start: () => nodePeer('uws', 'uws.mjs') },
+  { name: 'fastify', label: 'fastify', start: () => nodePeer('fastify', 'fastify.mjs') },
   { name: 'next-turn', label: 'answer next turn', start: () => nodePeer('next-turn', 'floor.mjs', 'next-turn') },
   { name: 'hop', label: '+ piscina hop', start: () => nodePeer('hop', 'floor.mjs', 'hop') },
   { name: 'events', label: '+ event objects', start: () => nodePeer('events', 'floor.mjs', 'events') },
