@@ -232,8 +232,8 @@ export class WebdatServer implements Endpoint {
   }
 
   /**
-   * Stops accepting, runs onServerStop (bounded by the time limit), closes WebSockets with `closeCode`
-   * and gives in-flight requests `graceMs` to finish before they are answered 503.
+   * Stops accepting, gives what is in flight `graceMs` to finish, runs onServerStop (bounded by the
+   * time limit), closes WebSockets with `closeCode`, and answers what is still in flight 503.
    */
   async stop(closeCode = 1001, graceMs = 2000): Promise<void> {
     if (!this.running) return;
