@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { callbacksPath, nodePeer, startWebdat, writeConfig } from '../lib/contenders.mjs';
 import { addRatios, compare, startFleet, stopFleet } from '../lib/compare.mjs';
-import { httpLoad } from '../lib/http-load.mjs';
+import { httpMemberLoad } from '../lib/member-load.mjs';
 import { httpToolLine } from '../lib/report.mjs';
 import { HELLO } from '../lib/payloads.mjs';
 
@@ -68,10 +68,7 @@ export async function runCapabilities(ids, ctx) {
       const fleet = await startFleet(contenders, ctx.log);
       try {
         for (const m of fleet) await (id === 'm' ? verifyCounter(m) : verifyFetch(m, target));
-        const load = (seconds) => async (m) => {
-          const r = await httpLoad({ url: m.server.url + target, seconds, connections: 64 });
-          return { ...r, ops: r.requests };
-        };
+        const load = httpMemberLoad(target);
         const ran = addRatios(await compare({ fleet, runs: ctx.runs, warmup: load(ctx.warmup), load: load(ctx.seconds), log: ctx.log }), ['node']);
         const ref = ran.find((c) => c.name === 'node');
         for (const c of ran) c.cpuRatio = { node: c.median.serverCpuUsPerOp / ref.median.serverCpuUsPerOp };

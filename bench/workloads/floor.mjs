@@ -1,9 +1,7 @@
 import { FLOOR_CONTENDERS, WS_FLOOR_CONTENDERS } from '../lib/contenders.mjs';
 import { addRatios, compare, startFleet, stopFleet } from '../lib/compare.mjs';
-import { httpLoad } from '../lib/http-load.mjs';
+import { checkHello, httpMemberLoad, wsMemberLoad } from '../lib/member-load.mjs';
 import { httpToolLine } from '../lib/report.mjs';
-import { wsLoad } from '../lib/ws-load.mjs';
-import { HELLO, WS_MESSAGE_BYTES } from '../lib/payloads.mjs';
 
 // Workloads i and o: where the time of workloads a and d goes. The same hello world (i) and the same
 // echo (o) through raw uWS.js, through the fixed parts of the architecture one at a time (trusted
@@ -22,22 +20,10 @@ export async function runFloor(ids, ctx) {
     ctx.log(`${id}. ${w.title}: starting ${w.contenders.map((c) => c.label).join(', ')}`);
     const fleet = await startFleet(w.contenders, ctx.log);
     try {
-      if (id === 'i') {
-        for (const m of fleet) {
-          const text = await (await fetch(m.server.url + '/')).text();
-          if (text !== HELLO) throw new Error(`${m.label}: GET / answered ${JSON.stringify(text.slice(0, 80))}`);
-        }
-      }
+      if (id === 'i') await checkHello(fleet);
       const tool = id === 'i' ? httpToolLine(ctx.httpTool) : `${ctx.wsClient} WebSocket client`;
       ctx.log(`${id}. ${w.title} (${tool}, ${ctx.seconds} s × ${ctx.runs} runs per contender)`);
-      const load = (seconds) => async (m) => {
-        if (id === 'i') {
-          const r = await httpLoad({ url: m.server.url + '/', seconds, connections: 64 });
-          return { ...r, ops: r.requests };
-        }
-        const r = await wsLoad({ mode: 'echo', url: m.server.url.replace(/^http/, 'ws') + '/echo', connections: 64, seconds, size: WS_MESSAGE_BYTES, client: ctx.wsClient });
-        return { ...r, ops: r.messages };
-      };
+      const load = id === 'i' ? httpMemberLoad('/') : wsMemberLoad('echo', 64, ctx.wsClient);
       const contenders = await compare({ fleet, runs: ctx.runs, warmup: load(ctx.warmup), load: load(ctx.seconds), log: ctx.log });
       results[id] = { title: w.title, unit: w.unit, refs: w.refs, contenders: addRatios(contenders, w.refs) };
     } finally {

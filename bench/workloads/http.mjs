@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { HTTP_CONTENDERS } from '../lib/contenders.mjs';
 import { addRatios, compare, startFleet, stopFleet } from '../lib/compare.mjs';
-import { httpLoad } from '../lib/http-load.mjs';
+import { checkHello, httpMemberLoad } from '../lib/member-load.mjs';
 import { httpToolLine } from '../lib/report.mjs';
-import { BINARY_BYTES, HELLO, jsonAnswer, jsonBody } from '../lib/payloads.mjs';
+import { BINARY_BYTES, jsonAnswer, jsonBody } from '../lib/payloads.mjs';
 
 // Workloads a–c: one fleet of HTTP contenders serves all three (each serves /, /json and /bin), so
 // they start once. Before any load, every contender's answers are checked to be the same bytes.
@@ -21,9 +21,6 @@ const HTTP_WORKLOADS = {
 
 async function verify(member, body) {
   const base = member.server.url;
-  const hello = await fetch(base + '/');
-  const helloText = await hello.text();
-  if (hello.status !== 200 || helloText !== HELLO) throw new Error(`${member.label}: GET / answered ${hello.status} ${JSON.stringify(helloText.slice(0, 80))}`);
   const json = await fetch(base + '/json', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   const got = await json.json();
   if (JSON.stringify(got) !== JSON.stringify(jsonAnswer(JSON.parse(body)))) throw new Error(`${member.label}: POST /json answered ${JSON.stringify(got)}`);
@@ -39,14 +36,12 @@ export async function runHttp(ids, ctx) {
   const fleet = await startFleet(HTTP_CONTENDERS, ctx.log);
   const out = {};
   try {
+    await checkHello(fleet);
     for (const m of fleet) await verify(m, body);
     for (const id of ids) {
       const w = HTTP_WORKLOADS[id];
       ctx.log(`${id}. ${w.title} (${httpToolLine(ctx.httpTool)}, ${ctx.seconds} s × ${ctx.runs} runs per contender)`);
-      const load = (seconds) => async (m) => {
-        const r = await httpLoad({ url: m.server.url + w.path, seconds, connections: 64, bodyFile: w.post ? bodyFile : undefined });
-        return { ...r, ops: r.requests };
-      };
+      const load = httpMemberLoad(w.path, w.post ? bodyFile : undefined);
       const warm = load(ctx.warmup);
       const contenders = await compare({ fleet, runs: ctx.runs, warmup: warm, load: load(ctx.seconds), log: ctx.log });
       out[id] = { title: w.title, unit: 'req/s', refs: HTTP_REFS, contenders: addRatios(contenders, HTTP_REFS) };

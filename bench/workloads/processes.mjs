@@ -1,9 +1,7 @@
 import { callbacksPath, startWebdat } from '../lib/contenders.mjs';
 import { addRatios, compare, startFleet, stopFleet } from '../lib/compare.mjs';
-import { httpLoad } from '../lib/http-load.mjs';
-import { wsLoad } from '../lib/ws-load.mjs';
+import { checkHello, httpMemberLoad, wsMemberLoad } from '../lib/member-load.mjs';
 import { httpToolLine } from '../lib/report.mjs';
-import { HELLO, WS_MESSAGE_BYTES } from '../lib/payloads.mjs';
 
 // Workloads j and k: webdat with `--processes 1` and `--processes 2` (SPEC §12) under the same load,
 // side by side. The server CPU per operation sums every engine process. On a machine whose cores the
@@ -29,20 +27,8 @@ export async function runProcesses(ids, ctx) {
     ctx.log(`${id}. ${w.title} (${how}, ${ctx.seconds} s × ${ctx.runs} runs per contender)`);
     const fleet = await startFleet(contenders(w.callbacks), ctx.log);
     try {
-      if (id === 'j') {
-        for (const m of fleet) {
-          const text = await (await fetch(m.server.url + '/')).text();
-          if (text !== HELLO) throw new Error(`${m.label}: GET / answered ${JSON.stringify(text.slice(0, 80))}`);
-        }
-      }
-      const load = (seconds) => async (m) => {
-        if (id === 'j') {
-          const r = await httpLoad({ url: m.server.url + '/', seconds, connections: 64 });
-          return { ...r, ops: r.requests };
-        }
-        const r = await wsLoad({ mode: 'broadcast', url: m.server.url.replace(/^http/, 'ws') + '/broadcast', connections: 1000, seconds, size: WS_MESSAGE_BYTES, client: ctx.wsClient });
-        return { ...r, ops: r.messages };
-      };
+      if (id === 'j') await checkHello(fleet);
+      const load = id === 'j' ? httpMemberLoad('/') : wsMemberLoad('broadcast', 1000, ctx.wsClient);
       const ran = await compare({ fleet, runs: ctx.runs, warmup: load(ctx.warmup), load: load(ctx.seconds), log: ctx.log });
       out[id] = { title: w.title, unit: w.unit, refs: ['p1'], contenders: addRatios(ran, ['p1']) };
     } finally {

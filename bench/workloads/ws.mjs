@@ -1,7 +1,6 @@
 import { wsContenders } from '../lib/contenders.mjs';
 import { addRatios, compare, startFleet, stopFleet } from '../lib/compare.mjs';
-import { wsLoad } from '../lib/ws-load.mjs';
-import { WS_MESSAGE_BYTES } from '../lib/payloads.mjs';
+import { wsMemberLoad } from '../lib/member-load.mjs';
 
 // Workloads d and e: each with its own fleet (webdat runs different callbacks for each). The peers
 // serve /echo and /broadcast; webdat serves its callbacks on every path.
@@ -18,11 +17,7 @@ export async function runWs(id, ctx) {
   ctx.log(`${id}. ${w.title} (${ctx.wsClient} client in its own process, ${ctx.seconds} s × ${ctx.runs} runs per contender)`);
   const fleet = await startFleet(wsContenders(w.callbacks), ctx.log);
   try {
-    const load = (seconds) => async (m) => {
-      const url = m.server.url.replace(/^http/, 'ws') + '/' + w.mode;
-      const r = await wsLoad({ mode: w.mode, url, connections: w.connections, seconds, size: WS_MESSAGE_BYTES, client: ctx.wsClient });
-      return { ...r, ops: r.messages };
-    };
+    const load = wsMemberLoad(w.mode, w.connections, ctx.wsClient);
     const contenders = await compare({ fleet, runs: ctx.runs, warmup: load(ctx.warmup), load: load(ctx.seconds), log: ctx.log });
     return { [id]: { title: w.title, unit: w.unit, refs: WS_REFS, contenders: addRatios(contenders, WS_REFS) } };
   } finally {
