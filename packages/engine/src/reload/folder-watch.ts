@@ -50,8 +50,9 @@ export class FolderWatch {
 
   private saw(dir: string, name: string | Buffer | null): void {
     if (name === null) { this.changed(path.relative(this.root, dir)); return; }
-    const entry = path.join(dir, name.toString());
-    if (this.skip(name.toString())) return;
+    const base = name.toString();
+    if (this.skip(base)) return;
+    const entry = path.join(dir, base);
     let isDir = false;
     try { isDir = fs.statSync(entry).isDirectory(); } catch { /* removed or renamed away */ }
     if (isDir) this.add(entry);
