@@ -1,13 +1,15 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveSource } from './helpers/webdat.ts';
+import path from 'node:path';
+import { serveSource, startWebdat, tempDir } from './helpers/webdat.ts';
 
-// Large response bodies (8 KiB and more) leave an isolate through its outbox, shared memory the
-// isolate writes and the worker reads before the isolate runs again (sandbox worker/outbox.ts). Each
-// path a response takes out of an isolate is provoked here with bodies whose bytes say where they
+// Large response bodies (8 KiB and more) leave an isolate through its outbox, a ring of shared memory
+// the isolate writes and the I/O thread writes to the sockets from and frees (sandbox worker/outbox.ts).
+// Each path a response takes out of an isolate is provoked here with bodies whose bytes say where they
 // came from: a synchronous callback, an async one answered in the same batch, one resumed by a timer
-// (the worker's host loop, outside any task), views with offsets, and callbacks that rewrite the
-// built-ins the outbox uses.
+// (the worker's host loop, outside any task: copied), views with offsets, callbacks that rewrite the
+// built-ins the outbox uses, the ring wrapping around many times, servers sharing a worker, and an
+// isolate recycled while its bodies are still being written.
 const server = await serveSource(`
 function fill(size, seed) {
   const b = new Uint8Array(size);
@@ -89,17 +91,26 @@ test('bytes changed after the answer do not reach the client', async () => {
   assert.deepEqual(await body('/mutated?size=65536&seed=11'), expected(65536, 11));
 });
 
-test('many large bodies of one batch, more than an outbox holds, each arrive whole and in their own response', async () => {
-  // 40 × 64 KiB at once: a 1 MiB outbox takes about 8 per call, so the batch spans several calls
-  // and the outbox is reused between them.
+test('many large bodies at once, more than an outbox holds, each arrive whole and in their own response', async () => {
+  // 100 × 64 KiB at once (6.25 MiB): more than the 4 MiB outbox, so some wait for room or go the ordinary way.
   for (const path of ['/sync', '/async', '/timer']) {
-    const got = await Promise.all(Array.from({ length: 40 }, (_, n) => body(`${path}?size=65536&seed=${n}`)));
+    const got = await Promise.all(Array.from({ length: 100 }, (_, n) => body(`${path}?size=65536&seed=${n}`)));
     got.forEach((b, n) => assert.deepEqual(b, expected(65536, n), `${path} body ${n}`));
   }
 });
 
+test('bodies stay byte-exact while the outbox wraps around many times, at every size and alignment', async () => {
+  // 12 rounds of 24 bodies of 8 KiB to ~300 KiB: ~45 MiB through a 4 MiB ring, its ends falling anywhere.
+  for (let round = 0; round < 12; round++) {
+    const sizes = Array.from({ length: 24 }, (_, n) => 8192 + ((round * 24 + n) * 104_729) % (300 * 1024));
+    const paths = sizes.map((size, n) => `${n % 3 === 0 ? '/view' : '/sync'}?size=${size}&seed=${(round + n) % 251}`);
+    const got = await Promise.all(paths.map(body));
+    got.forEach((b, n) => assert.deepEqual(b, expected(sizes[n], (round + n) % 251, n % 3 === 0 ? 3 : 0), paths[n]));
+  }
+});
+
 test('a body larger than the outbox is sent whole the ordinary way', async () => {
-  const size = 1024 * 1024 + 5;
+  const size = 4 * 1024 * 1024 + 5;
   assert.deepEqual(await body(`/sync?size=${size}&seed=12`), expected(size, 12));
 });
 
@@ -127,5 +138,47 @@ export function onHTTPRequest(webServer, request, response) {
     }
   } finally {
     await rewriting.stop();
+  }
+});
+
+test('servers on one worker get only their own bytes, also while one of them is recycled at its memory limit', async () => {
+  // One worker thread: three isolates, three outboxes, one I/O thread reading them all. Server "c"
+  // exhausts its memory on /boom between bodies, so its isolate and outbox are replaced while bodies
+  // it wrote earlier may still be on their way.
+  const source = (seed: number) => `
+function fill(size, seed) {
+  const b = new Uint8Array(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 13 + seed) & 255;
+  return b;
+}
+export function onHTTPRequest(webServer, request, response) {
+  if (request.uri === '/boom') { const hog = []; for (;;) hog.push(new Array(1e5).fill(1)); }
+  response.data = fill(Number(request.pars.size), ${seed} + Number(request.pars.n));
+  return response;
+}`;
+  const dir = tempDir({ 'a.js': source(0), 'b.js': source(100), 'c.js': source(200) });
+  const server = (name: string) => ({ name, host: '127.0.0.1', port: 0, callbacks: path.join(dir, `${name}.js`), limits: { memoryMb: 32, timeoutMs: 10_000, cpuMs: 10_000 } });
+  const config = path.join(dir, 'webdat.json');
+  (await import('node:fs')).writeFileSync(config, JSON.stringify({ workers: 1, servers: [server('a'), server('b'), server('c')] }));
+  const running = await startWebdat(['--config', config], { expectServers: 3 });
+  try {
+    const get = async (name: string, n: number, size: number) => {
+      const r = await fetch(`${running.urls.get(name)}/?size=${size}&n=${n}`);
+      assert.equal(r.status, 200, `${name} ${n}: ${r.status} ${r.headers.get('x-webdat-error')}`);
+      return new Uint8Array(await r.arrayBuffer());
+    };
+    for (let round = 0; round < 4; round++) {
+      const asked: [string, number, number][] = [];
+      for (let n = 0; n < 30; n++) asked.push([['a', 'b', 'c'][n % 3], n, 20_000 + n * 4099]);
+      const booms = [fetch(`${running.urls.get('c')}/boom`).then((r) => r.status)];
+      const got = await Promise.all(asked.map(([name, n, size]) => get(name, n, size)));
+      got.forEach((b, i) => {
+        const [name, n, size] = asked[i];
+        assert.deepEqual(b, expected(size, ({ a: 0, b: 100, c: 200 } as Record<string, number>)[name] + n), `round ${round}: ${name} ${n}`);
+      });
+      assert.deepEqual(await Promise.all(booms), [503], 'the memory breach is answered 503');
+    }
+  } finally {
+    await running.stop();
   }
 });

@@ -18,5 +18,5 @@ export default function handle(bytes) {
       : [{ c: CommandKind.respond, id: e.id, o: 'ok', status: 200, reason: 'OK', headers: ['content-type', 'text/plain'], body: HELLO }]),
     pending: [], backlog: 0, breachedMs: 0, stats: STATS,
   }));
-  return move(encode({ v: PROTOCOL_VERSION, results, ringEnd: -1, hold: false }));
+  return move(encode({ v: PROTOCOL_VERSION, results, ringEnd: -1, outboxEnds: [], hold: false }));
 }

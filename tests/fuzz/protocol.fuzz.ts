@@ -40,7 +40,7 @@ const message = fc.oneof(
   fc.record({ v: fc.constant(PROTOCOL_VERSION), t: fc.constant(TaskKind.load), spec: maybeOdd(spec), lazy: fc.boolean() }),
   fc.record({ v: fc.constant(PROTOCOL_VERSION), t: fc.constant(TaskKind.unload), instance: int }),
   fc.record({ v: fc.constant(PROTOCOL_VERSION), t: fc.constant(TaskKind.check), entry: text }),
-  fc.record({ v: fc.constant(PROTOCOL_VERSION), results: fc.array(maybeOdd(result), { maxLength: 2 }), ringEnd: fc.integer({ min: -1, max: 1 << 24 }) }),
+  fc.record({ v: fc.constant(PROTOCOL_VERSION), results: fc.array(maybeOdd(result), { maxLength: 2 }), ringEnd: fc.integer({ min: -1, max: 1 << 24 }), outboxEnds: fc.array(int, { maxLength: 4 }) }),
   fc.record({ v: fc.constant(PROTOCOL_VERSION), ok: fc.boolean(), commands: fc.array(maybeOdd(command), { maxLength: 3 }) }),
 ).map((m) => m as Record<string, unknown>);
 

@@ -58,7 +58,7 @@ const FIELD_CHECKS: { readonly [T in FieldType]: (v: unknown) => string | null }
   wsOp: (v) => wsOps.has(v) ? null : 'a WebSocket op',
   broadcastOp: (v) => v === WsOp.text || v === WsOp.binary ? null : 'text or binary',
   level: (v) => levels.has(v) ? null : 'a log level',
-  ringSlot: (v) => Array.isArray(v) && v.length === 2 && isInt(v[0]) && isInt(v[1]) ? null : 'a [position, length] pair',
+  ringSlot: (v) => Array.isArray(v) && v.length === 3 && isInt(v[0]) && isInt(v[1]) && isInt(v[2]) ? null : 'a [memory, position, length] triple',
 };
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
@@ -181,6 +181,8 @@ export function checkBatchResult(r: unknown): asserts r is BatchResult {
   if (!Array.isArray(r.results)) fail('result.results', 'an array');
   for (let i = 0; i < r.results.length; i++) checkInstanceResult(r.results[i], `result.results[${i}]`);
   if (typeof r.ringEnd !== 'number' || !Number.isSafeInteger(r.ringEnd) || r.ringEnd < -1) fail('result.ringEnd', 'an integer ≥ -1');
+  ints(r.outboxEnds, 'result.outboxEnds');
+  if ((r.outboxEnds as number[]).length % 2 !== 0) fail('result.outboxEnds', '[outbox, end] pairs');
   if (typeof r.hold !== 'boolean') fail('result.hold', 'a boolean');
 }
 

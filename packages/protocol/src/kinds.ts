@@ -1,5 +1,5 @@
 /** Wire version: bumped whenever a message shape changes, so mismatched halves fail loudly. */
-export const PROTOCOL_VERSION = 8;
+export const PROTOCOL_VERSION = 9;
 
 /** Event ids start at 1. A `done` with this id finishes no event: it counts its outcome against the
  *  server (an unhandled rejection, logged beside the response it did not spoil). */

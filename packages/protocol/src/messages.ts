@@ -123,6 +123,8 @@ export interface BatchResult {
   results: InstanceResult[];
   /** end of the last body this batch put in the worker's body ring, -1 when it put none */
   ringEnd: number;
+  /** [outbox, end] pairs: where each outbox this batch left bodies in is freed up to once it is applied */
+  outboxEnds: number[];
   /** the worker has host work (timers, host operations) and needs a hold task to keep turning */
   hold: boolean;
 }

@@ -34,7 +34,7 @@ export const SHAPES: readonly (readonly string[])[] = unique([
   ['v', 't', 'batches'],
   ['instance', 'generation', 'info', 'events', 'cancel'],
   [...INFO_FIELDS],
-  ['v', 'results', 'ringEnd', 'hold'],
+  ['v', 'results', 'ringEnd', 'outboxEnds', 'hold'],
   ['instance', 'generation', 'commands', 'pending', 'backlog', 'breachedMs', 'stats'],
   ['heapUsed', 'cpuTimeMs', 'memoryRestarts', 'headerBreaches', 'logLinesDropped', 'live'],
 ]);

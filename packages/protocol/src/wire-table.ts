@@ -39,7 +39,10 @@ export interface FieldValue {
   wsOp: WsOp;
   broadcastOp: typeof WsOp.text | typeof WsOp.binary;
   level: LogLevel;
-  /** [position, length] of a body in the worker's body ring: set by the worker, never by the isolate */
+  /**
+   * [memory, position, length] of a body in shared memory: memory 0 is the worker's body ring, n > 0
+   * the outbox numbered n (body-ring.ts). Set by the worker, never by the isolate.
+   */
   ringSlot: number[];
 }
 

@@ -37,6 +37,7 @@ const result: BatchResult = {
     pending: [9, 12], backlog: 0, breachedMs: 104, stats: { heapUsed: 1, cpuTimeMs: 0.5, memoryRestarts: 0, headerBreaches: 0, logLinesDropped: 0, live: 1 },
   }],
   ringEnd: -1,
+  outboxEnds: [1, 65536],
   hold: false,
 };
 
@@ -58,7 +59,7 @@ test('hot-path shapes travel as record ids, and every message decodes on its own
   for (const key of ['clientAddress', 'serverAddress', 'generation', 'websocket_connections']) {
     assert.ok(!written(encode(batch)).includes(key), `the key ${key} was written into the batch`);
   }
-  for (const key of ['status', 'reason', 'breachedMs', 'memoryRestarts', 'ringEnd']) {
+  for (const key of ['status', 'reason', 'breachedMs', 'memoryRestarts', 'ringEnd', 'outboxEnds']) {
     assert.ok(!written(encode(result)).includes(key), `the key ${key} was written into the result`);
   }
   const messages = [encode(load), encode(batch), encode(load), encode(batch)];

@@ -6,6 +6,7 @@ import {
   type Command, type Event, type FieldType,
 } from '@webdat/protocol';
 import { flattenEvents, readCommands, WireError } from '../src/worker/isolate-wire.ts';
+import { closeRing, openRing } from '../src/worker/ring.ts';
 
 // The wire table's derivations agree with each other: what the dispatcher's compiled writers lay out,
 // the worker reads back as the same command, in a shape the codec knows and its guard accepts; every
@@ -47,7 +48,7 @@ test('a command list cut anywhere, or with a list count past its end, is a WireE
   assert.throws(() => readCommands(list.with(count, 1), [], null), WireError, 'an odd count of name/value pairs');
 });
 
-test('a body left in the outbox reads back as its own bytes; a position or length past the outbox is a WireError', () => {
+test('a body left in the outbox is copied outside a task, named within one; a position or length past the outbox is a WireError', () => {
   const writers = vm.runInNewContext(`(${isolateWritersSource()})`) as Record<string, (list: unknown[], ...a: unknown[]) => void>;
   const respond = (body: unknown) => {
     const list: unknown[] = [];
@@ -55,17 +56,26 @@ test('a body left in the outbox reads back as its own bytes; a position or lengt
     return list;
   };
   // [length: u32 LE][bytes] at 4, as the dispatcher writes it
-  const outbox = new Uint8Array(new SharedArrayBuffer(32));
-  outbox.set([5, 0, 0, 0, 10, 20, 30, 40, 50], 4);
+  const memory = new SharedArrayBuffer(32);
+  const data = new Uint8Array(memory);
+  const outbox = { id: 7, memory, data };
+  data.set([5, 0, 0, 0, 10, 20, 30, 40, 50], 4);
   const out: Command[] = [];
   readCommands(respond(4), out, outbox);
   assert.deepEqual(out[0].c === 1 && out[0].body, new Uint8Array([10, 20, 30, 40, 50]));
-  // Outside a task the bytes are copied: the isolate reuses its outbox at its next call.
-  outbox.fill(0);
+  assert.equal(out[0].c === 1 && out[0].rb, undefined);
+  // Outside a task the bytes are copied: the isolate may write over them at once.
+  data.fill(0, 8);
   assert.deepEqual(out[0].c === 1 && out[0].body, new Uint8Array([10, 20, 30, 40, 50]));
+  // Within one, the I/O thread is told where they are, and where the task's bodies in that outbox end.
+  openRing();
+  const named: Command[] = [];
+  readCommands(respond(4), named, outbox);
+  assert.deepEqual(named[0].c === 1 && [named[0].rb, named[0].body.length], [[7, 8, 5], 0]);
+  assert.deepEqual(closeRing(), { ringEnd: -1, outboxEnds: [7, 13] });
   assert.throws(() => readCommands(respond(4), [], null), WireError, 'no outbox');
   assert.throws(() => readCommands(respond(29), [], outbox), WireError, 'a header past the end');
-  outbox.set([255, 255, 255, 127], 0);
+  data.set([255, 255, 255, 127], 0);
   assert.throws(() => readCommands(respond(0), [], outbox), WireError, 'a length past the end');
   assert.throws(() => readCommands(respond(-1), [], outbox), WireError, 'a negative position');
   assert.throws(() => readCommands(respond(1.5), [], outbox), WireError, 'a fractional position');

@@ -324,28 +324,40 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
     if (data === undefined || data === null) return '';
     if (typeof data === 'string') return data;
     if (typeof data === 'number' || typeof data === 'boolean' || typeof data === 'bigint') return I.String(data);
-    if (outbox !== null) {
+    if (outbox !== null && outboxOpen) {
       const at = toOutbox(data);
       if (at >= 0) return at;
     }
     return bytes(data, 'response.data');
   }
 
-  // The outbox (sandbox worker/outbox.ts): shared memory the host gave this isolate once it sent a
-  // large body. Bodies of `outboxMin` bytes or more are written there as [length: u32 LE][bytes], and
-  // the response carries their position; the host reads them before this isolate runs again.
+  // The outbox (sandbox worker/outbox.ts): a ring in shared memory the host gave this isolate once it
+  // sent a large body. Bodies of `outboxMin` bytes or more are written there as [length: u32 LE][bytes]
+  // after the last one, and the response carries their position; the host's I/O thread frees them
+  // (`outboxFreed`) once written to their sockets. Only calls of the host's tasks write there
+  // (`outboxOpen`): a body of a timer or a settled operation is copied by the host anyway.
   let outbox: Uint8Array | null = null;
+  let outboxFreed: Int32Array | null = null;
   let outboxMin = 0;
   let outboxAt = 0;
-  /** past this, a dispatch call starts no more events, so that the next ones find room */
-  let outboxHalf = Infinity;
+  let outboxOpen = false;
   /**
-   * The host moves every body out of the outbox as soon as a call returns, so a call may write from
-   * the start again, unless commands are still untaken (left by microtasks that ran after the last
-   * call returned). `recover` and `again` never do: what they return was written before them.
+   * Where `n` bytes that begin at `offset` of their buffer may be written with their length before
+   * them, or -1 when there is no room. Free is [outboxAt, size) and [0, freed) while freed <= outboxAt
+   * (the bytes in use do not wrap), [outboxAt, freed) otherwise; a body never ends on `freed`, which
+   * would read as an empty ring. A stale `freed` only makes the room look smaller.
    */
-  function reuseOutbox(): void {
-    if (out.length === 0) outboxAt = 0;
+  function outboxRoom(size: number, offset: number, n: number): number {
+    const freed = I.atomicsLoad(outboxFreed as Int32Array, 0);
+    // The body sits at the source's place modulo 8, so V8 copies it word by word (protocol body-ring.ts, sameAlignment).
+    let at = outboxAt;
+    let end = at + 4 + ((offset - at - 4) & 7) + n;
+    if (freed <= at) {
+      if (end <= size) return at;
+      at = 0;
+      end = 4 + ((offset - 4) & 7) + n;
+    }
+    return end < freed && end <= size ? at : -1;
   }
   /** The position `data`'s bytes were written at, or -1 when they go the ordinary way (small, no room, not bytes). */
   function toOutbox(data: unknown): number {
@@ -366,10 +378,10 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
     }
     const box = outbox as Uint8Array;
     const n = I.typedArrayByteLength(source);
-    // The body sits at the source's place modulo 8, so V8 copies it word by word (protocol body-ring.ts, sameAlignment).
-    const start = outboxAt + 4 + ((offset - outboxAt - 4) & 7);
+    const room = outboxRoom(I.typedArrayByteLength(box), offset, n);
+    if (room < 0) return -1;
+    const start = room + 4 + ((offset - room - 4) & 7);
     const at = start - 4;
-    if (n > I.typedArrayByteLength(box) - start) return -1;
     box[at] = n & 255; box[at + 1] = (n >>> 8) & 255; box[at + 2] = (n >>> 16) & 255; box[at + 3] = (n >>> 24) & 255;
     I.typedArraySet(box, source, start);
     outboxAt = start + n;
@@ -564,7 +576,7 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
      */
     dispatch(flat: any[], at: number[], snapshot: Record<string, number>, cancel: number[], start: number, sliceMs: number): [unknown[], number, number, number, number] {
       last = null;
-      reuseOutbox();
+      outboxOpen = true;
       info = snapshot;
       primary = snapshot.primary === 1;
       for (let i = 0; i < cancel.length; i++) giveUp(cancel[i], false);
@@ -572,7 +584,7 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
       let asyncAt = 0;
       let i = start;
       for (; i < at.length; i++) {
-        if (i > start && (I.dateNow() - t0 > sliceMs || budget.full() || outboxAt > outboxHalf)) break;
+        if (i > start && (I.dateNow() - t0 > sliceMs || budget.full())) break;
         cursor = i;
         const began = I.dateNow();
         if (run(flat, at[i])) { asyncAt = began; i++; break; }
@@ -587,7 +599,7 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
      */
     fire(id: number, timerId: number): number {
       last = null;
-      reuseOutbox();
+      outboxOpen = false;
       const t = timers.take(timerId);
       if (t === undefined) return reply(id);
       invoke(id, false, t.repeat ? 'setInterval callback' : 'setTimeout callback', t.fn, t.args);
@@ -597,7 +609,7 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
     /** Settles host operation `opId`; its continuations run right after, as microtasks of this call. */
     settle(opId: number, ok: boolean, value: unknown): number {
       last = null;
-      reuseOutbox();
+      outboxOpen = false;
       ops.settle(opId, ok, value);
       return reply(opId);
     },
@@ -616,10 +628,13 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
       timers.clear(keep);
       return reply(0);
     },
-    /** After a call: what its microtasks produced, which async events are still running, log lines dropped. */
-    collect(): [unknown[], number[], number] {
+    /**
+     * After a call: what its microtasks produced, which async events are still running, log lines
+     * dropped. `inTask`: the host reads this within a task, so bodies may go to the outbox.
+     */
+    collect(inTask: boolean): [unknown[], number[], number] {
       last = null;
-      reuseOutbox();
+      outboxOpen = inTask === true;
       return reply([take(), pendingPairs(), dropped()]);
     },
     /**
@@ -668,12 +683,12 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
       if (gc !== null) gc();
       return reply(0);
     },
-    /** The host's outbox for this isolate's large bodies, and the smallest body that goes there. */
-    attachOutbox(memory: SharedArrayBuffer, minBytes: number): number {
-      outbox = new I.Uint8Array(memory);
+    /** The host's outbox for this isolate's large bodies (its data begins at `dataAt`), and the smallest body that goes there. */
+    attachOutbox(memory: SharedArrayBuffer, dataAt: number, minBytes: number): number {
+      outbox = new I.Uint8Array(memory, dataAt);
+      outboxFreed = new I.Int32Array(memory, 0, 1);
       outboxMin = minBytes;
       outboxAt = 0;
-      outboxHalf = I.typedArrayByteLength(outbox) / 2;
       return 0;
     },
     /** The reply of the previous call, which an error raised after it returned kept from the host. */

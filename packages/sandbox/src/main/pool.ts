@@ -11,6 +11,8 @@ import { RingReader, createRingMemory } from '@webdat/protocol';
 import { APPLY_SLICE_COST, commandCost } from './apply-cost.js';
 import { FairShare } from './fair-share.js';
 import { ProbationGate } from './probation.js';
+import { Outboxes, free } from './outboxes.js';
+import type { TaskReply } from '../shared/task-reply.js';
 
 const WORKER = fileURLToPath(new URL('../worker/worker.js', import.meta.url));
 
@@ -39,6 +41,8 @@ interface Applying {
   c: number;
   /** end of the batch's bodies in the ring, freed once all of it is applied; -1 when it has none */
   ringEnd: number;
+  /** the same for the outboxes it left bodies in */
+  outboxEnds: [Int32Array, number][];
   /** lets the lane send its next task */
   done: () => void;
 }
@@ -60,6 +64,7 @@ class Lane {
   readonly index: number;
   private readonly piscina: Piscina;
   private readonly ring: RingReader;
+  private readonly outboxes = new Outboxes();
   private readonly hooks: PoolHooks;
   private readonly gate: ProbationGate;
   /** results the worker produces outside tasks: settled host operations, timers (host-ops/host-loop.ts) */
@@ -198,8 +203,10 @@ class Lane {
       const thread = this.thread;
       const sent = this.share.sent([], Date.now());
       this.send(ctl.task).then(
-        (bytes) => {
+        (reply) => {
           this.share.returned(sent, [], Date.now());
+          const { bytes, closed } = this.outboxes.receive(reply);
+          this.outboxes.forget(closed);
           const r = decodeLoadResult(bytes);
           if (r.hold) this.hold();
           ctl.resolve(r);
@@ -246,12 +253,17 @@ class Lane {
     const thread = this.thread;
     const sent = this.share.sent(batches.map((b) => b.instance), now);
     this.send({ v: PROTOCOL_VERSION, t: TaskKind.batch, batches }).then(
-      (bytes) => {
+      (reply) => {
         // The gate is about which thread runs a suspect's code, which ended with the task.
         if (gated) this.gate.leave();
         let decoded;
+        let outboxEnds;
         try {
+          const { bytes, closed } = this.outboxes.receive(reply);
           decoded = decodeBatchResult(bytes);
+          if (decoded.ringEnd >= 0 || decoded.outboxEnds.length > 0) this.viewSharedBodies(decoded.results);
+          outboxEnds = this.outboxes.ends(decoded.outboxEnds);
+          this.outboxes.forget(closed);
         } catch (err) {
           this.share.lost(sent, Date.now());
           this.lost(err as Error, batches.map((b) => b.instance), thread);
@@ -260,9 +272,8 @@ class Lane {
         }
         if (decoded.hold) this.hold();
         const ringEnd = decoded.ringEnd;
-        if (ringEnd >= 0) this.viewRingBodies(decoded.results);
         this.share.returned(sent, decoded.results.map((r) => ({ instance: r.instance, cpuMs: r.stats.cpuTimeMs, breachedMs: r.breachedMs, backlog: r.backlog > 0 })), Date.now());
-        this.applying.push({ results: this.cheapestFirst(decoded.results), r: 0, c: 0, ringEnd, done: () => this.next() });
+        this.applying.push({ results: this.cheapestFirst(decoded.results), r: 0, c: 0, ringEnd, outboxEnds, done: () => this.next() });
         if (this.applying.length === 1) this.apply();
       },
       (err: Error) => {
@@ -298,6 +309,7 @@ class Lane {
       }
       // onResult wrote every body of the batch to its socket (uWS copies what it cannot send at once).
       if (a.ringEnd >= 0) this.ring.free(a.ringEnd);
+      free(a.outboxEnds);
       this.applying.shift();
       a.done();
     }
@@ -327,7 +339,10 @@ class Lane {
     if (this.holding || this.closed) return;
     this.holding = true;
     // A lost worker rejects it; the batch in flight reports the loss.
-    this.send({ v: PROTOCOL_VERSION, t: TaskKind.hold }).then(() => { this.holding = false; }, () => { this.holding = false; });
+    this.send({ v: PROTOCOL_VERSION, t: TaskKind.hold }).then((reply) => {
+      this.outboxes.forget(this.outboxes.receive(reply).closed);
+      this.holding = false;
+    }, () => { this.holding = false; });
   }
 
   /** Results from the worker's host loop, applied exactly like a task's (never with ring bodies). */
@@ -345,9 +360,14 @@ class Lane {
     }
   }
 
-  private viewRingBodies(results: InstanceResult[]): void {
+  /** Bodies a result names in the worker's ring or in an outbox ([memory, position, length]; memory 0 is the ring). */
+  private viewSharedBodies(results: InstanceResult[]): void {
     for (const r of results) {
-      for (const c of r.commands) if (c.c === CommandKind.respond && c.rb !== undefined) c.body = this.ring.view(c.rb[0], c.rb[1]);
+      for (const c of r.commands) {
+        if (c.c !== CommandKind.respond || c.rb === undefined) continue;
+        const [memory, at, length] = c.rb;
+        c.body = memory === 0 ? this.ring.view(at, length) : this.outboxes.view(memory, at, length);
+      }
     }
   }
 
@@ -368,9 +388,9 @@ class Lane {
     this.flush();
   }
 
-  private send(task: Task): Promise<Uint8Array> {
+  private send(task: Task): Promise<TaskReply> {
     const bytes = encode(task);
-    return this.piscina.run(bytes, { transferList: [bytes.buffer as ArrayBuffer] }) as Promise<Uint8Array>;
+    return this.piscina.run(bytes, { transferList: [bytes.buffer as ArrayBuffer] }) as Promise<TaskReply>;
   }
 
   /**
@@ -390,8 +410,10 @@ class Lane {
     for (const a of this.applying) {
       for (const r of a.results) for (const c of r.commands) if (c.c === CommandKind.respond && c.rb !== undefined) c.body = c.body.slice();
       a.ringEnd = -1;
+      a.outboxEnds = [];
     }
     this.ring.freeAll();
+    this.outboxes.clear();
     const reload = [...this.specs.values()].map((spec): Control => ({
       // A server with idleSeconds gets its isolate back at its next event, as after an idle release.
       task: { v: PROTOCOL_VERSION, t: TaskKind.load, spec: { ...spec, clients: this.hooks.clients(spec.instance) }, lazy: spec.idleMs !== undefined },

@@ -11,7 +11,8 @@ import { armHostDeadline, checkHostDeadline, classifyFailure, disarmHostDeadline
 import { checkResponse, headerBudgetProblem } from './http-message.js';
 import { LogBudget } from './log-budget.js';
 import { WireError, flattenEvents, readCommands, readIndex, readInts } from './isolate-wire.js';
-import { openOutbox } from './outbox.js';
+import { closeOutbox, openOutbox, type Outbox } from './outbox.js';
+import { ringIsOpen } from './ring.js';
 import { InstanceOps } from './host-ops/instance-ops.js';
 import { InstanceTimers } from './host-ops/instance-timers.js';
 import { openCapabilities, type OpResult } from './host-ops/capabilities.js';
@@ -53,7 +54,7 @@ interface Live {
   collectGarbage: ivm.Reference;
   attachOutbox: ivm.Reference;
   /** where the isolate leaves large bodies (outbox.ts), once it sent one */
-  outbox: Uint8Array | null;
+  outbox: Outbox | null;
 }
 
 /** An async invocation the isolate still runs: when it began and the CPU its stretches took so far. */
@@ -199,7 +200,7 @@ export class InstanceHost {
   /** Reads the commands the isolate produced (module-level console.log during load, for example). */
   private take(live: Live, out: Command[]): void {
     try {
-      const read = readCollectReply(this.call(live, live.collect, [], this.stretchMs, out), out, live.outbox);
+      const read = readCollectReply(this.call(live, live.collect, [ringIsOpen()], this.stretchMs, out), out, live.outbox);
       this.logs.countDropped(read.dropped);
     } catch (err) {
       const why = err instanceof Breach ? `${err.outcome}` : (err as Error).message;
@@ -315,6 +316,7 @@ export class InstanceHost {
     this.startPending = false;
     this.stopping = null;
     if (this.live !== null && !this.live.isolate.isDisposed) this.live.isolate.dispose();
+    if (this.live?.outbox) closeOutbox(this.live.outbox);
     this.live = null;
   }
 
@@ -392,7 +394,7 @@ export class InstanceHost {
         }
         if (open > 0 || recovered) {
           phase = 'collect';
-          const read = readCollectReply(this.call(live, live.collect, [], stretch, out), out, live.outbox);
+          const read = readCollectReply(this.call(live, live.collect, [true], stretch, out), out, live.outbox);
           this.logs.countDropped(read.dropped);
           pendingPairs = read.pairs;
         }
@@ -660,7 +662,7 @@ export class InstanceHost {
   }
 
   private collectPairs(live: Live, out: Command[]): number[] {
-    const read = readCollectReply(this.call(live, live.collect, [], this.stretchMs, out), out, live.outbox);
+    const read = readCollectReply(this.call(live, live.collect, [ringIsOpen()], this.stretchMs, out), out, live.outbox);
     this.logs.countDropped(read.dropped);
     if (live.isolate.isDisposed) throw new Breach('memory');
     return read.pairs;
@@ -839,7 +841,7 @@ function needsIsolate(e: Event): boolean {
 }
 
 /** [commands, next index, open async events, when the last event went asynchronous (0: none), log lines dropped] from `dispatch`. */
-function readDispatchReply(reply: unknown, start: number, end: number, out: Command[], outbox: Uint8Array | null): { next: number; open: number; asyncAt: number; dropped: number } {
+function readDispatchReply(reply: unknown, start: number, end: number, out: Command[], outbox: Outbox | null): { next: number; open: number; asyncAt: number; dropped: number } {
   if (!Array.isArray(reply) || reply.length !== 5) throw new WireError('the dispatch reply is not a list of five');
   readCommands(reply[0], out, outbox);
   return {
@@ -851,7 +853,7 @@ function readDispatchReply(reply: unknown, start: number, end: number, out: Comm
 }
 
 /** [commands, [id, ms already spent] pairs of running async invocations, log lines dropped] from `collect`. */
-function readCollectReply(reply: unknown, out: Command[], outbox: Uint8Array | null): { pairs: number[]; dropped: number } {
+function readCollectReply(reply: unknown, out: Command[], outbox: Outbox | null): { pairs: number[]; dropped: number } {
   if (!Array.isArray(reply) || reply.length !== 3) throw new WireError('the collect reply is not a list of three');
   readCommands(reply[0], out, outbox);
   const pairs = readInts(reply[1], 'the running async events');

@@ -4,6 +4,7 @@ import {
 } from '@webdat/protocol';
 import { requestData } from './http-message.js';
 import { keepOutboxBody } from './ring.js';
+import type { Outbox } from './outbox.js';
 
 // The worker's half of the isolate wire (layout: protocol/src/isolate-layout.ts, derived from the
 // wire table): events are flattened into the isolate, commands read out of it. Both are compiled from
@@ -75,7 +76,7 @@ export function flattenEvents(events: Event[]): { flat: unknown[]; at: number[] 
 }
 
 /** One case per command: each field read at its offset and checked, the command built in table order. */
-function compileRead(): (f: unknown[], out: Command[], outbox: Uint8Array | null) => void {
+function compileRead(): (f: unknown[], out: Command[], outbox: Outbox | null) => void {
   const cases: string[] = [];
   for (const [c, { name: kind, fields }] of COMMAND_LAYOUTS) {
     const order = isolateOrder(fields, COMMAND_LEAD);
@@ -105,7 +106,7 @@ function compileRead(): (f: unknown[], out: Command[], outbox: Uint8Array | null
     // Keys in table order: the record shape the I/O thread's codec knows (protocol shapes.ts).
     const keys = fields.filter(([name]) => value.has(name)).map(([name]) => `${name}: ${value.get(name)}`);
     const boxed = fields.some(([, type]) => type === 'responseBody');
-    lines.push(`const cmd = { c: ${c}, ${keys.join(', ')} };`, boxed ? 'if (boxed) keepOutboxBody(cmd);' : '', 'out.push(cmd);', `i += ${size};`, 'break;');
+    lines.push(`const cmd = { c: ${c}, ${keys.join(', ')} };`, boxed ? 'if (boxed) keepOutboxBody(cmd, outbox);' : '', 'out.push(cmd);', `i += ${size};`, 'break;');
     cases.push(`case ${c}: { ${lines.join(' ')} }`);
   }
   return new Function('WireError', 'outboxBody', 'keepOutboxBody', ...CHECKED.map((t) => `check_${t}`), `return function (f, out, outbox) {
@@ -124,10 +125,10 @@ const read = compileRead();
 
 /**
  * Reads the isolate's commands into `out`; throws WireError at the first field that is not what its
- * layout says. A body left in the isolate's `outbox` (worker/outbox.ts) is moved out of it at once
- * (into the body ring, or copied), since the isolate writes there again at its next call.
+ * layout says. A body left in the isolate's `outbox` (worker/outbox.ts) is named or copied at once
+ * (ring.ts), so that what the isolate writes there later cannot change it.
  */
-export function readCommands(flat: unknown, out: Command[], outbox: Uint8Array | null): void {
+export function readCommands(flat: unknown, out: Command[], outbox: Outbox | null): void {
   if (!Array.isArray(flat)) throw new WireError('the command list is not an array');
   read(flat, out, outbox);
 }
@@ -135,8 +136,10 @@ export function readCommands(flat: unknown, out: Command[], outbox: Uint8Array |
 const OUTBOX_HEADER_BYTES = 4;
 
 /** The body the isolate wrote at `at` of its outbox: `[length: u32 LE][bytes]`, both checked against the outbox. */
-function outboxBody(outbox: Uint8Array | null, at: number): Uint8Array {
-  if (outbox === null || at > outbox.length - OUTBOX_HEADER_BYTES) throw new WireError('respond.body points outside the outbox');
+function outboxBody(box: Outbox | null, at: number): Uint8Array {
+  if (box === null) throw new WireError('respond.body points outside the outbox');
+  const outbox = box.data;
+  if (at > outbox.length - OUTBOX_HEADER_BYTES) throw new WireError('respond.body points outside the outbox');
   const length = (outbox[at] | (outbox[at + 1] << 8) | (outbox[at + 2] << 16) | (outbox[at + 3] << 24)) >>> 0;
   const start = at + OUTBOX_HEADER_BYTES;
   if (length > outbox.length - start) throw new WireError('respond.body runs past the end of the outbox');

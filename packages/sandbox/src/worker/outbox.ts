@@ -1,5 +1,5 @@
 import ivm from 'isolated-vm';
-import { RING_MIN_BODY } from '@webdat/protocol';
+import { OUTBOX_BYTES, OUTBOX_DATA_AT, RING_MIN_BODY, outboxViews } from '@webdat/protocol';
 
 // An isolate's outbox: shared memory its dispatcher writes large response bodies into, so that such a
 // body leaves the isolate in one copy instead of four (a slice in the isolate, isolated-vm's
@@ -7,19 +7,46 @@ import { RING_MIN_BODY } from '@webdat/protocol';
 // 64 KiB responses: isolated-vm's copy out alone cost ~17 µs per body against ~3 µs for writing it
 // into shared memory, and every body left a 64 KiB ArrayBuffer for the worker's GC.
 //
-// Each isolate has its own outbox (it never sees another server's bytes) and only the worker reads it,
-// before the isolate runs again: the dispatcher writes `[length: u32 LE][bytes]` at increasing
-// positions and puts the position in the response's body slot; it starts over at the first dispatch
-// of a turn, when every body of the previous turn is already in the ring or encoded. What the isolate
-// writes there is as untrusted as its other output: positions and lengths are checked where the
-// commands are read (isolate-wire.ts), and a lie can only garble that server's own responses.
+// Each isolate has its own outbox (it never sees another server's bytes). It is a ring (protocol
+// body-ring.ts): the dispatcher writes `[length: u32 LE][bytes]` after the last body, and the I/O
+// thread, which writes a body of a task's responses to its socket straight from there, frees it. What
+// the isolate writes there is as untrusted as its other output: positions and lengths are checked where
+// the commands are read (isolate-wire.ts) and travel from there, so a lie, or bytes changed after the
+// fact, can only garble that server's own responses.
+//
+// The I/O thread learns of an outbox with the next task result (worker.ts), and that it is gone with
+// the result after its isolate went, when nothing can name it any more.
 
-/** Per isolate, made at its first body of RING_MIN_BODY bytes or more: an isolate that never sends one has none. */
-export const OUTBOX_BYTES = 1024 * 1024;
+export interface Outbox {
+  /** > 0: memory 0 is the worker's body ring */
+  id: number;
+  memory: SharedArrayBuffer;
+  data: Uint8Array;
+}
 
-/** Makes an outbox and hands its memory to the isolate's dispatcher (`attach(memory, minBytes)`). */
-export function openOutbox(attach: ivm.Reference, timeoutMs: number): Uint8Array {
+let lastId = 0;
+let opened: Outbox[] = [];
+let closed: number[] = [];
+
+/** Makes an outbox and hands its memory to the isolate's dispatcher (`attach(memory, dataAt, minBytes)`). */
+export function openOutbox(attach: ivm.Reference, timeoutMs: number): Outbox {
   const memory = new SharedArrayBuffer(OUTBOX_BYTES);
-  attach.applySync(undefined, [new ivm.ExternalCopy(memory).copyInto({ release: true }), RING_MIN_BODY], { timeout: timeoutMs });
-  return new Uint8Array(memory);
+  attach.applySync(undefined, [new ivm.ExternalCopy(memory).copyInto({ release: true }), OUTBOX_DATA_AT, RING_MIN_BODY], { timeout: timeoutMs });
+  const box = { id: ++lastId, memory, data: outboxViews(memory).data };
+  opened.push(box);
+  return box;
+}
+
+/** Its isolate is gone. */
+export function closeOutbox(box: Outbox): void {
+  closed.push(box.id);
+}
+
+/** Outboxes opened and closed since the last call, for the I/O thread. */
+export function takeOutboxNews(): { opened: [number, SharedArrayBuffer][]; closed: number[] } | null {
+  if (opened.length === 0 && closed.length === 0) return null;
+  const news = { opened: opened.map((b): [number, SharedArrayBuffer] => [b.id, b.memory]), closed };
+  opened = [];
+  closed = [];
+  return news;
 }

@@ -1,4 +1,4 @@
-import { move, workerData } from 'piscina';
+import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import {
   CommandKind, PROTOCOL_VERSION, TaskKind, decodeTask, encode,
   type BatchResult, type Command, type LoadResult, type InstanceBatch, type InstanceResult,
@@ -8,6 +8,7 @@ import { CallbacksLoadError, SandboxErrorCode } from '../shared/errors.js';
 import { openActivity, reportIdle, reportRunning, setHangBound } from '@webdat/protocol';
 import type { RingMemory } from '@webdat/protocol';
 import { attachRing, bodyToRing, closeRing, openRing } from './ring.js';
+import { takeOutboxNews } from './outbox.js';
 import { HostLoop } from './host-ops/host-loop.js';
 import { checkModuleGraph } from './check.js';
 import { dropSpares, refillPending } from './fresh-isolates.js';
@@ -133,7 +134,8 @@ function runBatches(batches: InstanceBatch[]): BatchResult {
     reportIdle();
   }
   moveBodiesToRing(results);
-  return { v: PROTOCOL_VERSION, results, ringEnd: closeRing(), hold: false };
+  const { ringEnd, outboxEnds } = closeRing();
+  return { v: PROTOCOL_VERSION, results, ringEnd, outboxEnds, hold: false };
 }
 
 /**
@@ -176,9 +178,13 @@ function close(): LoadResult {
   return { v: PROTOCOL_VERSION, ok: true, commands: [], hold: false };
 }
 
+/** The encoded result, with the outboxes opened and closed since the last one (shared/task-reply.ts). */
 function finish(result: LoadResult | BatchResult): unknown {
   result.hold = hostWork();
-  return move(encode(result));
+  const bytes = encode(result);
+  const news = takeOutboxNews();
+  if (news === null) return move(bytes);
+  return move({ [transferableSymbol]: [bytes.buffer], [valueSymbol]: { bytes, news } });
 }
 
 export default function handle(bytes: Uint8Array): unknown {

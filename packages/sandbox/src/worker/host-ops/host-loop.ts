@@ -65,7 +65,7 @@ export class HostLoop {
     this.queue = this.queue.slice(n);
     if (this.queue.length > 0) this.schedule();
     if (results.length > 0 && this.channel !== null) {
-      this.channel.postMessage(encode({ v: PROTOCOL_VERSION, results, ringEnd: -1, hold: false }));
+      this.channel.postMessage(encode({ v: PROTOCOL_VERSION, results, ringEnd: -1, outboxEnds: [], hold: false }));
     }
   }
 }
