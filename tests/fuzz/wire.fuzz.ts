@@ -65,7 +65,7 @@ const input = fc.oneof(
 );
 
 /** An outbox as the isolate may leave it: any bytes, so its length headers say anything. */
-const outbox = fc.option(fc.uint8Array({ minLength: 0, maxLength: 64 }), { freq: 4 });
+const outbox = fc.option(fc.uint8Array({ minLength: 0, maxLength: 64 }).map((data) => ({ id: 1, memory: data.buffer as SharedArrayBuffer, data })), { freq: 4 });
 
 export function fuzzWire(runs: number, seed: number): number {
   fc.assert(fc.property(input, outbox, (flat, box) => {
