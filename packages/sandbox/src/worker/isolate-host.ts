@@ -1,6 +1,6 @@
 import ivm from 'isolated-vm';
 import {
-  CommandKind, RING_MIN_BODY, EventKind, ISOLATE_KINDS, NO_EVENT,
+  CommandKind, OUTBOX_DATA_AT, OUTBOX_FIRST_BYTES, OUTBOX_MAX_BYTES, RING_MIN_BODY, EventKind, ISOLATE_KINDS, NO_EVENT,
   type Command, type Event, type Outcome, type InstanceBatch, type InstanceResult, type InstanceSpec,
 } from '@webdat/protocol';
 import { freshIsolate } from './fresh-isolates.js';
@@ -796,13 +796,19 @@ export class InstanceHost {
   }
 
   /** `breachedSince`: when the turn that breached a limit began, or -1 when none did. */
-  /** From the isolate's next turn on, its large bodies leave through an outbox (outbox.ts). */
+  /**
+   * From the isolate's next turn on, its large bodies leave through an outbox (outbox.ts): a first one,
+   * or a larger one in place of the first, which bodies found full.
+   */
   private openOutbox(live: Live): void {
+    const previous = live.outbox;
     try {
-      live.outbox = openOutbox(live.attachOutbox, this.stretchMs);
+      live.outbox = openOutbox(live.attachOutbox, this.stretchMs, previous === null ? OUTBOX_FIRST_BYTES : OUTBOX_MAX_BYTES);
     } catch {
       // Without one, bodies are copied out of the isolate as before; a failure here is the isolate's (a limit).
+      return;
     }
+    if (previous !== null) closeOutbox(previous);
   }
 
   private result(batch: { instance: number }, out: Command[], pending: number[], breachedSince: number): InstanceResult {
@@ -814,7 +820,12 @@ export class InstanceHost {
       this.collectIfGrown();
     }
     const heapUsed = this.heapUsed;
-    if (this.live !== null && this.live.outbox === null && sentLargeBody(out)) this.openOutbox(this.live);
+    // A larger outbox replaces the first after a task's bodies found it full (outside tasks they are
+    // copied whatever the room), and only while no invocation is running: a response one of them left
+    // untaken would name its body by a position in the first.
+    const box = this.live?.outbox;
+    const grow = box === null || (box !== undefined && ringIsOpen() && box.data.length < OUTBOX_MAX_BYTES - OUTBOX_DATA_AT && this.pending.size === 0);
+    if (this.live !== null && grow && sentLargeBody(out)) this.openOutbox(this.live);
     return {
       instance: batch.instance,
       generation: this.spec.generation,
@@ -830,8 +841,9 @@ export class InstanceHost {
   }
 }
 
+/** A body that could have left through an outbox of the largest size came out the ordinary way. */
 function sentLargeBody(out: Command[]): boolean {
-  for (const c of out) if (c.c === CommandKind.respond && typeof c.body !== 'string' && c.body.length >= RING_MIN_BODY) return true;
+  for (const c of out) if (c.c === CommandKind.respond && typeof c.body !== 'string' && c.body.length >= RING_MIN_BODY && c.body.length < OUTBOX_MAX_BYTES / 2) return true;
   return false;
 }
 

@@ -1,5 +1,5 @@
 import ivm from 'isolated-vm';
-import { OUTBOX_BYTES, OUTBOX_DATA_AT, RING_MIN_BODY, outboxViews } from '@webdat/protocol';
+import { OUTBOX_DATA_AT, RING_MIN_BODY, outboxViews } from '@webdat/protocol';
 
 // An isolate's outbox: shared memory its dispatcher writes large response bodies into, so that such a
 // body leaves the isolate in one copy instead of four (a slice in the isolate, isolated-vm's
@@ -13,6 +13,10 @@ import { OUTBOX_BYTES, OUTBOX_DATA_AT, RING_MIN_BODY, outboxViews } from '@webda
 // the isolate writes there is as untrusted as its other output: positions and lengths are checked where
 // the commands are read (isolate-wire.ts) and travel from there, so a lie, or bytes changed after the
 // fact, can only garble that server's own responses.
+//
+// An isolate gets a small outbox at its first large body and a larger one, in its place, once a body
+// found the small one full (body-ring.ts has the sizes), so servers that send a large body now and then
+// hold 1 MiB and only busy ones 4 MiB.
 //
 // The I/O thread learns of an outbox with the next task result (worker.ts), and that it is gone with
 // the result after its isolate went, when nothing can name it any more.
@@ -28,9 +32,9 @@ let lastId = 0;
 let opened: Outbox[] = [];
 let closed: number[] = [];
 
-/** Makes an outbox and hands its memory to the isolate's dispatcher (`attach(memory, dataAt, minBytes)`). */
-export function openOutbox(attach: ivm.Reference, timeoutMs: number): Outbox {
-  const memory = new SharedArrayBuffer(OUTBOX_BYTES);
+/** Makes an outbox of `bytes` and hands its memory to the isolate's dispatcher (`attach(memory, dataAt, minBytes)`). */
+export function openOutbox(attach: ivm.Reference, timeoutMs: number, bytes: number): Outbox {
+  const memory = new SharedArrayBuffer(bytes);
   attach.applySync(undefined, [new ivm.ExternalCopy(memory).copyInto({ release: true }), OUTBOX_DATA_AT, RING_MIN_BODY], { timeout: timeoutMs });
   const box = { id: ++lastId, memory, data: outboxViews(memory).data };
   opened.push(box);
