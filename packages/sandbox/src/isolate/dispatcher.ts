@@ -246,14 +246,24 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
     return c;
   }
 
-  /** Objects handed to callbacks are filled without a prototype, so setters or frozen properties a
-   *  callback put on Object.prototype cannot interfere, and get Object.prototype once complete. */
-  function plain<T>(o: T): T {
-    return I.setPrototypeOf(o, I.ObjectPrototype);
+  // Objects handed to callbacks are object literals, whose properties are defined, not assigned, and
+  // those with names from the request are added with `put`: setters or frozen properties a callback
+  // put on Object.prototype cannot interfere either way. (Filling an object without a prototype and
+  // giving it Object.prototype after cost ~1.5 µs more per request: such objects are dictionaries,
+  // and changing their prototype is slow.)
+  const DATA: PropertyDescriptor = I.objectCreate(null);
+  DATA.writable = true;
+  DATA.enumerable = true;
+  DATA.configurable = true;
+  function put(o: object, key: string, value: unknown): void {
+    DATA.value = value;
+    I.objectDefineProperty(o, key, DATA);
+    DATA.value = undefined;
   }
 
   function parsePars(query: string): Record<string, string> {
-    const pars: Record<string, string> = I.objectCreate(null);
+    const pars: Record<string, string> = {};
+    if (query === '') return pars;
     let from = 0;
     while (from < query.length) {
       let amp = I.indexOf(query, '&', from);
@@ -265,9 +275,9 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
       const k = decode(eq < 0 ? part : I.stringSlice(part, 0, eq));
       // First value wins for repeated keys (URLSearchParams.get semantics); __proto__ cannot be set.
       if (k === '__proto__' || I.hasOwn(pars, k)) continue;
-      pars[k] = eq < 0 ? '' : decode(I.stringSlice(part, eq + 1));
+      put(pars, k, eq < 0 ? '' : decode(I.stringSlice(part, eq + 1)));
     }
-    return plain(pars);
+    return pars;
   }
   function decode(s: string): string {
     let t = s;
@@ -280,26 +290,21 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
 
   /** An HTTP event at f[p]; its header fields are the last, after their count. */
   function makeRequest(f: any[], p: number): any {
-    const headers: Record<string, string> = I.objectCreate(null);
+    const headers: Record<string, string> = {};
     const first = p + H_HEADERS + 1;
     const n: number = f[first - 1];
     for (let j = first; j < first + n; j += 2) {
       const name = f[j];
       if (name === '__proto__') continue;
-      headers[name] = I.hasOwn(headers, name) ? headers[name] + ', ' + f[j + 1] : f[j + 1];
+      put(headers, name, I.hasOwn(headers, name) ? headers[name] + ', ' + f[j + 1] : f[j + 1]);
     }
-    const req: any = I.objectCreate(null);
-    req.method = f[p + H_METHOD];
-    req.uri = f[p + H_URI];
-    req.pars = parsePars(f[p + H_QUERY]);
-    req.clientAddress = f[p + H_CLIENT_ADDRESS];
-    req.serverAddress = f[p + H_SERVER_ADDRESS];
-    req.headers = headers;
-    req.data = f[p + H_DATA];
+    const req: any = {
+      method: f[p + H_METHOD], uri: f[p + H_URI], pars: parsePars(f[p + H_QUERY]), clientAddress: f[p + H_CLIENT_ADDRESS],
+      serverAddress: f[p + H_SERVER_ADDRESS], headers, data: f[p + H_DATA],
+    };
     const names = I.objectKeys(headers);
-    for (let i = 0; i < names.length; i++) req[canonical(names[i])] = headers[names[i]];
-    plain(headers);
-    return plain(req);
+    for (let i = 0; i < names.length; i++) put(req, canonical(names[i]), headers[names[i]]);
+    return req;
   }
 
   // One field past limits.maxHeaders is enough for the worker to refuse the response; collecting the
