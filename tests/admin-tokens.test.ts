@@ -229,3 +229,14 @@ test('invalid admin.tokens are refused at start with exit code 2, naming the key
   await refused({ token: OPS, tokens: [{ name: 'b', token: OPS, role: 'read' }] }, /admin\.tokens\[0\]\.token: is the same secret as another admin token/, [OPS]);
   await refused({ tokens: [{ name: 'admin.token', token: GRAFANA, role: 'read' }], token: OPS }, /admin\.tokens\[0\]\.name: duplicates the token name "admin\.token"/);
 });
+
+test('--admin-port moves the config file\'s admin listener and keeps its tokens enforced', async () => {
+  const r = await startWebdat(['--config', writeConfig({ tokens: [{ name: 'ops', token: OPS, role: 'operator' }] }), '--admin-port', '0'], { expectServers: 2 });
+  try {
+    const admin = ADMIN_LINE.exec(await r.waitFor(ADMIN_LINE))![1];
+    assert.equal((await fetch(admin + '/servers')).status, 401);
+    assert.equal((await fetch(admin + '/servers', { headers: { authorization: `Bearer ${OPS}` } })).status, 200);
+  } finally {
+    await r.stop();
+  }
+});

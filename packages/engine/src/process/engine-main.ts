@@ -24,7 +24,9 @@ export function configFromOptions(opts: ServeOptions): EngineConfig {
     if (used.length > 0) throw new EngineError('WEBDAT_ERR_USAGE', `--config cannot be combined with per-server flags (${used.join(', ')}); put them in the config file`);
     const c = loadConfigFile(opts.config);
     const dataDir = opts.dataDir === undefined ? c.dataDir : path.resolve(opts.dataDir);
-    return { ...c, workers: opts.workers ?? c.workers, processes: opts.processes ?? c.processes, admin: admin ?? c.admin, dataDir };
+    // --admin-port moves the file's admin listener and keeps the rest of it: a configured token is always enforced (SPEC §7).
+    const fileAdmin = opts.adminPort === undefined || c.admin === undefined ? admin ?? c.admin : { ...c.admin, port: opts.adminPort };
+    return { ...c, workers: opts.workers ?? c.workers, processes: opts.processes ?? c.processes, admin: fileAdmin, dataDir };
   }
   const server = {
     name: opts.name ?? 'default',
