@@ -25,7 +25,7 @@ export function configFromOptions(opts: ServeOptions): EngineConfig {
     const c = loadConfigFile(opts.config);
     const dataDir = opts.dataDir === undefined ? c.dataDir : path.resolve(opts.dataDir);
     // --admin-port moves the file's admin listener and keeps the rest of it: a configured token is always enforced (SPEC §7).
-    const fileAdmin = opts.adminPort === undefined || c.admin === undefined ? admin ?? c.admin : { ...c.admin, port: opts.adminPort };
+    const fileAdmin = c.admin !== undefined && opts.adminPort !== undefined ? { ...c.admin, port: opts.adminPort } : admin ?? c.admin;
     return { ...c, workers: opts.workers ?? c.workers, processes: opts.processes ?? c.processes, admin: fileAdmin, dataDir };
   }
   const server = {

@@ -347,22 +347,23 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
   let outboxAt = 0;
   let outboxOpen = false;
   /**
-   * Where `n` bytes that begin at `offset` of their buffer may be written with their length before
-   * them, or -1 when there is no room. Free is [outboxAt, size) and [0, freed) while freed <= outboxAt
-   * (the bytes in use do not wrap), [outboxAt, freed) otherwise; a body never ends on `freed`, which
-   * would read as an empty ring. A stale `freed` only makes the room look smaller.
+   * Where `n` bytes that begin at `offset` of their buffer may be written, their length in the 4 bytes
+   * before them, or -1 when there is no room. Free is [outboxAt, size) and [0, freed) while freed <=
+   * outboxAt (the bytes in use do not wrap), [outboxAt, freed) otherwise; a body never ends on
+   * `freed`, which would read as an empty ring. A stale `freed` only makes the room look smaller.
    */
   function outboxRoom(size: number, offset: number, n: number): number {
     const freed = I.atomicsLoad(outboxFreed as Int32Array, 0);
-    // The body sits at the source's place modulo 8, so V8 copies it word by word (protocol body-ring.ts, sameAlignment).
-    let at = outboxAt;
-    let end = at + 4 + ((offset - at - 4) & 7) + n;
-    if (freed <= at) {
-      if (end <= size) return at;
-      at = 0;
-      end = 4 + ((offset - 4) & 7) + n;
+    let start = bodyStart(outboxAt, offset);
+    if (freed <= outboxAt) {
+      if (start + n <= size) return start;
+      start = bodyStart(0, offset);
     }
-    return end < freed && end <= size ? at : -1;
+    return start + n < freed && start + n <= size ? start : -1;
+  }
+  /** Past a length header at `at`, where the body sits at its source's place modulo 8, so V8 copies it word by word (protocol body-ring.ts, sameAlignment). */
+  function bodyStart(at: number, offset: number): number {
+    return at + 4 + ((offset - at - 4) & 7);
   }
   /** The position `data`'s bytes were written at, or -1 when they go the ordinary way (small, no room, not bytes). */
   function toOutbox(data: unknown): number {
@@ -383,9 +384,8 @@ export function createDispatcher(g: any, I: Intrinsics, kinds: IsolateKinds, wri
     }
     const box = outbox as Uint8Array;
     const n = I.typedArrayByteLength(source);
-    const room = outboxRoom(I.typedArrayByteLength(box), offset, n);
-    if (room < 0) return -1;
-    const start = room + 4 + ((offset - room - 4) & 7);
+    const start = outboxRoom(I.typedArrayByteLength(box), offset, n);
+    if (start < 0) return -1;
     const at = start - 4;
     box[at] = n & 255; box[at + 1] = (n >>> 8) & 255; box[at + 2] = (n >>> 16) & 255; box[at + 3] = (n >>> 24) & 255;
     I.typedArraySet(box, source, start);

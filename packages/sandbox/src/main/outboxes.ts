@@ -18,6 +18,13 @@ export class Outboxes {
     for (const [id, memory] of news.opened) this.byId.set(id, outboxViews(memory));
   }
 
+  /** A reply whose result names no bodies (a control task's): takes in its news and returns its bytes. */
+  bytesOf(reply: TaskReply): Uint8Array {
+    const { bytes, closed } = this.receive(reply);
+    this.forget(closed);
+    return bytes;
+  }
+
   /** The isolate is gone: no later result names this outbox. Views already taken keep their memory. */
   forget(closed: number[]): void {
     for (const id of closed) this.byId.delete(id);
@@ -25,19 +32,23 @@ export class Outboxes {
 
   /** A body in outbox `id`, valid until that outbox is freed past its end. */
   view(id: number, at: number, length: number): Uint8Array {
-    const box = this.byId.get(id);
-    if (box === undefined || at < 0 || at + length > box.data.length) throw new Error(`a result names bytes outside the outboxes (${id}: ${at}+${length})`);
+    const box = this.known(id, at + length);
+    if (at < 0) throw new Error(`a result names bytes outside outbox ${id}`);
     return box.data.subarray(at, at + length);
   }
 
   /** [outbox, end] pairs of a result, as the memory to free once it is applied. */
   ends(pairs: number[]): [Int32Array, number][] {
     const out: [Int32Array, number][] = [];
-    for (let i = 0; i < pairs.length; i += 2) {
-      const box = this.byId.get(pairs[i]);
-      if (box !== undefined) out.push([box.freed, pairs[i + 1]]);
-    }
+    for (let i = 0; i < pairs.length; i += 2) out.push([this.known(pairs[i], pairs[i + 1]).freed, pairs[i + 1]]);
     return out;
+  }
+
+  /** Outbox `id`, which must hold `end` bytes: a result naming anything else comes from a broken worker. */
+  private known(id: number, end: number): OutboxViews {
+    const box = this.byId.get(id);
+    if (box === undefined || end > box.data.length) throw new Error(`a result names bytes outside the outboxes (${id}: up to ${end})`);
+    return box;
   }
 
   /** The worker is gone and with it every isolate. */

@@ -205,9 +205,7 @@ class Lane {
       this.send(ctl.task).then(
         (reply) => {
           this.share.returned(sent, [], Date.now());
-          const { bytes, closed } = this.outboxes.receive(reply);
-          this.outboxes.forget(closed);
-          const r = decodeLoadResult(bytes);
+          const r = decodeLoadResult(this.outboxes.bytesOf(reply));
           if (r.hold) this.hold();
           ctl.resolve(r);
         },
@@ -340,7 +338,7 @@ class Lane {
     this.holding = true;
     // A lost worker rejects it; the batch in flight reports the loss.
     this.send({ v: PROTOCOL_VERSION, t: TaskKind.hold }).then((reply) => {
-      this.outboxes.forget(this.outboxes.receive(reply).closed);
+      this.outboxes.bytesOf(reply);
       this.holding = false;
     }, () => { this.holding = false; });
   }

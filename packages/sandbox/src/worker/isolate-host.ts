@@ -1,6 +1,6 @@
 import ivm from 'isolated-vm';
 import {
-  CommandKind, OUTBOX_DATA_AT, OUTBOX_FIRST_BYTES, OUTBOX_MAX_BYTES, RING_MIN_BODY, EventKind, ISOLATE_KINDS, NO_EVENT,
+  CommandKind, OUTBOX_FIRST_BYTES, OUTBOX_MAX_BYTES, RING_MIN_BODY, EventKind, ISOLATE_KINDS, NO_EVENT,
   type Command, type Event, type Outcome, type InstanceBatch, type InstanceResult, type InstanceSpec,
 } from '@webdat/protocol';
 import { freshIsolate } from './fresh-isolates.js';
@@ -823,9 +823,10 @@ export class InstanceHost {
     // A larger outbox replaces the first after a task's bodies found it full (outside tasks they are
     // copied whatever the room), and only while no invocation is running: a response one of them left
     // untaken would name its body by a position in the first.
-    const box = this.live?.outbox;
-    const grow = box === null || (box !== undefined && ringIsOpen() && box.data.length < OUTBOX_MAX_BYTES - OUTBOX_DATA_AT && this.pending.size === 0);
-    if (this.live !== null && grow && sentLargeBody(out)) this.openOutbox(this.live);
+    const live = this.live;
+    const box = live?.outbox ?? null;
+    const grow = box === null || (ringIsOpen() && box.memory.byteLength < OUTBOX_MAX_BYTES && this.pending.size === 0);
+    if (live !== null && grow && sentLargeBody(out)) this.openOutbox(live);
     return {
       instance: batch.instance,
       generation: this.spec.generation,
@@ -841,7 +842,7 @@ export class InstanceHost {
   }
 }
 
-/** A body that could have left through an outbox of the largest size came out the ordinary way. */
+/** A body that fits half an outbox of the largest size (two batches of it in flight) came out the ordinary way. */
 function sentLargeBody(out: Command[]): boolean {
   for (const c of out) if (c.c === CommandKind.respond && typeof c.body !== 'string' && c.body.length >= RING_MIN_BODY && c.body.length < OUTBOX_MAX_BYTES / 2) return true;
   return false;
