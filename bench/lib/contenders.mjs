@@ -102,10 +102,10 @@ export const FLOOR_CONTENDERS = [
   { name: 'webdat', label: 'webdat', start: webdatServe('http.js') },
 ];
 
-/** Workload o: workload d's echo through the same parts (peers/floor.mjs serves /echo too), and the ws library. */
+/** Workload o: workload d's echo through the same parts (peers/floor.mjs and floor-ring.mjs serve /echo too), and the ws library. */
 export const WS_FLOOR_CONTENDERS = [
   { name: 'uws', label: 'raw uWS.js', start: () => nodePeer('uws', 'uws.mjs') },
   { name: 'ws', label: 'ws library', start: () => nodePeer('ws', 'ws-server.mjs') },
-  ...FLOOR_CONTENDERS.filter((c) => ['next-turn', 'hop', 'events', 'codec'].includes(c.name)),
+  ...FLOOR_CONTENDERS.filter((c) => ['next-turn', 'hop', 'events', 'codec', 'ring'].includes(c.name)),
   { name: 'webdat', label: 'webdat', start: webdatServe('echo.js') },
 ];

@@ -1,14 +1,16 @@
-// Workload i, row "shared ring": the design README proposes for the engine–worker boundary, tried
-// here with trusted code and no isolate. It carries what the "+ msgpackr" row carries (every field
-// of each request read the way the engine reads it, the worker answering each with a respond command
-// that the I/O thread reads back), but without piscina, event objects or msgpackr: the I/O thread
-// writes the fields of a loop turn's requests straight into shared memory and wakes the worker with
-// Atomics.notify; the worker reads them into the flat list an isolate would get, writes its answers
-// into shared memory and wakes the I/O thread, which waits with Atomics.waitAsync (no message, no
-// task object). Two batches may be in flight, as in webdat.
+// Workloads i and o, row "shared ring": the design README proposes for the engine–worker boundary,
+// tried here with trusted code and no isolate. It carries what the "+ msgpackr" row carries (every
+// field of each request read the way the engine reads it, the worker answering each with a respond
+// command that the I/O thread reads back; a WebSocket message's client id and bytes, answered with the
+// message sent back), but without piscina, event objects or msgpackr: the I/O thread writes the fields
+// of a loop turn's requests and messages straight into shared memory and wakes the worker with
+// Atomics.notify; the worker reads them into what an isolate would get (a message as a string),
+// writes its answers into shared memory and wakes the I/O thread, which waits with Atomics.waitAsync
+// (no message, no task object) and sends an echoed message from a view of that memory. Two batches
+// may be in flight, as in webdat.
 import { Worker } from 'node:worker_threads';
 import uWS from 'uWebSockets.js';
-import { SLOTS, SLOT_BYTES, CTL, Writer, Reader } from './floor-ring-memory.mjs';
+import { SLOTS, SLOT_BYTES, CTL, Record, Writer, Reader } from './floor-ring-memory.mjs';
 import { answer } from './answer.mjs';
 
 const memory = { ctl: new SharedArrayBuffer(64), data: new SharedArrayBuffer(SLOTS * 2 * SLOT_BYTES) };
@@ -25,6 +27,9 @@ let scheduled = false;
 let waiting = false;
 let nextId = 1;
 const open = new Map();
+/** WebSocket connections by client id, as the engine keeps them */
+const clients = new Map();
+let connections = 0;
 
 function flush() {
   scheduled = false;
@@ -34,6 +39,13 @@ function flush() {
   const w = new Writer(requests(sent % SLOTS));
   w.u32(batch.length);
   for (const p of batch) {
+    if (p.ws !== undefined) {
+      w.u32(Record.message);
+      w.str(p.client);
+      w.raw(p.data);
+      continue;
+    }
+    w.u32(Record.request);
     w.u32(p.id);
     for (const s of p.fields) w.str(s);
     w.u32(p.headers.length);
@@ -54,6 +66,11 @@ function wait() {
       const r = new Reader(answers(read % SLOTS));
       const n = r.u32();
       for (let i = 0; i < n; i++) {
+        if (r.u32() === Record.message) {
+          const client = r.str();
+          clients.get(client)?.send(r.raw(), false);
+          continue;
+        }
         const id = r.u32();
         const status = r.str();
         const h = r.u32();
@@ -82,7 +99,20 @@ function schedule() {
   setImmediate(flush);
 }
 
-uWS.App().get('/*', (res, req) => {
+uWS.App().ws('/echo', {
+  // the engine reads the peer address once per connection, into the client id
+  upgrade(res, req, context) {
+    const client = `${String.fromCharCode.apply(null, new Uint8Array(res.getRemoteAddressAsText()))}#${++connections}`;
+    res.upgrade({ client }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+  },
+  open(ws) { clients.set(ws.getUserData().client, ws); },
+  close(ws) { clients.delete(ws.getUserData().client); },
+  message(ws, message) {
+    // uWS reuses the message's memory after this returns: it is copied into the batch's record now.
+    queue.push({ ws, client: ws.getUserData().client, data: new Uint8Array(message).slice() });
+    schedule();
+  },
+}).get('/*', (res, req) => {
   const headers = [];
   req.forEach((k, v) => { headers.push(k, v); });
   const p = {
