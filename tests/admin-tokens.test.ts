@@ -164,12 +164,23 @@ test('every refused request writes one audit line: no token, a wrong token, any 
   assert.deepEqual(lines.map((l) => `${l.method} ${l.path}`), cases.map(([, m, p]) => `${m} ${p}`));
 });
 
+test('a token pasted into a request path is logged as [token] in its audit line', async () => {
+  const audit = auditFrom(main);
+  for (const p of [`/servers/${OPS}`, `/servers/alpha/${encodeURIComponent(GRAFANA)}/stop`]) {
+    const r = await as(null, p, { method: 'POST' });
+    assert.equal(r.status, 401, p);
+    await r.arrayBuffer();
+  }
+  const lines = await audit.take(2);
+  assert.deepEqual(lines.map((l) => [l.server, l.path]), [['[token]', '/servers/[token]'], [null, '/servers/alpha/[token]/stop']]);
+});
+
 test('no token value ever appears in the output; audit lines are JSON on stderr only', () => {
   for (const secret of [LEGACY, OPS, GRAFANA, 'not-a-configured-token-at-all-0123']) {
-    assert.ok(!main.stdout().includes(secret) && !main.stderr().includes(secret), 'a token value leaked');
+    assert.ok(!main.stdout().includes(secret) && !main.stderr().includes(secret), `a token value leaked: ${main.stderr().split('\n').filter((l) => l.includes(secret)).join('\n')}`);
   }
   assert.doesNotMatch(main.stdout(), /audit/);
-  assert.equal(auditLines(main).length, 19, 'one line per audited request of the tests above');
+  assert.equal(auditLines(main).length, 21, 'one line per audited request of the tests above');
 });
 
 test('the dashboard hides its action buttons for a read token and shows them for an operator', { skip: noChromium }, async () => {

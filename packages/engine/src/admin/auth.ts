@@ -65,7 +65,25 @@ export class AdminAuth {
     }
     return match === null ? 'invalid' : { name: match.name, role: match.role };
   }
+
+  /**
+   * `path` (or a server name read from one) with every segment that is a configured token replaced by
+   * `[token]`: a token pasted into a URL must not reach the audit log. Only digests are kept, so each
+   * segment is hashed and compared.
+   */
+  redact(path: string): string {
+    if (this.known.length === 0) return path;
+    return path.split('/').map((segment) => {
+      if (segment === '') return segment;
+      let text = segment;
+      try { text = decodeURIComponent(segment); } catch { /* kept as sent */ }
+      const d = digest(text);
+      return this.known.some((k) => crypto.timingSafeEqual(d, k.digest)) ? REDACTED : segment;
+    }).join('/');
+  }
 }
+
+const REDACTED = '[token]';
 
 /** Host names this machine only (or no Host: not a browser); Origin, when sent, is that same host. */
 function fromThisMachine(c: Credentials, scheme: string): boolean {
