@@ -35,7 +35,7 @@ let scheduled = false;
 let nextId = 1;
 // Events in flight by id. Not a Map: with ids that only grow, set and deleted once per event, a Map
 // made this peer's every young-generation collection take 4-5 ms instead of 1 and promote megabytes
-// (node --trace-gc; p99 17-22 ms against 2.7-3.0, 2 µs more CPU per request), which no engine
+// (node --trace-gc; p99 15-22 ms against 2.7-3.3, 2 µs more CPU per request), which no engine
 // needs to pay. webdat's own ledger measured the same either way (in-flight.ts).
 const waiting = {};
 /** WebSocket connections by client id, as the engine keeps them */
