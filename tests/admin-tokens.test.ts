@@ -13,6 +13,8 @@ import { runWebdatExpectingExit, startWebdat, tempDir, type Running } from './he
 const LEGACY = 'legacy-admin-token-0123456789abcdef';
 const OPS = 'ops-operator-token-0123456789abcdef';
 const GRAFANA = 'grafana-read-token-0123456789abcdef';
+/** base64, as `openssl rand -base64` makes them: a token may contain `/`, `+` and `=` */
+const SLASHED = 'ci/base64+token/0123456789abcdef=';
 const ADMIN_LINE = /webdat: admin listening on (http:\/\/\S+)/;
 
 const v1 = `export function onHTTPRequest(w, req, res) { res.data = 'v1'; }`;
@@ -31,7 +33,7 @@ function writeConfig(admin: Record<string, unknown>): string {
 
 const main: Running = await startWebdat(['--config', writeConfig({
   token: LEGACY,
-  tokens: [{ name: 'ops', token: OPS, role: 'operator' }, { name: 'grafana', token: GRAFANA, role: 'read' }],
+  tokens: [{ name: 'ops', token: OPS, role: 'operator' }, { name: 'grafana', token: GRAFANA, role: 'read' }, { name: 'ci', token: SLASHED, role: 'read' }],
 })], { expectServers: 2 });
 after(() => main.stop());
 const ADMIN = ADMIN_LINE.exec(await main.waitFor(ADMIN_LINE))![1];
@@ -166,21 +168,31 @@ test('every refused request writes one audit line: no token, a wrong token, any 
 
 test('a token pasted into a request path is logged as [token] in its audit line', async () => {
   const audit = auditFrom(main);
-  for (const p of [`/servers/${OPS}`, `/servers/alpha/${encodeURIComponent(GRAFANA)}/stop`]) {
+  // a path crafted so that every segment could start a token: withheld rather than hashed through
+  const crafted = `/${'a/'.repeat(100)}`;
+  const paths = [`/servers/${OPS}`, `/servers/alpha/${encodeURIComponent(GRAFANA)}/stop`, `/servers/${SLASHED}/stop`, `/servers/${encodeURIComponent(SLASHED)}`, crafted];
+  for (const p of paths) {
     const r = await as(null, p, { method: 'POST' });
     assert.equal(r.status, 401, p);
     await r.arrayBuffer();
   }
-  const lines = await audit.take(2);
-  assert.deepEqual(lines.map((l) => [l.server, l.path]), [['[token]', '/servers/[token]'], [null, '/servers/alpha/[token]/stop']]);
+  const lines = await audit.take(paths.length);
+  assert.deepEqual(lines.map((l) => [l.server, l.path]), [
+    ['[token]', '/servers/[token]'],
+    [null, '/servers/alpha/[token]/stop'],
+    [null, '/servers/[token]/stop'],
+    // the name is the token decoded; the path is logged decoded, since only that form shows the token
+    ['[token]', '/servers/[token]'],
+    [null, `[${crafted.length} characters withheld]`],
+  ]);
 });
 
 test('no token value ever appears in the output; audit lines are JSON on stderr only', () => {
-  for (const secret of [LEGACY, OPS, GRAFANA, 'not-a-configured-token-at-all-0123']) {
+  for (const secret of [LEGACY, OPS, GRAFANA, SLASHED, encodeURIComponent(SLASHED), 'not-a-configured-token-at-all-0123']) {
     assert.ok(!main.stdout().includes(secret) && !main.stderr().includes(secret), `a token value leaked: ${main.stderr().split('\n').filter((l) => l.includes(secret)).join('\n')}`);
   }
   assert.doesNotMatch(main.stdout(), /audit/);
-  assert.equal(auditLines(main).length, 21, 'one line per audited request of the tests above');
+  assert.equal(auditLines(main).length, 24, 'one line per audited request of the tests above');
 });
 
 test('the dashboard hides its action buttons for a read token and shows them for an operator', { skip: noChromium }, async () => {

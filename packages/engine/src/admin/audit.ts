@@ -17,13 +17,17 @@ export interface AuditEntry {
 
 export class AuditLog {
   private readonly log: Logger;
+  /** a token pasted into a URL is written as `[token]` (AdminAuth.redact) */
+  private readonly redact: (text: string) => string;
 
-  constructor(logger: Logger) {
+  constructor(logger: Logger, redact: (text: string) => string) {
     this.log = auditLogger(logger);
+    this.redact = redact;
   }
 
   write(entry: AuditEntry, msg: string): void {
-    if (entry.result < 400) this.log.info(entry, msg);
-    else this.log.warn(entry, msg);
+    const line = { ...entry, path: this.redact(entry.path), server: entry.server === null ? null : this.redact(entry.server) };
+    if (entry.result < 400) this.log.info(line, msg);
+    else this.log.warn(line, msg);
   }
 }

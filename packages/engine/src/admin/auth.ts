@@ -40,12 +40,18 @@ function digest(text: string): Buffer {
 export class AdminAuth {
   // Comparing SHA-256 digests keeps timingSafeEqual's equal-length rule from leaking a token's length.
   private readonly known: Known[];
+  /**
+   * The configured tokens' lengths, to know which stretches of a logged path to compare (redact). How
+   * long redact takes can tell a length, never content: tokens are at least 16 visible characters.
+   */
+  private readonly lengths: number[];
   /** the origin the dashboard is served from, for the tokenless same-origin check */
   private readonly scheme: 'http' | 'https';
 
   constructor(config: Pick<AdminConfig, 'token' | 'tokens' | 'secure'>) {
     this.known = (config.tokens ?? []).map((t) => ({ name: t.name, role: t.role, digest: digest(t.token) }));
     if (config.token !== undefined) this.known.unshift({ name: LEGACY_TOKEN_NAME, role: 'operator', digest: digest(config.token) });
+    this.lengths = [...new Set([config.token, ...(config.tokens ?? []).map((t) => t.token)].filter((t) => t !== undefined).map((t) => t.length))];
     this.scheme = config.secure ? 'https' : 'http';
   }
 
@@ -67,23 +73,53 @@ export class AdminAuth {
   }
 
   /**
-   * `path` (or a server name read from one) with every segment that is a configured token replaced by
-   * `[token]`: a token pasted into a URL must not reach the audit log. Only digests are kept, so each
-   * segment is hashed and compared.
+   * `text` (a request path, or a name read from one) with every configured token in it replaced by
+   * `[token]`, as sent or percent-decoded: a token pasted into a URL must not reach the audit log.
+   * Only digests are kept, so the stretches that could be a token are hashed and compared: those of a
+   * token's length that begin after a `/` (or at the start) and end before one (or at the end), so a
+   * token that contains `/` is found too. Text that would take more than MAX_REDACT_HASHES hashes (no
+   * admin route comes near) is withheld instead: an unauthenticated request cannot make this thread
+   * hash without bound.
    */
-  redact(path: string): string {
-    if (this.known.length === 0) return path;
-    return path.split('/').map((segment) => {
-      if (segment === '') return segment;
-      let text = segment;
-      try { text = decodeURIComponent(segment); } catch { /* kept as sent */ }
-      const d = digest(text);
-      return this.known.some((k) => crypto.timingSafeEqual(d, k.digest)) ? REDACTED : segment;
-    }).join('/');
+  redact(text: string): string {
+    if (this.known.length === 0) return text;
+    const budget = { hashes: MAX_REDACT_HASHES };
+    const sent = this.replaceTokens(text, budget);
+    let decoded: string | null = null;
+    if (sent === text && text.includes('%')) {
+      try { decoded = decodeURIComponent(text); } catch { /* kept as sent */ }
+    }
+    const redacted = decoded === null ? sent : this.replaceTokens(decoded, budget);
+    if (budget.hashes < 0) return `[${text.length} characters withheld]`;
+    return decoded === null || redacted === decoded ? sent : redacted;
+  }
+
+  private replaceTokens(text: string, budget: { hashes: number }): string {
+    let out = '';
+    let from = 0;
+    for (let start = 0; start < text.length && budget.hashes >= 0; start++) {
+      if (start < from || (start > 0 && text[start - 1] !== '/')) continue;
+      for (const length of this.lengths) {
+        const end = start + length;
+        if (end > text.length || (end < text.length && text[end] !== '/')) continue;
+        if (--budget.hashes < 0) break;
+        const d = digest(text.slice(start, end));
+        if (!this.known.some((k) => crypto.timingSafeEqual(d, k.digest))) continue;
+        out += text.slice(from, start) + REDACTED;
+        from = end;
+        break;
+      }
+    }
+    return from === 0 ? text : out + text.slice(from);
   }
 }
 
 const REDACTED = '[token]';
+/**
+ * A stretch is hashed only where one of a token's length runs from a `/` to a `/`: an admin route,
+ * with a token pasted into it, has a handful (at most 10 pairs of its 5 boundaries).
+ */
+const MAX_REDACT_HASHES = 16;
 
 /** Host names this machine only (or no Host: not a browser); Origin, when sent, is that same host. */
 function fromThisMachine(c: Credentials, scheme: string): boolean {

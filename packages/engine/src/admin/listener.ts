@@ -38,14 +38,15 @@ export class AdminListener {
     this.config = config;
     this.announce = opts.announce;
     const log = host.logger.child({ admin: true });
+    const auth = new AdminAuth(config);
     this.ctx = {
       host,
-      auth: new AdminAuth(config),
+      auth,
       // Durations are measured where requests arrive: this process's (README: several processes).
       metrics: new AdminMetrics(() => hostInfo(host.list(), host.bus), () => host.list(), config.metrics?.perServer ?? true),
       history: new LatencyHistory(() => host.list()),
       log,
-      audit: new AuditLog(log),
+      audit: new AuditLog(log, (text) => auth.redact(text)),
     };
   }
 

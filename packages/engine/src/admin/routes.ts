@@ -117,11 +117,11 @@ function auditAnswer(ctx: AdminContext, reply: Reply, req: AdminRequest, route: 
     const action = actionOf(route);
     ctx.audit.write({
       action,
-      server: route !== null && 'name' in route ? ctx.auth.redact(route.name) : null,
+      server: route !== null && 'name' in route ? route.name : null,
       token: typeof verdict === 'object' ? verdict.name : null,
       remote: req.remote,
       method: req.method,
-      path: ctx.auth.redact(req.path),
+      path: req.path,
       result: status,
     }, refused ? refusal(verdict, status) : `admin: ${action} answered ${status}`);
   });
