@@ -1,5 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { serveSource, startWebdat, tempDir } from './helpers/webdat.ts';
 
@@ -159,7 +160,7 @@ export function onHTTPRequest(webServer, request, response) {
   const dir = tempDir({ 'a.js': source(0), 'b.js': source(100), 'c.js': source(200) });
   const server = (name: string) => ({ name, host: '127.0.0.1', port: 0, callbacks: path.join(dir, `${name}.js`), limits: { memoryMb: 32, timeoutMs: 10_000, cpuMs: 10_000 } });
   const config = path.join(dir, 'webdat.json');
-  (await import('node:fs')).writeFileSync(config, JSON.stringify({ workers: 1, servers: [server('a'), server('b'), server('c')] }));
+  fs.writeFileSync(config, JSON.stringify({ workers: 1, servers: [server('a'), server('b'), server('c')] }));
   const running = await startWebdat(['--config', config], { expectServers: 3 });
   try {
     // A request of "c" that shares the breaching turn is lost with the isolate (503 memory, as SPEC §5

@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import uWS from 'uWebSockets.js';
 import { SLOTS, SLOT_BYTES, CTL, Record, Writer, Reader } from './floor-ring-memory.mjs';
 import { answer } from './answer.mjs';
+import { peerAddress } from './peer-address.mjs';
 
 const memory = { ctl: new SharedArrayBuffer(64), data: new SharedArrayBuffer(SLOTS * 2 * SLOT_BYTES) };
 const ctl = new Int32Array(memory.ctl);
@@ -102,7 +103,7 @@ function schedule() {
 uWS.App().ws('/echo', {
   // the engine reads the peer address once per connection, into the client id
   upgrade(res, req, context) {
-    const client = `${String.fromCharCode.apply(null, new Uint8Array(res.getRemoteAddressAsText()))}#${++connections}`;
+    const client = `${peerAddress(res)}#${++connections}`;
     res.upgrade({ client }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   },
   open(ws) { clients.set(ws.getUserData().client, ws); },
@@ -117,7 +118,7 @@ uWS.App().ws('/echo', {
   req.forEach((k, v) => { headers.push(k, v); });
   const p = {
     res, aborted: false, id: nextId++, headers,
-    fields: [req.getCaseSensitiveMethod(), req.getUrl(), req.getQuery() ?? '', String.fromCharCode.apply(null, new Uint8Array(res.getRemoteAddressAsText())), '127.0.0.1'],
+    fields: [req.getCaseSensitiveMethod(), req.getUrl(), req.getQuery() ?? '', peerAddress(res), '127.0.0.1'],
   };
   res.onAborted(() => { p.aborted = true; });
   open.set(p.id, p);

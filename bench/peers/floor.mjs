@@ -16,6 +16,7 @@ import { Piscina } from 'piscina';
 import { CommandKind, EventKind, INFO_FIELDS, PROTOCOL_VERSION, TaskKind, WsOp, decodeBatchResult, encode } from '@webdat/protocol';
 import { HELLO } from '../lib/payloads.mjs';
 import { answer } from './answer.mjs';
+import { peerAddress } from './peer-address.mjs';
 
 const STAGES = ['next-turn', 'hop', 'events', 'codec'];
 const stage = process.argv[3];
@@ -93,7 +94,7 @@ function schedule() {
 uWS.App().ws('/echo', {
   // webdat reads the peer address once per connection, into the client id
   upgrade(res, req, context) {
-    const client = `${String.fromCharCode.apply(null, new Uint8Array(res.getRemoteAddressAsText()))}#${++connections}`;
+    const client = `${peerAddress(res)}#${++connections}`;
     res.upgrade({ client, closed: false }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   },
   open(ws) { clients.set(ws.getUserData().client, ws); },
@@ -115,7 +116,7 @@ uWS.App().ws('/echo', {
     req.forEach((k, v) => { headers.push(k, v); });
     p.event = {
       k: EventKind.http, id: nextId++, method: req.getCaseSensitiveMethod(), uri: req.getUrl(), query: req.getQuery() ?? '', headers, body: null,
-      clientAddress: String.fromCharCode.apply(null, new Uint8Array(res.getRemoteAddressAsText())), serverAddress: '127.0.0.1',
+      clientAddress: peerAddress(res), serverAddress: '127.0.0.1',
     };
     waiting[p.event.id] = p;
   }

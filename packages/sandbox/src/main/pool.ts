@@ -337,10 +337,8 @@ class Lane {
     if (this.holding || this.closed) return;
     this.holding = true;
     // A lost worker rejects it; the batch in flight reports the loss.
-    this.send({ v: PROTOCOL_VERSION, t: TaskKind.hold }).then((reply) => {
-      this.outboxes.bytesOf(reply);
-      this.holding = false;
-    }, () => { this.holding = false; });
+    // Its reply is the bare encoded result: outbox news waits for the next task's (worker.ts finish()).
+    this.send({ v: PROTOCOL_VERSION, t: TaskKind.hold }).then(() => { this.holding = false; }, () => { this.holding = false; });
   }
 
   /** Results from the worker's host loop, applied exactly like a task's (never with ring bodies). */

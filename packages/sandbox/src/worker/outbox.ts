@@ -1,5 +1,6 @@
 import ivm from 'isolated-vm';
 import { OUTBOX_DATA_AT, RING_MIN_BODY, outboxViews } from '@webdat/protocol';
+import type { OutboxNews } from '../shared/task-reply.js';
 
 // An isolate's outbox: shared memory its dispatcher writes large response bodies into, so that such a
 // body leaves the isolate in one copy instead of four (a slice in the isolate, isolated-vm's
@@ -47,9 +48,9 @@ export function closeOutbox(box: Outbox): void {
 }
 
 /** Outboxes opened and closed since the last call, for the I/O thread. */
-export function takeOutboxNews(): { opened: [number, SharedArrayBuffer][]; closed: number[] } | null {
+export function takeOutboxNews(): OutboxNews | null {
   if (opened.length === 0 && closed.length === 0) return null;
-  const news = { opened: opened.map((b): [number, SharedArrayBuffer] => [b.id, b.memory]), closed };
+  const news: OutboxNews = { opened: opened.map((b) => [b.id, b.memory]), closed };
   opened = [];
   closed = [];
   return news;
